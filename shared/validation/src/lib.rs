@@ -1,1 +1,26 @@
-//! placeholder
+//! Pure cart rules shared by every handler.
+//!
+//! This crate has no I/O, no async and no AWS or Stripe client types, so every rule that decides what a
+//! cart may become can be tested exhaustively in-process. The I/O side (`cart-runtime`) turns Stripe's
+//! JSON into a [`SessionSnapshot`], asks [`plan`] for the new cart, and sends the resulting full
+//! `line_items` array back to Stripe.
+//!
+//! Flow: wire body --[`request`]--> [`Command`] ; snapshot + command + [`Catalog`] --[`plan`]-->
+//! [`CartPlan`] | [`Rejection`] ; every failure --[`ApiError`]--> HTTP status + `code` + safe message.
+
+mod catalog;
+mod error;
+mod ids;
+mod planner;
+pub mod request;
+mod session;
+
+pub use catalog::{Catalog, CatalogError, Plan, PlanPrice};
+pub use error::{ApiError, ErrorCode, NotUpdatableReason, Rejection};
+pub use ids::{CheckoutSessionId, IdError, LineItemId, PriceId};
+pub use planner::{plan, CartAction, CartPlan, Command, PlannedLineItem, UpdatePolicy};
+pub use request::Interval;
+pub use session::{
+    LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionSnapshot,
+    SessionStatus, SessionSummary, SummaryLineItem, UiMode, UpdateLineItemsPermission,
+};

@@ -1,0 +1,264 @@
+//! The error taxonomy: every way a request can fail, each with one HTTP status, one `code` and one
+//! message that is safe to show an end user. This is the only place those three are decided.
+
+use serde::Serialize;
+
+/// Every error code the API can answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidRequest,
+    MethodNotAllowed,
+    SessionNotFound,
+    SessionNotUpdatable,
+    OutOfStock,
+    SessionBusy,
+    RequestInProgress,
+    OfferNotAvailable,
+    QuantityOutOfRange,
+    CannotRemoveLastItem,
+    IdempotencyKeyReused,
+    PaymentProviderUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidJson | Self::InvalidRequest => 400,
+            Self::SessionNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::SessionNotUpdatable
+            | Self::OutOfStock
+            | Self::SessionBusy
+            | Self::RequestInProgress => 409,
+            Self::OfferNotAvailable
+            | Self::QuantityOutOfRange
+            | Self::CannotRemoveLastItem
+            | Self::IdempotencyKeyReused => 422,
+            Self::PaymentProviderUnavailable => 502,
+            Self::InternalError => 500,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidRequest => "invalid_request",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::SessionNotFound => "session_not_found",
+            Self::SessionNotUpdatable => "session_not_updatable",
+            Self::OutOfStock => "out_of_stock",
+            Self::SessionBusy => "session_busy",
+            Self::RequestInProgress => "request_in_progress",
+            Self::OfferNotAvailable => "offer_not_available",
+            Self::QuantityOutOfRange => "quantity_out_of_range",
+            Self::CannotRemoveLastItem => "cannot_remove_last_item",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::PaymentProviderUnavailable => "payment_provider_unavailable",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    /// The message shown when the failure has nothing more specific (and safe) to say.
+    pub fn default_message(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "The request body must be a JSON object.",
+            Self::InvalidRequest => "The request is invalid.",
+            Self::MethodNotAllowed => "Use POST for this endpoint.",
+            Self::SessionNotFound => "This checkout session does not exist.",
+            Self::SessionNotUpdatable => "This checkout session can no longer be changed.",
+            Self::OutOfStock => "There is not enough stock for this change.",
+            Self::SessionBusy => {
+                "This checkout session is being updated by another request. Please try again."
+            }
+            Self::RequestInProgress => {
+                "An identical request is still being processed. Please try again shortly."
+            }
+            Self::OfferNotAvailable => "That option is not available for this cart.",
+            Self::QuantityOutOfRange => "That quantity is not allowed for this item.",
+            Self::CannotRemoveLastItem => "The last item in the cart cannot be removed.",
+            Self::IdempotencyKeyReused => {
+                "This Idempotency-Key was already used with a different request."
+            }
+            Self::PaymentProviderUnavailable => {
+                "Our payment provider is temporarily unavailable. Please try again."
+            }
+            // The seed's wording for an unexpected failure.
+            Self::InternalError => "Something went wrong on our end. Please try again.",
+        }
+    }
+}
+
+/// Why a session may not be changed by this app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotUpdatableReason {
+    NotOpen,
+    NotElementsSession,
+    LineItemsNotServerOnly,
+    EmptyCart,
+}
+
+impl NotUpdatableReason {
+    fn message(&self) -> &'static str {
+        match self {
+            Self::NotOpen => "This checkout session is no longer open.",
+            Self::NotElementsSession | Self::LineItemsNotServerOnly | Self::EmptyCart => {
+                "This checkout session cannot be changed from here."
+            }
+        }
+    }
+}
+
+/// A refusal decided by the cart rules (pure): the planner's and the parser's error type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("request body is not a JSON object: {detail}")]
+    InvalidJson { detail: String },
+    #[error("invalid field `{param}`: {message}")]
+    InvalidField { param: String, message: String },
+    #[error("session is not updatable: {0:?}")]
+    NotUpdatable(NotUpdatableReason),
+    #[error("offer not available: {reason}")]
+    OfferNotAvailable { reason: String },
+}
+
+impl Rejection {
+    pub fn invalid_field(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidField {
+            param: param.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The client-facing error: what the HTTP layer renders as
+/// `{"type":"error","code":…,"message":…,"param"?:…,"available"?:…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with the code's default message.
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: code.default_message().to_owned(),
+            param: None,
+            available: None,
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The JSON body of the error response.
+    pub fn to_body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "type": "error",
+            "code": self.code.as_str(),
+            "message": self.message,
+        });
+        if let Some(param) = &self.param {
+            body["param"] = param.clone().into();
+        }
+        if let Some(available) = self.available {
+            body["available"] = available.into();
+        }
+        body
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            // The parser's detail can echo fragments of the input, so it stays in the logs.
+            Rejection::InvalidJson { .. } => Self::new(ErrorCode::InvalidJson),
+            Rejection::InvalidField { param, message } => Self::new(ErrorCode::InvalidRequest)
+                .with_message(message)
+                .with_param(param),
+            Rejection::NotUpdatable(reason) => {
+                Self::new(ErrorCode::SessionNotUpdatable).with_message(reason.message())
+            }
+            Rejection::OfferNotAvailable { .. } => Self::new(ErrorCode::OfferNotAvailable),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_4xx_or_5xx_status_and_a_snake_case_name() {
+        let all = [
+            ErrorCode::InvalidJson,
+            ErrorCode::InvalidRequest,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::SessionNotFound,
+            ErrorCode::SessionNotUpdatable,
+            ErrorCode::OutOfStock,
+            ErrorCode::SessionBusy,
+            ErrorCode::RequestInProgress,
+            ErrorCode::OfferNotAvailable,
+            ErrorCode::QuantityOutOfRange,
+            ErrorCode::CannotRemoveLastItem,
+            ErrorCode::IdempotencyKeyReused,
+            ErrorCode::PaymentProviderUnavailable,
+            ErrorCode::InternalError,
+        ];
+        for code in all {
+            assert!((400..600).contains(&code.status()), "{code:?}");
+            let serialized = serde_json::to_value(code).unwrap();
+            assert_eq!(serialized, code.as_str(), "serde and as_str agree");
+            assert!(code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(!code.default_message().is_empty());
+        }
+    }
+
+    #[test]
+    fn body_has_type_code_message_and_optional_param() {
+        let err = ApiError::from(Rejection::invalid_field("interval", "must be monthly or yearly"));
+        assert_eq!(err.status(), 400);
+        assert_eq!(
+            err.to_body(),
+            serde_json::json!({
+                "type": "error",
+                "code": "invalid_request",
+                "message": "must be monthly or yearly",
+                "param": "interval",
+            })
+        );
+    }
+
+    #[test]
+    fn json_parser_detail_never_reaches_the_client() {
+        let err = ApiError::from(Rejection::InvalidJson {
+            detail: "expected value at line 1 column 1 <secret>".into(),
+        });
+        assert_eq!(err.status(), 400);
+        assert!(!err.message.contains("secret"));
+    }
+}

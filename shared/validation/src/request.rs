@@ -1,0 +1,175 @@
+//! Wire bodies -> validated commands ("parse, don't validate").
+//!
+//! Bodies are read through [`JsonBody`] rather than `#[derive(Deserialize)]` DTOs so every refusal names
+//! the exact field (`param`) and says what is wrong with it in words safe to show a shopper.
+
+use crate::error::Rejection;
+use crate::ids::CheckoutSessionId;
+use crate::planner::{CartAction, Command};
+use serde_json::{Map, Value};
+
+/// Largest body any endpoint accepts; API Gateway allows more, the cart never needs it.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The billing interval a shopper can choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interval {
+    Monthly,
+    Yearly,
+}
+
+impl Interval {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "monthly" => Some(Self::Monthly),
+            "yearly" => Some(Self::Yearly),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Monthly => "monthly",
+            Self::Yearly => "yearly",
+        }
+    }
+
+    pub fn other(self) -> Self {
+        match self {
+            Self::Monthly => Self::Yearly,
+            Self::Yearly => Self::Monthly,
+        }
+    }
+}
+
+/// A request body known to be a JSON object, with typed field accessors.
+#[derive(Debug)]
+pub struct JsonBody(Map<String, Value>);
+
+impl JsonBody {
+    pub fn parse(bytes: &[u8]) -> Result<Self, Rejection> {
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(Rejection::InvalidJson {
+                detail: format!("body of {} bytes exceeds {MAX_BODY_BYTES}", bytes.len()),
+            });
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(other) => Err(Rejection::InvalidJson {
+                detail: format!("expected an object, got {}", kind(&other)),
+            }),
+            Err(e) => Err(Rejection::InvalidJson {
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// A required string field.
+    pub fn string(&self, field: &str) -> Result<&str, Rejection> {
+        match self.0.get(field) {
+            Some(Value::String(s)) => Ok(s),
+            None | Some(Value::Null) => Err(Rejection::invalid_field(
+                field,
+                format!("`{field}` is required."),
+            )),
+            Some(other) => Err(Rejection::invalid_field(
+                field,
+                format!("`{field}` must be a string, not {}.", kind(other)),
+            )),
+        }
+    }
+
+    pub fn session_id(&self, field: &str) -> Result<CheckoutSessionId, Rejection> {
+        let raw = self.string(field)?;
+        CheckoutSessionId::parse(raw).map_err(|e| {
+            Rejection::invalid_field(field, format!("`{field}` is not a Checkout Session id: it {e}."))
+        })
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `POST /change-subscription-interval` `{checkout_session_id, interval: "monthly"|"yearly"}`.
+pub fn change_interval(body: &[u8]) -> Result<Command, Rejection> {
+    let body = JsonBody::parse(body)?;
+    let session_id = body.session_id("checkout_session_id")?;
+    let raw = body.string("interval")?;
+    let interval = Interval::parse(raw).ok_or_else(|| {
+        Rejection::invalid_field("interval", "`interval` must be \"monthly\" or \"yearly\".")
+    })?;
+    Ok(Command {
+        session_id,
+        action: CartAction::ChangeInterval(interval),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param_of(r: Rejection) -> String {
+        match r {
+            Rejection::InvalidField { param, .. } => param,
+            other => panic!("expected InvalidField, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_body_becomes_a_command() {
+        let cmd = change_interval(br#"{"checkout_session_id":"cs_test_abc","interval":"yearly"}"#)
+            .unwrap();
+        assert_eq!(cmd.session_id.as_str(), "cs_test_abc");
+        assert_eq!(cmd.action, CartAction::ChangeInterval(Interval::Yearly));
+    }
+
+    #[test]
+    fn unknown_extra_fields_are_ignored() {
+        assert!(change_interval(
+            br#"{"checkout_session_id":"cs_test_abc","interval":"monthly","session":{}}"#
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn bad_json_and_non_objects_are_invalid_json() {
+        for body in [&b"{"[..], b"", b"[]", b"\"x\"", b"null", b"\xff\xfe"] {
+            assert!(
+                matches!(change_interval(body), Err(Rejection::InvalidJson { .. })),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        assert!(matches!(
+            change_interval(big.as_bytes()),
+            Err(Rejection::InvalidJson { .. })
+        ));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: [(&[u8], &str); 6] = [
+            (br#"{"interval":"yearly"}"#, "checkout_session_id"),
+            (br#"{"checkout_session_id":42,"interval":"yearly"}"#, "checkout_session_id"),
+            (br#"{"checkout_session_id":"sess_1","interval":"yearly"}"#, "checkout_session_id"),
+            (br#"{"checkout_session_id":"cs_test_abc"}"#, "interval"),
+            (br#"{"checkout_session_id":"cs_test_abc","interval":"weekly"}"#, "interval"),
+            (br#"{"checkout_session_id":"cs_test_abc","interval":["yearly"]}"#, "interval"),
+        ];
+        for (body, param) in cases {
+            assert_eq!(param_of(change_interval(body).unwrap_err()), param);
+        }
+    }
+}

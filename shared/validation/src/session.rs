@@ -1,0 +1,198 @@
+//! What the planner knows about a Checkout Session: only the fields the rules need, in
+//! API-version-neutral form (the I/O side maps both the preview and the GA dialects onto these).
+
+use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+    /// A status this code does not know; never updatable.
+    Unknown,
+}
+
+impl SessionStatus {
+    pub fn from_stripe(raw: Option<&str>) -> Self {
+        match raw {
+            Some("open") => Self::Open,
+            Some("complete") => Self::Complete,
+            Some("expired") => Self::Expired,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMode {
+    Payment,
+    Subscription,
+    Setup,
+    Unknown,
+}
+
+impl SessionMode {
+    pub fn from_stripe(raw: &str) -> Self {
+        match raw {
+            "payment" => Self::Payment,
+            "subscription" => Self::Subscription,
+            "setup" => Self::Setup,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// The session's UI. Stripe renamed the values in `2026-03-25.dahlia` (custom → elements,
+/// hosted → hosted_page, embedded → embedded_page); both spellings map to the same variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiMode {
+    /// Elements with the Checkout Sessions API (`custom` before dahlia, `elements` from dahlia).
+    Elements,
+    Hosted,
+    Embedded,
+    Unknown,
+}
+
+impl UiMode {
+    pub fn from_stripe(raw: Option<&str>) -> Self {
+        match raw {
+            Some("custom" | "elements") => Self::Elements,
+            Some("hosted" | "hosted_page") => Self::Hosted,
+            Some("embedded" | "embedded_page") => Self::Embedded,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// `permissions.update_line_items` (preview API only; the GA API has no such field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateLineItemsPermission {
+    ServerOnly,
+    ClientOnly,
+}
+
+impl UpdateLineItemsPermission {
+    pub fn from_stripe(raw: Option<&str>) -> Option<Self> {
+        match raw {
+            Some("server_only") => Some(Self::ServerOnly),
+            Some("client_only") => Some(Self::ClientOnly),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecurringInterval {
+    Day,
+    Week,
+    Month,
+    Year,
+    Unknown,
+}
+
+impl RecurringInterval {
+    pub fn from_stripe(raw: &str) -> Self {
+        match raw {
+            "day" => Self::Day,
+            "week" => Self::Week,
+            "month" => Self::Month,
+            "year" => Self::Year,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recurring {
+    pub interval: RecurringInterval,
+    pub interval_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceSnapshot {
+    pub id: PriceId,
+    /// `None` for one-time prices.
+    pub recurring: Option<Recurring>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItemSnapshot {
+    pub id: LineItemId,
+    pub price: PriceSnapshot,
+    pub quantity: u64,
+    pub amount_total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    pub id: CheckoutSessionId,
+    pub status: SessionStatus,
+    pub mode: SessionMode,
+    pub ui_mode: UiMode,
+    pub update_line_items_permission: Option<UpdateLineItemsPermission>,
+    pub currency: Option<String>,
+    pub amount_subtotal: Option<i64>,
+    pub amount_total: Option<i64>,
+    pub metadata: BTreeMap<String, String>,
+    /// Every line item, in Stripe's order.
+    pub line_items: Vec<LineItemSnapshot>,
+}
+
+/// The session as the browser sees it in a success response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    pub id: CheckoutSessionId,
+    pub status: SessionStatus,
+    pub currency: Option<String>,
+    pub amount_subtotal: Option<i64>,
+    pub amount_total: Option<i64>,
+    pub line_items: Vec<SummaryLineItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SummaryLineItem {
+    pub id: LineItemId,
+    pub price: PriceId,
+    pub quantity: u64,
+    pub amount_total: i64,
+}
+
+impl From<&SessionSnapshot> for SessionSummary {
+    fn from(s: &SessionSnapshot) -> Self {
+        Self {
+            id: s.id.clone(),
+            status: s.status,
+            currency: s.currency.clone(),
+            amount_subtotal: s.amount_subtotal,
+            amount_total: s.amount_total,
+            line_items: s
+                .line_items
+                .iter()
+                .map(|li| SummaryLineItem {
+                    id: li.id.clone(),
+                    price: li.price.id.clone(),
+                    quantity: li.quantity,
+                    amount_total: li.amount_total,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ui_mode_dialects_mean_the_same_thing() {
+        assert_eq!(UiMode::from_stripe(Some("custom")), UiMode::Elements);
+        assert_eq!(UiMode::from_stripe(Some("elements")), UiMode::Elements);
+        assert_eq!(UiMode::from_stripe(Some("hosted_page")), UiMode::Hosted);
+        assert_eq!(UiMode::from_stripe(Some("embedded")), UiMode::Embedded);
+        assert_eq!(UiMode::from_stripe(Some("pixel")), UiMode::Unknown);
+        assert_eq!(UiMode::from_stripe(None), UiMode::Unknown);
+    }
+}
