@@ -80,7 +80,10 @@ impl Catalog {
             }
             for interval in [Interval::Monthly, Interval::Yearly] {
                 let price = plan.price(interval).clone();
-                if plan_by_price.insert(price.clone(), (index, interval)).is_some() {
+                if plan_by_price
+                    .insert(price.clone(), (index, interval))
+                    .is_some()
+                {
                     return Err(CatalogError::DuplicatePrice(price));
                 }
             }

@@ -240,7 +240,10 @@ mod tests {
 
     #[test]
     fn body_has_type_code_message_and_optional_param() {
-        let err = ApiError::from(Rejection::invalid_field("interval", "must be monthly or yearly"));
+        let err = ApiError::from(Rejection::invalid_field(
+            "interval",
+            "must be monthly or yearly",
+        ));
         assert_eq!(err.status(), 400);
         assert_eq!(
             err.to_body(),

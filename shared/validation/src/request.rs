@@ -82,7 +82,10 @@ impl JsonBody {
     pub fn session_id(&self, field: &str) -> Result<CheckoutSessionId, Rejection> {
         let raw = self.string(field)?;
         CheckoutSessionId::parse(raw).map_err(|e| {
-            Rejection::invalid_field(field, format!("`{field}` is not a Checkout Session id: it {e}."))
+            Rejection::invalid_field(
+                field,
+                format!("`{field}` is not a Checkout Session id: it {e}."),
+            )
         })
     }
 }
@@ -162,11 +165,23 @@ mod tests {
     fn each_bad_field_is_named() {
         let cases: [(&[u8], &str); 6] = [
             (br#"{"interval":"yearly"}"#, "checkout_session_id"),
-            (br#"{"checkout_session_id":42,"interval":"yearly"}"#, "checkout_session_id"),
-            (br#"{"checkout_session_id":"sess_1","interval":"yearly"}"#, "checkout_session_id"),
+            (
+                br#"{"checkout_session_id":42,"interval":"yearly"}"#,
+                "checkout_session_id",
+            ),
+            (
+                br#"{"checkout_session_id":"sess_1","interval":"yearly"}"#,
+                "checkout_session_id",
+            ),
             (br#"{"checkout_session_id":"cs_test_abc"}"#, "interval"),
-            (br#"{"checkout_session_id":"cs_test_abc","interval":"weekly"}"#, "interval"),
-            (br#"{"checkout_session_id":"cs_test_abc","interval":["yearly"]}"#, "interval"),
+            (
+                br#"{"checkout_session_id":"cs_test_abc","interval":"weekly"}"#,
+                "interval",
+            ),
+            (
+                br#"{"checkout_session_id":"cs_test_abc","interval":["yearly"]}"#,
+                "interval",
+            ),
         ];
         for (body, param) in cases {
             assert_eq!(param_of(change_interval(body).unwrap_err()), param);

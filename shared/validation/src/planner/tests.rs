@@ -30,7 +30,12 @@ fn catalog(plans: usize) -> Catalog {
     .unwrap()
 }
 
-fn item(n: usize, price_id: &str, recurring: Option<RecurringInterval>, quantity: u64) -> LineItemSnapshot {
+fn item(
+    n: usize,
+    price_id: &str,
+    recurring: Option<RecurringInterval>,
+    quantity: u64,
+) -> LineItemSnapshot {
     LineItemSnapshot {
         id: LineItemId::parse(&format!("li_{n}")).unwrap(),
         price: PriceSnapshot {
@@ -110,7 +115,12 @@ fn asking_for_the_interval_the_cart_already_has_is_a_noop() {
 
 #[test]
 fn a_recurring_price_outside_the_catalog_has_no_counterpart() {
-    let cart = session(vec![item(1, "price_legacy", Some(RecurringInterval::Month), 1)]);
+    let cart = session(vec![item(
+        1,
+        "price_legacy",
+        Some(RecurringInterval::Month),
+        1,
+    )]);
     assert!(matches!(
         plan(&cart, &yearly(), &catalog(1), GA),
         Err(Rejection::OfferNotAvailable { .. })
@@ -128,10 +138,20 @@ fn a_cart_without_subscription_items_cannot_change_interval() {
 
 #[test]
 fn only_open_elements_sessions_are_updatable() {
-    let cases: [(fn(&mut SessionSnapshot), NotUpdatableReason); 4] = [
-        (|s| s.status = SessionStatus::Expired, NotUpdatableReason::NotOpen),
-        (|s| s.status = SessionStatus::Complete, NotUpdatableReason::NotOpen),
-        (|s| s.ui_mode = UiMode::Hosted, NotUpdatableReason::NotElementsSession),
+    type Mutation = fn(&mut SessionSnapshot);
+    let cases: [(Mutation, NotUpdatableReason); 4] = [
+        (
+            |s| s.status = SessionStatus::Expired,
+            NotUpdatableReason::NotOpen,
+        ),
+        (
+            |s| s.status = SessionStatus::Complete,
+            NotUpdatableReason::NotOpen,
+        ),
+        (
+            |s| s.ui_mode = UiMode::Hosted,
+            NotUpdatableReason::NotElementsSession,
+        ),
         (|s| s.line_items.clear(), NotUpdatableReason::EmptyCart),
     ];
     for (mutate, reason) in cases {

@@ -1,0 +1,254 @@
+//! Typed configuration, read once at cold start. Every failure names the variable at fault, so a
+//! bad deployment stops at init with a message that says what to fix.
+
+use crate::stripe::ApiVersion;
+use cart_validation::{Catalog, CatalogError};
+use std::time::Duration;
+
+/// Stripe's public API; overridden by `STRIPE_API_BASE` for the local emulator.
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {name} is required: {hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("catalog from {source_name} is invalid: {error}")]
+    Catalog {
+        source_name: String,
+        error: CatalogError,
+    },
+}
+
+/// Where and how to reach Stripe.
+#[derive(Clone)]
+pub struct StripeConfig {
+    pub api_base: String,
+    pub secret_key: String,
+    pub api_version: ApiVersion,
+    /// Budget for one HTTP attempt, response body included.
+    pub attempt_timeout: Duration,
+    /// Attempts per call, first one included (retries only where Stripe says it is safe).
+    pub max_attempts: u32,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("api_base", &self.api_base)
+            .field("secret_key", &"<redacted>")
+            .field("api_version", &self.api_version)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub stripe: StripeConfig,
+    pub catalog: Catalog,
+}
+
+/// Reads variables through a lookup function so tests need not touch the process environment.
+pub(crate) fn from_lookup(
+    get: impl Fn(&'static str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let non_empty = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+
+    let api_base = non_empty("STRIPE_API_BASE")
+        .unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+        return Err(ConfigError::Invalid {
+            name: "STRIPE_API_BASE",
+            reason: format!("`{api_base}` must be an http:// or https:// URL"),
+        });
+    }
+
+    let secret_key = non_empty("STRIPE_SECRET_KEY").ok_or(ConfigError::Missing {
+        name: "STRIPE_SECRET_KEY",
+        hint: "a Stripe secret or restricted key (sk_… / rk_…)",
+    })?;
+    if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_"))
+        || secret_key.trim() != secret_key
+    {
+        return Err(ConfigError::Invalid {
+            name: "STRIPE_SECRET_KEY",
+            reason: "must be a Stripe secret or restricted key starting with sk_ or rk_".into(),
+        });
+    }
+
+    let api_version = match non_empty("STRIPE_API_VERSION") {
+        Some(raw) => ApiVersion::parse(&raw).map_err(|reason| ConfigError::Invalid {
+            name: "STRIPE_API_VERSION",
+            reason,
+        })?,
+        None => ApiVersion::default(),
+    };
+
+    let attempt_timeout =
+        Duration::from_millis(number(&non_empty, "STRIPE_TIMEOUT_MS", 4_000, 1..=60_000)?);
+    let max_attempts =
+        u32::try_from(number(&non_empty, "STRIPE_MAX_ATTEMPTS", 3, 1..=5)?).unwrap_or(3);
+
+    let (source_name, json) = if let Some(path) = non_empty("CATALOG_PATH") {
+        let json = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+            name: "CATALOG_PATH",
+            reason: format!("cannot read `{path}`: {e}"),
+        })?;
+        (path, json)
+    } else if let Some(json) = non_empty("CATALOG_JSON") {
+        ("CATALOG_JSON".to_owned(), json)
+    } else {
+        return Err(ConfigError::Missing {
+            name: "CATALOG_PATH",
+            hint: "path of the catalog JSON file (or put the JSON itself in CATALOG_JSON)",
+        });
+    };
+    let catalog =
+        Catalog::from_json(&json).map_err(|error| ConfigError::Catalog { source_name, error })?;
+
+    Ok(Config {
+        stripe: StripeConfig {
+            api_base,
+            secret_key,
+            api_version,
+            attempt_timeout,
+            max_attempts,
+        },
+        catalog,
+    })
+}
+
+fn number(
+    non_empty: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = non_empty(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "`{raw}` must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (once, at cold start).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const CATALOG: &str = r#"{"plans":[{"id":"pro","monthly":"price_m","yearly":"price_y"}]}"#;
+
+    fn load(vars: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn minimal_config_uses_stripe_and_a_ga_version_by_default() {
+        let cfg = load(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("CATALOG_JSON", CATALOG),
+        ])
+        .unwrap();
+        assert_eq!(cfg.stripe.api_base, "https://api.stripe.com");
+        assert!(!cfg.stripe.api_version.is_preview());
+        assert_eq!(cfg.stripe.max_attempts, 3);
+        assert!(
+            !format!("{cfg:?}").contains("sk_test_1"),
+            "secret never logged"
+        );
+    }
+
+    #[test]
+    fn each_bad_variable_is_named_in_the_error() {
+        let cases: [(&[(&'static str, &str)], &str); 6] = [
+            (&[("CATALOG_JSON", CATALOG)], "STRIPE_SECRET_KEY"),
+            (
+                &[
+                    ("STRIPE_SECRET_KEY", "pk_test_1"),
+                    ("CATALOG_JSON", CATALOG),
+                ],
+                "STRIPE_SECRET_KEY",
+            ),
+            (&[("STRIPE_SECRET_KEY", "sk_test_1")], "CATALOG_PATH"),
+            (
+                &[
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("CATALOG_JSON", CATALOG),
+                    ("STRIPE_API_VERSION", "2025-03-31.basil"),
+                ],
+                "STRIPE_API_VERSION",
+            ),
+            (
+                &[
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("CATALOG_JSON", CATALOG),
+                    ("STRIPE_API_BASE", "localhost:12111"),
+                ],
+                "STRIPE_API_BASE",
+            ),
+            (
+                &[
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("CATALOG_JSON", CATALOG),
+                    ("STRIPE_MAX_ATTEMPTS", "0"),
+                ],
+                "STRIPE_MAX_ATTEMPTS",
+            ),
+        ];
+        for (vars, name) in cases {
+            let err = load(vars).unwrap_err().to_string();
+            assert!(err.contains(name), "`{err}` should name {name}");
+        }
+    }
+
+    #[test]
+    fn a_bad_catalog_stops_start_up() {
+        let err = load(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("CATALOG_JSON", "{\"plans\":{}}"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Catalog { .. }));
+    }
+
+    #[test]
+    fn the_preview_version_with_its_beta_flag_is_accepted() {
+        let cfg = load(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("CATALOG_JSON", CATALOG),
+            (
+                "STRIPE_API_VERSION",
+                "2025-03-31.basil; checkout_server_update_beta=v1;",
+            ),
+            ("STRIPE_API_BASE", "http://127.0.0.1:12111/"),
+        ])
+        .unwrap();
+        assert!(cfg.stripe.api_version.is_preview());
+        assert_eq!(cfg.stripe.api_base, "http://127.0.0.1:12111");
+    }
+}

@@ -1,0 +1,16 @@
+//! The I/O side every handler runs on.
+//!
+//! A function's `main` builds an [`App`] once per cold start ([`Config::from_env`], the Stripe
+//! gateway, the catalog) and hands each API Gateway request to [`App::handle`], which runs the shared
+//! pipeline: parse (pure) → retrieve the session from Stripe → plan (pure) → update Stripe with the
+//! entire `line_items` array → respond. Errors become JSON responses in exactly one place
+//! ([`http::error_response`]); details go to the logs, never to the client.
+
+pub mod config;
+pub mod http;
+mod pipeline;
+pub mod stripe;
+pub mod telemetry;
+
+pub use config::{Config, ConfigError};
+pub use pipeline::{App, Parser};

@@ -1,0 +1,315 @@
+//! In-process handler tests: the real pipeline over a fake Stripe gateway.
+
+use super::*;
+use cart_validation::{
+    CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
+    RecurringInterval, SessionMode, SessionStatus, UiMode, UpdateLineItemsPermission,
+};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+struct FakeStripe {
+    session: Mutex<Option<SessionSnapshot>>,
+    retrieve_error: Mutex<Option<StripeError>>,
+    updates: Mutex<Vec<(Vec<PlannedLineItem>, String)>>,
+}
+
+impl FakeStripe {
+    fn with(session: SessionSnapshot) -> Self {
+        Self {
+            session: Mutex::new(Some(session)),
+            ..Self::default()
+        }
+    }
+}
+
+impl StripeGateway for FakeStripe {
+    async fn retrieve_session(
+        &self,
+        _id: &CheckoutSessionId,
+    ) -> Result<SessionSnapshot, StripeError> {
+        if let Some(e) = self.retrieve_error.lock().unwrap().take() {
+            return Err(e);
+        }
+        self.session
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or(StripeError::NotFound)
+    }
+
+    async fn update_line_items(
+        &self,
+        _id: &CheckoutSessionId,
+        line_items: &[PlannedLineItem],
+        key: &str,
+    ) -> Result<SessionSnapshot, StripeError> {
+        self.updates
+            .lock()
+            .unwrap()
+            .push((line_items.to_vec(), key.to_owned()));
+        let mut guard = self.session.lock().unwrap();
+        let session = guard.as_mut().ok_or(StripeError::NotFound)?;
+        let old = std::mem::take(&mut session.line_items);
+        for (n, planned) in line_items.iter().enumerate() {
+            let item = match planned {
+                PlannedLineItem::Keep { id } => old.iter().find(|li| &li.id == id).cloned(),
+                PlannedLineItem::Update { id, quantity } => old
+                    .iter()
+                    .find(|li| &li.id == id)
+                    .cloned()
+                    .map(|li| LineItemSnapshot {
+                        quantity: *quantity,
+                        ..li
+                    }),
+                PlannedLineItem::Add { price, quantity } => Some(LineItemSnapshot {
+                    id: LineItemId::parse(&format!("li_new{n}")).unwrap(),
+                    price: PriceSnapshot {
+                        id: price.clone(),
+                        recurring: Some(Recurring {
+                            interval: RecurringInterval::Year,
+                            interval_count: 1,
+                        }),
+                    },
+                    quantity: *quantity,
+                    amount_total: 15_000,
+                }),
+            };
+            session
+                .line_items
+                .push(item.ok_or(StripeError::Malformed("unknown id".into()))?);
+        }
+        Ok(session.clone())
+    }
+}
+
+fn item(id: &str, price: &str, interval: Option<RecurringInterval>) -> LineItemSnapshot {
+    LineItemSnapshot {
+        id: LineItemId::parse(id).unwrap(),
+        price: PriceSnapshot {
+            id: PriceId::parse(price).unwrap(),
+            recurring: interval.map(|interval| Recurring {
+                interval,
+                interval_count: 1,
+            }),
+        },
+        quantity: 1,
+        amount_total: 1_500,
+    }
+}
+
+fn open_session() -> SessionSnapshot {
+    SessionSnapshot {
+        id: CheckoutSessionId::parse("cs_test_abc").unwrap(),
+        status: SessionStatus::Open,
+        mode: SessionMode::Subscription,
+        ui_mode: UiMode::Elements,
+        update_line_items_permission: Some(UpdateLineItemsPermission::ServerOnly),
+        currency: Some("usd".into()),
+        amount_subtotal: Some(2_000),
+        amount_total: Some(2_000),
+        metadata: BTreeMap::new(),
+        line_items: vec![
+            item("li_plan", "price_pro_m", Some(RecurringInterval::Month)),
+            item("li_addon", "price_sticker", None),
+        ],
+    }
+}
+
+fn app(stripe: FakeStripe) -> App<FakeStripe> {
+    let catalog = Catalog::from_json(
+        r#"{"plans":[{"id":"pro","monthly":"price_pro_m","yearly":"price_pro_y"}]}"#,
+    )
+    .unwrap();
+    App::new(
+        stripe,
+        catalog,
+        UpdatePolicy {
+            require_server_only_permission: true,
+        },
+        "change-interval",
+    )
+}
+
+fn post(body: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/change-subscription-interval")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+async fn call(app: &App<FakeStripe>, request: Request) -> (u16, serde_json::Value) {
+    let response = app
+        .handle(request, cart_validation::request::change_interval)
+        .await;
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    (response.status().as_u16(), body)
+}
+
+const YEARLY: &str = r#"{"checkout_session_id":"cs_test_abc","interval":"yearly"}"#;
+
+#[tokio::test]
+async fn a_monthly_cart_becomes_yearly_with_the_whole_array_sent_once() {
+    let app = app(FakeStripe::with(open_session()));
+    let (status, body) = call(&app, post(YEARLY)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], "success");
+    assert_eq!(body["session"]["line_items"][0]["price"], "price_pro_y");
+    assert_eq!(body["session"]["line_items"][1]["id"], "li_addon");
+
+    let updates = app.stripe.updates.lock().unwrap();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].0,
+        vec![
+            PlannedLineItem::Add {
+                price: PriceId::parse("price_pro_y").unwrap(),
+                quantity: 1
+            },
+            PlannedLineItem::Keep {
+                id: LineItemId::parse("li_addon").unwrap()
+            },
+        ]
+    );
+    assert!(updates[0].1.starts_with("change-interval-"));
+}
+
+#[tokio::test]
+async fn the_current_interval_answers_success_without_calling_update() {
+    let app = app(FakeStripe::with(open_session()));
+    let (status, body) = call(
+        &app,
+        post(r#"{"checkout_session_id":"cs_test_abc","interval":"monthly"}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["session"]["line_items"][0]["id"], "li_plan");
+    assert!(app.stripe.updates.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_and_never_reaches_stripe() {
+    let cases = [
+        ("{not json", "invalid_json", None),
+        (
+            r#"{"interval":"yearly"}"#,
+            "invalid_request",
+            Some("checkout_session_id"),
+        ),
+        (
+            r#"{"checkout_session_id":"cs_test_abc","interval":"weekly"}"#,
+            "invalid_request",
+            Some("interval"),
+        ),
+        (
+            r#"{"checkout_session_id":"cs_abc","interval":"yearly"}"#,
+            "invalid_request",
+            Some("checkout_session_id"),
+        ),
+    ];
+    for (input, code, param) in cases {
+        let stripe = FakeStripe::default();
+        *stripe.retrieve_error.lock().unwrap() =
+            Some(StripeError::Malformed("must not be called".into()));
+        let app = app(stripe);
+        let (status, body) = call(&app, post(input)).await;
+        assert_eq!(status, 400, "{input}");
+        assert_eq!(body["type"], "error");
+        assert_eq!(body["code"], code, "{input}");
+        assert_eq!(body["param"].as_str(), param, "{input}");
+        assert!(
+            app.stripe.retrieve_error.lock().unwrap().is_some(),
+            "Stripe was called for {input}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_post_is_accepted() {
+    let app = app(FakeStripe::with(open_session()));
+    let request = lambda_http::http::Request::builder()
+        .method("GET")
+        .body(Body::Empty)
+        .unwrap();
+    let (status, body) = call(&app, request).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+}
+
+#[tokio::test]
+async fn stripe_failures_map_to_safe_statuses() {
+    let cases = [
+        (StripeError::NotFound, 404, "session_not_found"),
+        (
+            StripeError::Unavailable {
+                attempts: 3,
+                cause: "HTTP 500: boom sk_test_secret".into(),
+            },
+            502,
+            "payment_provider_unavailable",
+        ),
+        (
+            StripeError::Refused {
+                status: 401,
+                error_type: "invalid_request_error".into(),
+                code: None,
+                param: None,
+                message: "Invalid API Key provided: sk_test_****".into(),
+            },
+            500,
+            "internal_error",
+        ),
+    ];
+    for (error, status, code) in cases {
+        let stripe = FakeStripe::with(open_session());
+        *stripe.retrieve_error.lock().unwrap() = Some(error);
+        let (got, body) = call(&app(stripe), post(YEARLY)).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)));
+        assert!(
+            !body.to_string().contains("sk_test"),
+            "no internals leak: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn closed_or_foreign_sessions_are_409_and_untouched() {
+    for mutate in [
+        (|s: &mut SessionSnapshot| s.status = SessionStatus::Expired) as fn(&mut SessionSnapshot),
+        |s| s.ui_mode = UiMode::Hosted,
+        |s| s.update_line_items_permission = None,
+    ] {
+        let mut session = open_session();
+        mutate(&mut session);
+        let app = app(FakeStripe::with(session));
+        let (status, body) = call(&app, post(YEARLY)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("session_not_updatable"))
+        );
+        assert!(app.stripe.updates.lock().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn idempotency_keys_follow_the_cart_and_the_plan() {
+    let app = app(FakeStripe::default());
+    let session = open_session();
+    let catalog = app.catalog.clone();
+    let action = cart_validation::CartAction::ChangeInterval(cart_validation::Interval::Yearly);
+    let plan = plan(&session, &action, &catalog, app.policy).unwrap();
+    let first = app.idempotency_key(&session, &plan);
+    assert_eq!(first, app.idempotency_key(&session, &plan), "deterministic");
+    assert!(first.len() <= 255);
+    let mut changed = session.clone();
+    changed.line_items[1].quantity = 2;
+    assert_ne!(first, app.idempotency_key(&changed, &plan));
+}
