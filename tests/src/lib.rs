@@ -1,1 +1,412 @@
-//! End-to-end test support.
+//! The local stack for black-box tests, started per test on free ports and stopped when dropped:
+//!
+//! - `stripe-emulator` (infra/stripe-emulator), started with `--exit-on-stdin-eof` so it dies with us;
+//! - `cargo lambda watch --only-lambda-apis`: cargo-lambda's Lambda runtime + function URL emulation;
+//! - each function's built binary, polling that runtime API exactly as it would inside Lambda.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`; the test command does it):
+//! starting them prebuilt keeps cargo-lambda from rebuilding the workspace with other features.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The seed's preview API version, byte for byte.
+pub const PREVIEW_VERSION: &str = "2025-03-31.basil; checkout_server_update_beta=v1;";
+/// A generally available version after the `custom` → `elements` rename.
+pub const GA_VERSION: &str = "2026-09-30.endive";
+pub const SECRET_KEY: &str = "sk_test_e2e_local";
+
+type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+/// `target/debug` (or wherever this test binary was built), where the workspace binaries are.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/debug/deps/<test> -> target/debug
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (`cargo build --workspace --bins`)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// A child process in its own process group, killed (with its children) on drop.
+#[derive(Debug)]
+struct Managed {
+    name: String,
+    child: Child,
+    _stdin: Option<ChildStdin>,
+}
+
+impl Managed {
+    fn spawn(name: &str, mut command: Command) -> Self {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdin = child.stdin.take();
+        Self {
+            name: name.to_owned(),
+            child,
+            _stdin: stdin,
+        }
+    }
+}
+
+impl Drop for Managed {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+        eprintln!("{} had to be killed", self.name);
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn read(mut response: ureq::http::Response<ureq::Body>) -> Result<(u16, Value)> {
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string()?;
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok((status, body))
+}
+
+/// The Stripe emulator and a client for it (Stripe API + test control API).
+#[derive(Debug)]
+pub struct Emulator {
+    pub base: String,
+    agent: ureq::Agent,
+    _process: Managed,
+}
+
+impl Emulator {
+    pub fn start() -> Result<Self> {
+        let mut command = Command::new(binary("stripe-emulator"));
+        command
+            .args(["--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut process = Managed::spawn("stripe-emulator", command);
+        let stdout = process.child.stdout.take().ok_or("emulator stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let base = line
+            .trim()
+            .strip_prefix("stripe-emulator listening on ")
+            .ok_or_else(|| format!("unexpected emulator banner: {line:?}"))?
+            .to_owned();
+        Ok(Self {
+            base,
+            agent: agent(),
+            _process: process,
+        })
+    }
+
+    /// A Stripe API POST with a form body, as a Stripe client would send it.
+    pub fn post(&self, path: &str, form: &[(&str, &str)], version: &str) -> Result<(u16, Value)> {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {SECRET_KEY}"))
+            .header("Stripe-Version", version)
+            .send_form(form.iter().copied())?;
+        read(response)
+    }
+
+    pub fn get(&self, path: &str, version: &str) -> Result<(u16, Value)> {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {SECRET_KEY}"))
+            .header("Stripe-Version", version)
+            .call()?;
+        read(response)
+    }
+
+    /// Creates an object and returns it, failing the test on any error status.
+    pub fn create(&self, path: &str, form: &[(&str, &str)], version: &str) -> Result<Value> {
+        match self.post(path, form, version)? {
+            (200, body) => Ok(body),
+            (status, body) => Err(format!("POST {path} -> {status}: {body}").into()),
+        }
+    }
+
+    pub fn session(&self, id: &str) -> Result<Value> {
+        match self.get(
+            &format!("/v1/checkout/sessions/{id}?expand[]=line_items"),
+            GA_VERSION,
+        )? {
+            (200, body) => Ok(body),
+            (status, body) => Err(format!("GET session -> {status}: {body}").into()),
+        }
+    }
+
+    /// Every /v1 request the emulator has seen, oldest first.
+    pub fn requests(&self) -> Result<Vec<Value>> {
+        let (_, body) = read(
+            self.agent
+                .get(format!("{}/_emulator/requests", self.base))
+                .call()?,
+        )?;
+        Ok(body["data"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The requests that changed a session (`POST /v1/checkout/sessions/{id}`).
+    pub fn session_updates(&self, id: &str) -> Result<Vec<Value>> {
+        let path = format!("/v1/checkout/sessions/{id}");
+        Ok(self
+            .requests()?
+            .into_iter()
+            .filter(|r| r["method"] == "POST" && r["path"] == path.as_str())
+            .collect())
+    }
+
+    pub fn inject_fault(&self, rule: &Value) -> Result<()> {
+        let response = self
+            .agent
+            .post(format!("{}/_emulator/faults", self.base))
+            .send_json(rule)?;
+        let (status, body) = read(response)?;
+        if status >= 300 {
+            return Err(format!("fault rule refused: {status} {body}").into());
+        }
+        Ok(())
+    }
+}
+
+/// The catalog one test sells: a plan with monthly and yearly prices, two one-time products.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub monthly: String,
+    pub yearly: String,
+    pub sticker: String,
+    pub onboarding: String,
+}
+
+impl Catalog {
+    pub fn seed(stripe: &Emulator) -> Result<Self> {
+        let v = GA_VERSION;
+        let plan = stripe.create("/v1/products", &[("name", "Pro plan")], v)?;
+        let plan_id = plan["id"].as_str().ok_or("product id")?;
+        let price = |amount: &str, interval: Option<&str>, product: &str| -> Result<String> {
+            let mut form = vec![
+                ("currency", "usd"),
+                ("unit_amount", amount),
+                ("product", product),
+            ];
+            if let Some(interval) = interval {
+                form.push(("recurring[interval]", interval));
+            }
+            let created = stripe.create("/v1/prices", &form, v)?;
+            Ok(created["id"].as_str().ok_or("price id")?.to_owned())
+        };
+        let sticker = stripe.create("/v1/products", &[("name", "Sticker pack")], v)?;
+        let onboarding = stripe.create("/v1/products", &[("name", "Onboarding call")], v)?;
+        Ok(Self {
+            monthly: price("1500", Some("month"), plan_id)?,
+            yearly: price("15000", Some("year"), plan_id)?,
+            sticker: price("500", None, sticker["id"].as_str().ok_or("product id")?)?,
+            onboarding: price("9900", None, onboarding["id"].as_str().ok_or("product id")?)?,
+        })
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::json!({
+            "plans": [{ "id": "pro", "monthly": self.monthly, "yearly": self.yearly }]
+        })
+        .to_string()
+    }
+}
+
+/// cargo-lambda's runtime emulation with the named functions attached, reachable on
+/// `http://127.0.0.1:PORT/lambda-url/<function>/`.
+#[derive(Debug)]
+pub struct Functions {
+    base: String,
+    agent: ureq::Agent,
+    // Functions first: they are stopped before the runtime they poll.
+    _functions: Vec<Managed>,
+    _runtime: Managed,
+}
+
+impl Functions {
+    pub fn start(names: &[&str], env: &[(&str, &str)]) -> Result<Self> {
+        let port = free_port();
+        let mut watch = Command::new("cargo-lambda");
+        watch
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let runtime = Managed::spawn("cargo lambda watch", watch);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("cargo lambda watch did not start listening within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let functions = names
+            .iter()
+            .map(|name| {
+                let mut command = Command::new(binary(name));
+                command
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .env("AWS_LAMBDA_FUNCTION_NAME", name)
+                    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+                    .env(
+                        "AWS_LAMBDA_RUNTIME_API",
+                        format!("http://127.0.0.1:{port}/.rt/{name}"),
+                    )
+                    .env("RUST_LOG", "info")
+                    .envs(env.iter().copied())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                Managed::spawn(name, command)
+            })
+            .collect();
+        Ok(Self {
+            base: format!("http://127.0.0.1:{port}/lambda-url"),
+            agent: agent(),
+            _functions: functions,
+            _runtime: runtime,
+        })
+    }
+
+    /// POSTs a raw body to a function URL path.
+    pub fn post(&self, function: &str, path: &str, body: &str) -> Result<(u16, Value)> {
+        let response = self
+            .agent
+            .post(format!("{}/{function}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .send(body)?;
+        read(response)
+    }
+}
+
+/// Emulator + catalog + the change-interval function configured for one Stripe API version.
+#[derive(Debug)]
+pub struct Stack {
+    pub functions: Functions,
+    pub catalog: Catalog,
+    pub stripe: Emulator,
+    pub api_version: &'static str,
+}
+
+impl Stack {
+    pub fn start(api_version: &'static str, extra_env: &[(&str, &str)]) -> Result<Self> {
+        let stripe = Emulator::start()?;
+        let catalog = Catalog::seed(&stripe)?;
+        let catalog_json = catalog.json();
+        let mut env = vec![
+            ("STRIPE_API_BASE", stripe.base.as_str()),
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
+            ("STRIPE_API_VERSION", api_version),
+            ("CATALOG_JSON", catalog_json.as_str()),
+        ];
+        env.extend_from_slice(extra_env);
+        let functions = Functions::start(&["change-interval"], &env)?;
+        Ok(Self {
+            functions,
+            catalog,
+            stripe,
+            api_version,
+        })
+    }
+
+    /// An open Elements session (in this stack's API dialect) holding `items` (price, quantity).
+    pub fn create_session(&self, items: &[(&str, u32)]) -> Result<Value> {
+        let preview = self.api_version == PREVIEW_VERSION;
+        let mut form: Vec<(String, String)> = vec![
+            ("mode".into(), "subscription".into()),
+            (
+                "ui_mode".into(),
+                if preview { "custom" } else { "elements" }.into(),
+            ),
+            ("return_url".into(), "https://shop.example/return".into()),
+        ];
+        if preview {
+            form.push((
+                "permissions[update_line_items]".into(),
+                "server_only".into(),
+            ));
+        }
+        for (n, (price, quantity)) in items.iter().enumerate() {
+            form.push((format!("line_items[{n}][price]"), (*price).to_owned()));
+            form.push((format!("line_items[{n}][quantity]"), quantity.to_string()));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.stripe
+            .create("/v1/checkout/sessions", &form, self.api_version)
+    }
+
+    pub fn change_interval(&self, body: &str) -> Result<(u16, Value)> {
+        self.functions
+            .post("change-interval", "/change-subscription-interval", body)
+    }
+}
+
+/// The ids of a session's line items, in order.
+pub fn line_item_ids(session: &Value) -> Vec<String> {
+    session["line_items"]["data"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|li| li["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -87,7 +87,7 @@ impl<G: StripeGateway> App<G> {
         );
         let result = self.run(&request, parse).instrument(span.clone()).await;
         let _entered = span.enter();
-        let elapsed_ms = started.elapsed().as_millis();
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(summary) => {
                 tracing::info!(status = 200, elapsed_ms, "cart updated");

@@ -188,7 +188,7 @@ impl HttpStripe {
             .http
             .request(request)
             .await
-            .map_err(|e| format!("connection failed: {e}"))?;
+            .map_err(|e| format!("connection failed: {}", error_chain(&e)))?;
         let status = response.status().as_u16();
         let should_retry = response
             .headers()
@@ -199,7 +199,7 @@ impl HttpStripe {
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("response body failed: {e}"))?
+            .map_err(|e| format!("response body failed: {}", error_chain(&e)))?
             .to_bytes();
         Ok((status, should_retry, body))
     }
@@ -231,6 +231,18 @@ impl HttpStripe {
         }
         session.into_snapshot(items).map_err(StripeError::Malformed)
     }
+}
+
+/// `outer: inner: root`, because hyper's own message ("client error (Connect)") hides the cause.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// 100 ms, 200 ms, 400 ms … capped at 1 s, with jitter so retries from many instances spread out.

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs the product locally: the Stripe emulator (seeded with the demo catalog) and every function
+# under `cargo lambda watch` (rebuilt on change) at http://127.0.0.1:9000/lambda-url/<function>/.
+# Ctrl-C stops everything. Usage: infra/dev.sh
+#
+# Settings (environment): STRIPE_EMULATOR_PORT (12111), LAMBDA_PORT (9000),
+# STRIPE_API_VERSION (GA `2026-09-30.endive`; the seed's preview:
+# "2025-03-31.basil; checkout_server_update_beta=v1;").
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+STRIPE_EMULATOR_PORT=${STRIPE_EMULATOR_PORT:-12111}
+LAMBDA_PORT=${LAMBDA_PORT:-9000}
+STRIPE_API_VERSION=${STRIPE_API_VERSION:-2026-09-30.endive}
+STACK="$ROOT/.stack"
+STRIPE_URL="http://127.0.0.1:$STRIPE_EMULATOR_PORT"
+SECRET_KEY=sk_test_local_dev
+
+ensure_tools
+mkdir -p "$STACK"
+
+log "building the Stripe emulator"
+cargo build --quiet -p stripe-emulator
+
+log "starting the Stripe emulator on $STRIPE_URL"
+# A coprocess keeps the emulator's stdin open; it exits (--exit-on-stdin-eof) when this script does.
+coproc EMULATOR { exec "$ROOT/target/debug/stripe-emulator" --host 127.0.0.1 \
+    --port "$STRIPE_EMULATOR_PORT" --exit-on-stdin-eof 2>"$STACK/stripe-emulator.log"; }
+trap 'kill "$EMULATOR_PID" 2>/dev/null || true' EXIT
+wait_for_port "$STRIPE_EMULATOR_PORT" 30
+
+log "seeding the demo catalog"
+ids=$(python3 infra/local/seed.py --api-base "$STRIPE_URL" --secret-key "$SECRET_KEY" --out "$STACK/catalog.json")
+price() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$ids" "$1"; }
+
+if [[ "$STRIPE_API_VERSION" == *checkout_server_update_beta* ]]; then
+    session_flags="-d ui_mode=custom -d 'permissions[update_line_items]=server_only'"
+elif [[ "${STRIPE_API_VERSION:0:10}" < "2026-03-25" ]]; then
+    session_flags="-d ui_mode=custom"
+else
+    session_flags="-d ui_mode=elements"
+fi
+
+cat > "$STACK/functions.env" <<ENV
+STRIPE_API_BASE=$STRIPE_URL
+STRIPE_SECRET_KEY=$SECRET_KEY
+STRIPE_API_VERSION=$STRIPE_API_VERSION
+CATALOG_PATH=$STACK/catalog.json
+RUST_LOG=info
+ENV
+
+cat <<USAGE
+
+Local stack ready (Stripe API version: $STRIPE_API_VERSION).
+
+1) Create a Checkout Session (monthly plan + a sticker pack) in the Stripe emulator:
+
+curl -s $STRIPE_URL/v1/checkout/sessions -u $SECRET_KEY: \\
+  -H 'Stripe-Version: $STRIPE_API_VERSION' \\
+  -d mode=subscription $session_flags -d return_url=https://example.com/return \\
+  -d 'line_items[0][price]=$(price pro_monthly)' -d 'line_items[0][quantity]=1' \\
+  -d 'line_items[1][price]=$(price sticker_pack)' -d 'line_items[1][quantity]=2'
+
+2) Switch it to yearly (paste the session id; the first call compiles the function):
+
+curl -s -X POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/change-interval/change-subscription-interval \\
+  -H 'content-type: application/json' \\
+  -d '{"checkout_session_id":"cs_test_PASTE_ID_HERE","interval":"yearly"}'
+
+Emulator log: $STACK/stripe-emulator.log · requests it saw: curl -s $STRIPE_URL/_emulator/requests
+
+USAGE
+
+log "starting cargo lambda watch on http://127.0.0.1:$LAMBDA_PORT (Ctrl-C to stop)"
+cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$STACK/functions.env"

@@ -1,0 +1,44 @@
+# Shared by infra/dev.sh and infra/test.sh: source it, don't run it.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export ROOT
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs what a fresh machine lacks: the Python tools (cargo-lambda, stripe-python, pytest).
+ensure_tools() {
+    command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
+    command -v python3 >/dev/null || die "python3 with pip is required"
+    if ! python3 - "$ROOT/infra/requirements.txt" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, want = line.split("==")
+        assert version(name) == want, name
+PY
+    then
+        log "installing Python tools from infra/requirements.txt"
+        python3 -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt" \
+            || die "pip install failed; see the output above"
+    fi
+    # pip's script directory may not be on PATH (e.g. --user installs).
+    if ! command -v cargo-lambda >/dev/null; then
+        PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+        export PATH
+        command -v cargo-lambda >/dev/null || die "cargo-lambda was installed but is not on PATH"
+    fi
+}
+
+# Waits until something listens on 127.0.0.1:$1 (up to $2 seconds).
+wait_for_port() {
+    local port=$1 seconds=${2:-30} i
+    for ((i = 0; i < seconds * 10; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "nothing listens on 127.0.0.1:$port after ${seconds}s"
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, unit + property + in-process handler tests,
+# end-to-end tests (each starts its own Stripe emulator and cargo-lambda runtime on free ports and
+# stops them), and the stripe-python fidelity suite of the emulator.
+# Installs missing tools first. Usage: infra/test.sh
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+started=$SECONDS
+
+ensure_tools
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "building the functions and the Stripe emulator"
+cargo build --workspace --bins --locked
+
+log "Rust tests (unit, property, handler, end-to-end)"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
+cargo test --workspace --locked --doc
+
+log "Stripe emulator fidelity, driven by the official stripe-python client"
+STRIPE_EMULATOR_BIN="$ROOT/target/debug/stripe-emulator" \
+    python3 -m pytest -q -p no:cacheprovider infra/stripe-emulator/fidelity
+
+log "all checks passed in $((SECONDS - started))s"
