@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+/// The seed's safe message for failures the shopper can do nothing about but retry.
+const SOMETHING_WENT_WRONG: &str = "Something went wrong on our end. Please try again.";
+
 /// Every error code the API can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,11 +85,8 @@ impl ErrorCode {
             Self::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used with a different request."
             }
-            Self::PaymentProviderUnavailable => {
-                "Our payment provider is temporarily unavailable. Please try again."
-            }
-            // The seed's wording for an unexpected failure.
-            Self::InternalError => "Something went wrong on our end. Please try again.",
+            // The seed's safe wording; the code tells a retryable outage from a fault of ours.
+            Self::PaymentProviderUnavailable | Self::InternalError => SOMETHING_WENT_WRONG,
         }
     }
 }
