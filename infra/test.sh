@@ -25,7 +25,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked --no-fail-fast
 fi
-cargo test --workspace --locked --doc
 
 log "Stripe emulator fidelity, driven by the official stripe-python client"
 STRIPE_EMULATOR_BIN="$ROOT/target/debug/stripe-emulator" \

@@ -248,28 +248,43 @@ fn carts_longer_than_stripes_first_page_are_read_and_retransmitted_in_full() -> 
     let c = &stack.catalog;
     // Expanded line_items hold only Stripe's first page (10); the plan sits at position 12.
     let mut items: Vec<(&str, u32)> = (0..11)
-        .map(|n| if n % 2 == 0 { (c.sticker.as_str(), 1) } else { (c.onboarding.as_str(), 1) })
+        .map(|n| {
+            if n % 2 == 0 {
+                (c.sticker.as_str(), 1)
+            } else {
+                (c.onboarding.as_str(), 1)
+            }
+        })
         .collect();
     items.push((&c.monthly, 1));
     let created = stack.create_session(&items)?;
     let id = created["id"].as_str().ok_or("session id")?;
-    let (_, all_before) = stack
-        .stripe
-        .get(&format!("/v1/checkout/sessions/{id}/line_items?limit=100"), GA_VERSION)?;
+    let (_, all_before) = stack.stripe.get(
+        &format!("/v1/checkout/sessions/{id}/line_items?limit=100"),
+        GA_VERSION,
+    )?;
     let before_ids = line_item_ids(&json!({ "line_items": all_before }));
     assert_eq!(before_ids.len(), 12);
 
     let (status, response) = stack.change_interval(&body(id, "yearly"))?;
 
     assert_eq!(status, 200, "{response}");
-    let (_, all_after) = stack
-        .stripe
-        .get(&format!("/v1/checkout/sessions/{id}/line_items?limit=100"), GA_VERSION)?;
+    let (_, all_after) = stack.stripe.get(
+        &format!("/v1/checkout/sessions/{id}/line_items?limit=100"),
+        GA_VERSION,
+    )?;
     let after = json!({ "line_items": all_after });
     let after_ids = line_item_ids(&after);
-    assert_eq!(after_ids.len(), 12, "no item beyond the first page was dropped");
+    assert_eq!(
+        after_ids.len(),
+        12,
+        "no item beyond the first page was dropped"
+    );
     assert_eq!(after_ids[..11], before_ids[..11]);
     assert_eq!(price_of(&after["line_items"]["data"][11]), c.yearly);
-    assert_eq!(response["session"]["line_items"].as_array().map(Vec::len), Some(12));
+    assert_eq!(
+        response["session"]["line_items"].as_array().map(Vec::len),
+        Some(12)
+    );
     Ok(())
 }

@@ -1,0 +1,358 @@
+//! Line items: their stored form, their parameters, and the rules a whole line-item array must
+//! satisfy (shared by session create and update).
+
+use super::Mode;
+use crate::errors::ApiError;
+use crate::form::{MetadataUpdate, Params};
+use crate::objects::{check_range, new_id, render_price, Price, PriceData, Product, ID_LEN};
+use crate::store::Store;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+
+pub const MAX_LINE_ITEMS: usize = 100;
+pub const MAX_QUANTITY: i64 = 999_999;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdjustableQuantity {
+    pub enabled: bool,
+    pub maximum: Option<i64>,
+    pub minimum: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    pub id: String,
+    pub price: String,
+    pub quantity: i64,
+    pub metadata: BTreeMap<String, String>,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+}
+
+impl LineItem {
+    pub fn amount(&self, store: &Store) -> i64 {
+        store
+            .prices
+            .get(&self.price)
+            .map_or(0, |p| p.unit_amount.saturating_mul(self.quantity))
+    }
+
+    pub fn render(&self, store: &Store, expand_product: bool) -> Value {
+        let price = store.prices.get(&self.price);
+        let amount = self.amount(store);
+        let description = price
+            .and_then(|p| store.products.get(&p.product))
+            .map(|product| product.name.clone());
+        json!({
+            "id": self.id,
+            "object": "item",
+            "adjustable_quantity": self.adjustable_quantity.map(|a| json!({
+                "enabled": a.enabled,
+                "maximum": a.maximum,
+                "minimum": a.minimum,
+            })),
+            "amount_discount": 0,
+            "amount_subtotal": amount,
+            "amount_tax": 0,
+            "amount_total": amount,
+            "currency": price.map(|p| p.currency.clone()),
+            "description": description,
+            "discounts": [],
+            "metadata": self.metadata,
+            "price": price.map(|p| render_price(p, store, expand_product)),
+            "quantity": self.quantity,
+            "taxes": [],
+        })
+    }
+}
+
+/// One `line_items[N]` entry as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItemSpec {
+    /// `line_items[N]`, to name fields in errors.
+    pub path: String,
+    pub id: Option<String>,
+    pub price: Option<String>,
+    pub price_data: Option<PriceData>,
+    pub quantity: Option<i64>,
+    pub metadata: Option<MetadataUpdate>,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+}
+
+impl LineItemSpec {
+    /// `allow_id` is true for updates only (creation has no existing items to refer to).
+    pub fn parse(mut p: Params, allow_id: bool) -> Result<Self, ApiError> {
+        let path = p.prefix().to_owned();
+        let id = if allow_id {
+            p.nonempty_string("id")?
+        } else {
+            None
+        };
+        let price = p.nonempty_string("price")?;
+        let price_data = match p.object("price_data")? {
+            None => None,
+            Some(mut data) => {
+                let parsed = PriceData::take(&mut data)?;
+                data.finish()?;
+                Some(parsed)
+            }
+        };
+        let quantity = p.integer("quantity")?;
+        let metadata = p.metadata("metadata")?;
+        let adjustable_quantity = match p.object("adjustable_quantity")? {
+            None => None,
+            Some(mut a) => {
+                let enabled_path = a.path("enabled");
+                let enabled = a
+                    .boolean("enabled")?
+                    .ok_or_else(|| ApiError::missing(enabled_path))?;
+                let max_path = a.path("maximum");
+                let maximum = a
+                    .integer("maximum")?
+                    .map(|m| check_range(m, 1, MAX_QUANTITY, &max_path))
+                    .transpose()?;
+                let min_path = a.path("minimum");
+                let minimum = a
+                    .integer("minimum")?
+                    .map(|m| check_range(m, 0, MAX_QUANTITY, &min_path))
+                    .transpose()?;
+                a.finish()?;
+                if let (Some(min), Some(max)) = (minimum, maximum) {
+                    if min > max {
+                        return Err(ApiError::invalid(
+                            "adjustable_quantity.minimum must be less than or equal to adjustable_quantity.maximum.",
+                        )
+                        .with_param(min_path));
+                    }
+                }
+                // `enabled=false` drops earlier bounds, as documented for updates.
+                Some(if enabled {
+                    AdjustableQuantity {
+                        enabled,
+                        maximum,
+                        minimum,
+                    }
+                } else {
+                    AdjustableQuantity {
+                        enabled,
+                        maximum: None,
+                        minimum: None,
+                    }
+                })
+            }
+        };
+        p.finish()?;
+        Ok(Self {
+            path,
+            id,
+            price,
+            price_data,
+            quantity,
+            metadata,
+            adjustable_quantity,
+        })
+    }
+
+    fn field(&self, name: &str) -> String {
+        format!("{}[{name}]", self.path)
+    }
+}
+
+/// A validated line-item array and the inline prices/products it needs created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub items: Vec<LineItem>,
+    pub new_prices: Vec<Price>,
+    pub new_products: Vec<Product>,
+    pub currency: String,
+}
+
+impl Plan {
+    pub fn apply_objects(self, store: &mut Store) -> (Vec<LineItem>, String) {
+        for product in self.new_products {
+            store.products.insert(product.id.clone(), product);
+        }
+        for mut price in self.new_prices {
+            price.seq = store.next_seq();
+            store.prices.insert(price.id.clone(), price);
+        }
+        (self.items, self.currency)
+    }
+}
+
+/// Validates the complete desired array with replace-all semantics: entries with `id` keep
+/// that existing item (merging supplied fields), entries without create items, the rest of
+/// `existing` is dropped. Nothing is stored; see [`Plan::apply_objects`].
+pub fn plan(
+    store: &Store,
+    specs: Vec<LineItemSpec>,
+    existing: &[LineItem],
+    mode: Mode,
+    session_currency: Option<&str>,
+    now: i64,
+) -> Result<Plan, ApiError> {
+    if specs.is_empty() {
+        return Err(ApiError::invalid(
+            "A Checkout Session must have at least one line item; `line_items` cannot be empty.",
+        )
+        .with_param("line_items"));
+    }
+    if specs.len() > MAX_LINE_ITEMS {
+        return Err(ApiError::invalid(format!(
+            "A Checkout Session can have at most {MAX_LINE_ITEMS} line items, but {} were given.",
+            specs.len()
+        ))
+        .with_param("line_items"));
+    }
+    let mut seen = HashSet::new();
+    let mut items = Vec::with_capacity(specs.len());
+    let mut prices: Vec<Price> = Vec::with_capacity(specs.len());
+    let mut new_prices = Vec::new();
+    let mut new_products = Vec::new();
+    let mut currency: Option<String> = session_currency.map(str::to_owned);
+
+    for spec in specs {
+        let mut item = match &spec.id {
+            Some(id) => {
+                let current = existing
+                    .iter()
+                    .find(|item| &item.id == id)
+                    .ok_or_else(|| ApiError::no_such("line item", id, spec.field("id"), 400))?;
+                if !seen.insert(id.clone()) {
+                    return Err(ApiError::invalid(format!(
+                        "The line item '{id}' appears more than once in `line_items`; each existing line item can be given only once."
+                    ))
+                    .with_param(spec.field("id")));
+                }
+                current.clone()
+            }
+            None => LineItem {
+                id: new_id("li_", ID_LEN),
+                price: String::new(),
+                quantity: 0,
+                metadata: BTreeMap::new(),
+                adjustable_quantity: None,
+            },
+        };
+        let is_new = spec.id.is_none();
+
+        let price = match (&spec.price, &spec.price_data) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::exclusive(
+                    "price",
+                    "price_data",
+                    spec.field("price"),
+                ))
+            }
+            (Some(price_id), None) => {
+                let price = store.prices.get(price_id).ok_or_else(|| {
+                    ApiError::no_such("price", price_id, spec.field("price"), 400)
+                })?;
+                if !price.active {
+                    return Err(ApiError::invalid(format!(
+                        "The price specified ({price_id}) is inactive. This field only accepts active prices."
+                    ))
+                    .with_param(spec.field("price")));
+                }
+                price.clone()
+            }
+            (None, Some(data)) => {
+                // Inline prices are created inactive so they cannot be reused by id.
+                let (price, product) = data.build(
+                    store,
+                    now,
+                    false,
+                    &format!("{}[price_data][product]", spec.path),
+                )?;
+                new_products.extend(product);
+                new_prices.push(price.clone());
+                price
+            }
+            (None, None) if is_new => return Err(ApiError::missing(spec.field("price"))),
+            (None, None) => match store.prices.get(&item.price) {
+                Some(price) => price.clone(),
+                // A kept item's price may be one created earlier in this very plan.
+                None => new_prices
+                    .iter()
+                    .find(|p| p.id == item.price)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ApiError::no_such("price", &item.price, spec.field("price"), 400)
+                    })?,
+            },
+        };
+        item.price = price.id.clone();
+
+        match spec.quantity {
+            Some(quantity) => {
+                item.quantity = check_range(quantity, 1, MAX_QUANTITY, &spec.field("quantity"))?;
+            }
+            None if is_new => return Err(ApiError::missing(spec.field("quantity"))),
+            None => {}
+        }
+        if let Some(adjustable) = spec.adjustable_quantity {
+            item.adjustable_quantity = Some(adjustable);
+        }
+        if let Some(AdjustableQuantity {
+            enabled: true,
+            maximum,
+            minimum,
+        }) = item.adjustable_quantity
+        {
+            let too_low = minimum.is_some_and(|min| item.quantity < min);
+            let too_high = maximum.is_some_and(|max| item.quantity > max);
+            if too_low || too_high {
+                return Err(ApiError::invalid(format!(
+                    "The quantity {} is outside this line item's adjustable_quantity bounds.",
+                    item.quantity
+                ))
+                .with_param(spec.field("quantity")));
+            }
+        }
+        if let Some(update) = &spec.metadata {
+            update.apply(&mut item.metadata)?;
+        }
+
+        match &currency {
+            None => currency = Some(price.currency.clone()),
+            Some(expected) if *expected != price.currency => {
+                return Err(ApiError::invalid(format!(
+                    "All line items must use the same currency: this session uses `{expected}`, but the price for {} is in `{}`.",
+                    spec.path, price.currency
+                ))
+                .with_param(spec.field("price")));
+            }
+            Some(_) => {}
+        }
+        if mode == Mode::Payment && price.recurring.is_some() {
+            return Err(ApiError::invalid(
+                "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.",
+            )
+            .with_param(spec.field("price")));
+        }
+        items.push(item);
+        prices.push(price);
+    }
+
+    if mode == Mode::Subscription {
+        let mut recurring = prices.iter().filter_map(|p| p.recurring);
+        let Some(first) = recurring.next() else {
+            return Err(ApiError::invalid(
+                "You must provide at least one recurring price in `subscription` mode when using prices.",
+            )
+            .with_param("line_items"));
+        };
+        if recurring.any(|r| r != first) {
+            return Err(ApiError::invalid(
+                "Checkout does not support mixing recurring prices with different billing intervals: all recurring prices must share the same `recurring.interval` and `recurring.interval_count`.",
+            )
+            .with_param("line_items"));
+        }
+    }
+
+    Ok(Plan {
+        items,
+        new_prices,
+        new_products,
+        currency: currency.unwrap_or_default(),
+    })
+}

@@ -1,0 +1,452 @@
+//! Checkout Sessions: the canonical stored form and its rendering in each dialect.
+//!
+//! Creation, update and the shared line-item rules live in the submodules.
+
+mod create;
+mod line_items;
+mod shipping;
+mod update;
+
+pub use create::create;
+pub use line_items::{AdjustableQuantity, LineItem};
+pub use update::update;
+
+use crate::dialect::{Dialect, UiMode};
+use crate::errors::ApiError;
+use crate::events::EventType;
+use crate::expand::Expand;
+use crate::form::Params;
+use crate::objects::{new_id, render_list, render_shipping_rate, Page, ID_LEN};
+use crate::store::Store;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// How many line items an expanded session shows, as Stripe's default page.
+const EXPANDED_LINE_ITEMS: usize = 10;
+
+pub const SESSION_EXPANSIONS: &[&str] = &[
+    "line_items",
+    "line_items.data.price",
+    "line_items.data.price.product",
+    "shipping_options.shipping_rate",
+    "shipping_cost.shipping_rate",
+    // Accepted so clients can ask; the emulator has no such objects and keeps the id.
+    "customer",
+    "invoice",
+    "payment_intent",
+    "setup_intent",
+    "subscription",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Payment,
+    Subscription,
+    Setup,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Payment => "payment",
+            Self::Subscription => "subscription",
+            Self::Setup => "setup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Complete => "complete",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ClientOnly,
+    ServerOnly,
+}
+
+impl Permission {
+    pub const NAMES: [&'static str; 2] = ["client_only", "server_only"];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "client_only" => Some(Self::ClientOnly),
+            "server_only" => Some(Self::ServerOnly),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientOnly => "client_only",
+            Self::ServerOnly => "server_only",
+        }
+    }
+}
+
+/// `None` fields were not sent; they render as Stripe's default `client_only`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Permissions {
+    pub update_line_items: Option<Permission>,
+    pub update_shipping_details: Option<Permission>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub postal_code: Option<String>,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingDetails {
+    pub name: String,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub created: i64,
+    pub expires_at: i64,
+    pub mode: Mode,
+    pub ui_mode: UiMode,
+    /// `None` when created without any `permissions` parameter (renders as `null`).
+    pub permissions: Option<Permissions>,
+    pub status: Status,
+    pub paid: bool,
+    pub currency: Option<String>,
+    pub line_items: Vec<LineItem>,
+    pub metadata: BTreeMap<String, String>,
+    pub return_url: Option<String>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub customer_email: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Shipping rate ids, in order; the first is the selected one.
+    pub shipping_options: Vec<String>,
+    pub allowed_countries: Option<Vec<String>>,
+    pub shipping_details: Option<ShippingDetails>,
+    pub customer: Option<String>,
+    pub payment_intent: Option<String>,
+    pub setup_intent: Option<String>,
+    pub subscription: Option<String>,
+    pub invoice: Option<String>,
+}
+
+impl Session {
+    /// Sum of line item amounts. Inputs are bounded at validation time, so saturation never
+    /// actually happens; it only keeps rendering panic-free.
+    pub fn subtotal(&self, store: &Store) -> i64 {
+        self.line_items
+            .iter()
+            .map(|item| item.amount(store))
+            .fold(0i64, i64::saturating_add)
+    }
+
+    /// The selected (first) shipping rate's amount.
+    pub fn shipping_amount(&self, store: &Store) -> i64 {
+        self.shipping_options
+            .first()
+            .and_then(|id| store.shipping_rates.get(id))
+            .map_or(0, |rate| rate.amount)
+    }
+}
+
+/// Looks a session up, expiring it first if its `expires_at` has passed (Stripe does this
+/// asynchronously; doing it on access is indistinguishable for a client).
+pub fn get_mut<'a>(store: &'a mut Store, id: &str, now: i64) -> Result<&'a mut Session, ApiError> {
+    let expired_now = match store.sessions.get_mut(id) {
+        None => return Err(ApiError::no_such("checkout.session", id, "id", 404)),
+        Some(session) if session.status == Status::Open && now >= session.expires_at => {
+            session.status = Status::Expired;
+            true
+        }
+        Some(_) => false,
+    };
+    if expired_now {
+        store.record_event(EventType::CheckoutSessionExpired, id, now);
+    }
+    store
+        .sessions
+        .get_mut(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "id", 404))
+}
+
+/// `GET /v1/checkout/sessions/:id`.
+pub fn retrieve(
+    store: &mut Store,
+    id: &str,
+    mut p: Params,
+    dialect: Dialect,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let expand = Expand::take(&mut p, SESSION_EXPANSIONS)?;
+    p.finish()?;
+    get_mut(store, id, now)?;
+    render_by_id(store, id, dialect, &expand)
+}
+
+/// `POST /v1/checkout/sessions/:id/expire`.
+pub fn expire(
+    store: &mut Store,
+    id: &str,
+    mut p: Params,
+    dialect: Dialect,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let expand = Expand::take(&mut p, SESSION_EXPANSIONS)?;
+    p.finish()?;
+    let session = get_mut(store, id, now)?;
+    if session.status != Status::Open {
+        return Err(ApiError::invalid(format!(
+            "Only Checkout Sessions with a status of `open` can be expired. This session's status is `{}`.",
+            session.status.as_str()
+        )));
+    }
+    session.status = Status::Expired;
+    store.record_event(EventType::CheckoutSessionExpired, id, now);
+    render_by_id(store, id, dialect, &expand)
+}
+
+/// Test control: what a customer paying would do to the session.
+pub fn complete(
+    store: &mut Store,
+    id: &str,
+    dialect: Dialect,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let session = get_mut(store, id, now)?;
+    if session.status != Status::Open {
+        return Err(ApiError::invalid(format!(
+            "Only an open Checkout Session can be completed. This session's status is `{}`.",
+            session.status.as_str()
+        )));
+    }
+    session.status = Status::Complete;
+    session.paid = true;
+    match session.mode {
+        Mode::Payment => session.payment_intent = Some(new_id("pi_", ID_LEN)),
+        Mode::Setup => session.setup_intent = Some(new_id("seti_", ID_LEN)),
+        Mode::Subscription => {
+            session.customer = Some(new_id("cus_", ID_LEN));
+            session.subscription = Some(new_id("sub_", ID_LEN));
+            session.invoice = Some(new_id("in_", ID_LEN));
+        }
+    }
+    store.record_event(EventType::CheckoutSessionCompleted, id, now);
+    render_by_id(store, id, dialect, &Expand::default())
+}
+
+/// `GET /v1/checkout/sessions/:id/line_items`.
+pub fn list_line_items(
+    store: &mut Store,
+    id: &str,
+    mut p: Params,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let page = Page::take(&mut p)?;
+    let expand = Expand::take(&mut p, &["data.price", "data.price.product"])?;
+    p.finish()?;
+    get_mut(store, id, now)?;
+    let session = store
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "id", 404))?;
+    let ids: Vec<&str> = session.line_items.iter().map(|i| i.id.as_str()).collect();
+    let (range, has_more) = page.slice(&ids, "line item")?;
+    let data = session.line_items[range]
+        .iter()
+        .map(|item| item.render(store, expand.has("data.price.product")))
+        .collect();
+    Ok(render_list(
+        data,
+        has_more,
+        &format!("/v1/checkout/sessions/{id}/line_items"),
+    ))
+}
+
+pub fn render_by_id(
+    store: &Store,
+    id: &str,
+    dialect: Dialect,
+    expand: &Expand,
+) -> Result<Value, ApiError> {
+    let session = store
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::no_such("checkout.session", id, "id", 404))?;
+    Ok(render(session, store, dialect, expand))
+}
+
+/// The session as the API of `dialect` shows it.
+pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expand) -> Value {
+    let priced = session.mode != Mode::Setup;
+    let subtotal = session.subtotal(store);
+    let shipping = session.shipping_amount(store);
+    let rate_json = |id: &String, expanded: bool| match store.shipping_rates.get(id) {
+        Some(rate) if expanded => render_shipping_rate(rate),
+        _ => json!(id),
+    };
+    let shipping_options: Vec<Value> = session
+        .shipping_options
+        .iter()
+        .map(|id| {
+            json!({
+                "shipping_amount": store.shipping_rates.get(id).map_or(0, |r| r.amount),
+                "shipping_rate": rate_json(id, expand.has("shipping_options.shipping_rate")),
+            })
+        })
+        .collect();
+    let shipping_cost = session.shipping_options.first().map(|id| {
+        json!({
+            "amount_subtotal": shipping,
+            "amount_tax": 0,
+            "amount_total": shipping,
+            "shipping_rate": rate_json(id, expand.has("shipping_cost.shipping_rate")),
+        })
+    });
+    let permissions = session.permissions.map(|p| {
+        let shipping = p
+            .update_shipping_details
+            .unwrap_or(Permission::ClientOnly)
+            .as_str();
+        if dialect.has_update_line_items_permission() {
+            json!({
+                "update_line_items": p.update_line_items.unwrap_or(Permission::ClientOnly).as_str(),
+                "update_shipping_details": shipping,
+            })
+        } else {
+            json!({ "update_shipping_details": shipping })
+        }
+    });
+    let collected_information = session.shipping_details.as_ref().map(|d| {
+        json!({
+            "shipping_details": {
+                "name": d.name,
+                "address": {
+                    "city": d.address.city,
+                    "country": d.address.country,
+                    "line1": d.address.line1,
+                    "line2": d.address.line2,
+                    "postal_code": d.address.postal_code,
+                    "state": d.address.state,
+                },
+            },
+        })
+    });
+    let payment_status = if session.mode == Mode::Setup {
+        "no_payment_required"
+    } else if session.paid {
+        if subtotal + shipping == 0 {
+            "no_payment_required"
+        } else {
+            "paid"
+        }
+    } else {
+        "unpaid"
+    };
+    // Hosted sessions have a payment page only while they can still be paid.
+    let url = (session.ui_mode == UiMode::Hosted && session.status == Status::Open)
+        .then(|| format!("https://checkout.stripe.com/c/pay/{}", session.id));
+    let mut value = json!({
+        "id": session.id,
+        "object": "checkout.session",
+        "adaptive_pricing": null,
+        "after_expiration": null,
+        "allow_promotion_codes": null,
+        "amount_subtotal": priced.then_some(subtotal),
+        "amount_total": priced.then_some(subtotal + shipping),
+        "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+        "billing_address_collection": null,
+        "cancel_url": session.cancel_url,
+        "client_reference_id": session.client_reference_id,
+        "client_secret": session.client_secret,
+        "collected_information": collected_information,
+        "consent": null,
+        "consent_collection": null,
+        "created": session.created,
+        "currency": session.currency,
+        "custom_fields": [],
+        "custom_text": {
+            "after_submit": null,
+            "shipping_address": null,
+            "submit": null,
+            "terms_of_service_acceptance": null,
+        },
+        "customer": session.customer,
+        "customer_creation": "if_required",
+        "customer_details": null,
+        "customer_email": session.customer_email,
+        "discounts": [],
+        "expires_at": session.expires_at,
+        "invoice": session.invoice,
+        "invoice_creation": null,
+        "livemode": false,
+        "locale": null,
+        "metadata": session.metadata,
+        "mode": session.mode.as_str(),
+        "payment_intent": session.payment_intent,
+        "payment_link": null,
+        "payment_method_collection": "if_required",
+        "payment_method_types": ["card"],
+        "payment_status": payment_status,
+        "permissions": permissions,
+        "phone_number_collection": { "enabled": false },
+        "recovered_from": null,
+        "return_url": session.return_url,
+        "saved_payment_method_options": null,
+        "setup_intent": session.setup_intent,
+        "shipping_address_collection": session.allowed_countries.as_ref().map(|c| json!({ "allowed_countries": c })),
+        "shipping_cost": shipping_cost,
+        "shipping_options": shipping_options,
+        "status": session.status.as_str(),
+        "submit_type": null,
+        "subscription": session.subscription,
+        "success_url": session.success_url,
+        "total_details": priced.then(|| json!({
+            "amount_discount": 0,
+            "amount_shipping": shipping,
+            "amount_tax": 0,
+        })),
+        "ui_mode": dialect.ui_mode_name(session.ui_mode),
+        "url": url,
+    });
+    if expand.has("line_items") {
+        let expand_product = expand.has("line_items.data.price.product");
+        let data: Vec<Value> = session
+            .line_items
+            .iter()
+            .take(EXPANDED_LINE_ITEMS)
+            .map(|item| item.render(store, expand_product))
+            .collect();
+        if let Value::Object(map) = &mut value {
+            map.insert(
+                "line_items".into(),
+                render_list(
+                    data,
+                    session.line_items.len() > EXPANDED_LINE_ITEMS,
+                    &format!("/v1/checkout/sessions/{}/line_items", session.id),
+                ),
+            );
+        }
+    }
+    value
+}
