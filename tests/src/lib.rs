@@ -4,7 +4,7 @@
 //! - `cargo lambda watch --only-lambda-apis`: cargo-lambda's Lambda runtime + function URL emulation;
 //! - each function's built binary, polling that runtime API exactly as it would inside Lambda.
 //!
-//! The binaries must be built first (`cargo build --workspace --bins`; the test command does it):
+//! Their logs land in `target/e2e-logs/`. The binaries must be built first (`cargo build --workspace --bins`; the test command does it):
 //! starting them prebuilt keeps cargo-lambda from rebuilding the workspace with other features.
 
 use serde_json::Value;
@@ -40,6 +40,17 @@ fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Where the processes of a test write their logs: `target/e2e-logs/<name>-<pid>-<n>.log`.
+fn log_file(name: &str) -> Stdio {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = bin_dir().join("..").join("e2e-logs");
+    let file = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::File::create(dir.join(format!("{name}-{}-{n}.log", std::process::id())))
+    });
+    file.map(Stdio::from).unwrap_or_else(|_| Stdio::null())
 }
 
 fn free_port() -> u16 {
@@ -126,7 +137,7 @@ impl Emulator {
             .args(["--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(log_file("stripe-emulator"));
         let mut process = Managed::spawn("stripe-emulator", command);
         let stdout = process.child.stdout.take().ok_or("emulator stdout")?;
         let mut line = String::new();
@@ -286,7 +297,7 @@ impl Functions {
             .arg(port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(log_file("cargo-lambda-watch"));
         let runtime = Managed::spawn("cargo lambda watch", watch);
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -312,8 +323,8 @@ impl Functions {
                     .env("RUST_LOG", "info")
                     .envs(env.iter().copied())
                     .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
+                    .stdout(log_file(name))
+                    .stderr(log_file(&format!("{name}-stderr")));
                 Managed::spawn(name, command)
             })
             .collect();
