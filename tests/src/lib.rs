@@ -1,6 +1,8 @@
 //! The local stack for black-box tests, started per test on free ports and stopped when dropped:
 //!
 //! - `stripe-emulator` (infra/stripe-emulator), started with `--exit-on-stdin-eof` so it dies with us;
+//! - DynamoDB: moto (infra/local/moto_server.py, one request at a time) with the tables of
+//!   template.yaml (infra/local/create_tables.py);
 //! - `cargo lambda watch --only-lambda-apis`: cargo-lambda's Lambda runtime + function URL emulation;
 //! - each function's built binary, polling that runtime API exactly as it would inside Lambda.
 //!
@@ -226,6 +228,66 @@ impl Emulator {
     }
 }
 
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// Local DynamoDB (moto) with the tables of template.yaml.
+#[derive(Debug)]
+pub struct Dynamo {
+    pub endpoint: String,
+    _process: Managed,
+}
+
+impl Dynamo {
+    pub fn start() -> Result<Self> {
+        let root = repo_root();
+        let mut command = Command::new("python3");
+        command
+            .arg(root.join("infra/local/moto_server.py"))
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file("moto"));
+        let mut process = Managed::spawn("moto", command);
+        let stdout = process.child.stdout.take().ok_or("moto stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let endpoint = line
+            .trim()
+            .strip_prefix("moto listening on ")
+            .ok_or_else(|| format!("unexpected moto banner: {line:?}"))?
+            .to_owned();
+        let created = Command::new("python3")
+            .arg(root.join("infra/local/create_tables.py"))
+            .args(["--endpoint", &endpoint])
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !created.status.success() {
+            return Err(format!("creating tables failed: {}", created.status).into());
+        }
+        Ok(Self {
+            endpoint,
+            _process: process,
+        })
+    }
+
+    /// Environment that points a function's AWS SDK at this DynamoDB.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "local".into()),
+            ("AWS_SECRET_ACCESS_KEY", "local".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("IDEMPOTENCY_TABLE", "IdempotencyTable".into()),
+        ]
+    }
+}
+
 /// The catalog one test sells: a plan with monthly and yearly prices, two one-time products.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -282,7 +344,9 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn start(names: &[&str], env: &[(&str, &str)]) -> Result<Self> {
+    /// Starts `instances` processes of each function; cargo-lambda hands them invocations in
+    /// parallel (`--concurrency`), like Lambda scaling out.
+    pub fn start(names: &[&str], env: &[(&str, &str)], instances: usize) -> Result<Self> {
         let port = free_port();
         let mut watch = Command::new("cargo-lambda");
         watch
@@ -295,6 +359,8 @@ impl Functions {
                 "-P",
             ])
             .arg(port.to_string())
+            .arg("--concurrency")
+            .arg(instances.max(1).to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file("cargo-lambda-watch"));
@@ -308,6 +374,7 @@ impl Functions {
         }
         let functions = names
             .iter()
+            .flat_map(|name| std::iter::repeat_n(*name, instances.max(1)))
             .map(|name| {
                 let mut command = Command::new(binary(name));
                 command
@@ -353,26 +420,40 @@ pub struct Stack {
     pub functions: Functions,
     pub catalog: Catalog,
     pub stripe: Emulator,
+    pub dynamo: Dynamo,
     pub api_version: &'static str,
 }
 
 impl Stack {
     pub fn start(api_version: &'static str, extra_env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_scaled(api_version, extra_env, 1)
+    }
+
+    /// Like [`Stack::start`] with `instances` parallel instances of each function.
+    pub fn start_scaled(
+        api_version: &'static str,
+        extra_env: &[(&str, &str)],
+        instances: usize,
+    ) -> Result<Self> {
         let stripe = Emulator::start()?;
+        let dynamo = Dynamo::start()?;
         let catalog = Catalog::seed(&stripe)?;
         let catalog_json = catalog.json();
+        let dynamo_env = dynamo.env();
         let mut env = vec![
             ("STRIPE_API_BASE", stripe.base.as_str()),
             ("STRIPE_SECRET_KEY", SECRET_KEY),
             ("STRIPE_API_VERSION", api_version),
             ("CATALOG_JSON", catalog_json.as_str()),
         ];
+        env.extend(dynamo_env.iter().map(|(k, v)| (*k, v.as_str())));
         env.extend_from_slice(extra_env);
-        let functions = Functions::start(&["change-interval"], &env)?;
+        let functions = Functions::start(&["change-interval"], &env, instances)?;
         Ok(Self {
             functions,
             catalog,
             stripe,
+            dynamo,
             api_version,
         })
     }

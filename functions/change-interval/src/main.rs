@@ -1,7 +1,7 @@
 //! `POST /change-subscription-interval` `{checkout_session_id, interval: "monthly"|"yearly"}`.
 //! Wiring only; the behaviour lives in `cart-runtime` (pipeline) and `cart-validation` (rules).
 
-use cart_runtime::{App, Config};
+use cart_runtime::App;
 use cart_validation::request;
 use lambda_http::{service_fn, Error};
 
@@ -11,7 +11,7 @@ const FUNCTION: &str = "change-interval";
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     cart_runtime::telemetry::init();
-    let app = match Config::from_env().and_then(|config| App::from_config(&config, FUNCTION)) {
+    let app = match App::from_env(FUNCTION).await {
         Ok(app) => app,
         Err(error) => {
             tracing::error!(%error, "invalid configuration; the function cannot start");

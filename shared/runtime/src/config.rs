@@ -1,6 +1,7 @@
 //! Typed configuration, read once at cold start. Every failure names the variable at fault, so a
 //! bad deployment stops at init with a message that says what to fix.
 
+use crate::guard::GuardSettings;
 use crate::stripe::ApiVersion;
 use cart_validation::{Catalog, CatalogError};
 use std::time::Duration;
@@ -52,12 +53,13 @@ impl std::fmt::Debug for StripeConfig {
 pub struct Config {
     pub stripe: StripeConfig,
     pub catalog: Catalog,
+    /// DynamoDB table of idempotency records and session leases.
+    pub idempotency_table: String,
+    pub guard: GuardSettings,
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
-pub(crate) fn from_lookup(
-    get: impl Fn(&'static str) -> Option<String>,
-) -> Result<Config, ConfigError> {
+pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Config, ConfigError> {
     let non_empty = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
 
     let api_base = non_empty("STRIPE_API_BASE")
@@ -114,7 +116,29 @@ pub(crate) fn from_lookup(
     let catalog =
         Catalog::from_json(&json).map_err(|error| ConfigError::Catalog { source_name, error })?;
 
+    let idempotency_table = non_empty("IDEMPOTENCY_TABLE").ok_or(ConfigError::Missing {
+        name: "IDEMPOTENCY_TABLE",
+        hint: "name of the DynamoDB table for idempotency records and session leases",
+    })?;
+    let guard = GuardSettings {
+        record_ttl: Duration::from_secs(number(
+            &non_empty,
+            "IDEMPOTENCY_TTL_SECONDS",
+            24 * 3600,
+            60..=7 * 24 * 3600,
+        )?),
+        in_progress_wait: Duration::from_millis(number(
+            &non_empty,
+            "IDEMPOTENCY_WAIT_MS",
+            2_000,
+            0..=10_000,
+        )?),
+        lease_wait: Duration::from_millis(number(&non_empty, "LEASE_WAIT_MS", 2_000, 0..=10_000)?),
+    };
+
     Ok(Config {
+        idempotency_table,
+        guard,
         stripe: StripeConfig {
             api_base,
             secret_key,
@@ -163,7 +187,10 @@ mod tests {
     const CATALOG: &str = r#"{"plans":[{"id":"pro","monthly":"price_m","yearly":"price_y"}]}"#;
 
     fn load(vars: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let mut map: HashMap<&str, String> =
+            vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        map.entry("IDEMPOTENCY_TABLE")
+            .or_insert_with(|| "idem".into());
         from_lookup(|name| map.get(name).cloned())
     }
 
@@ -177,6 +204,7 @@ mod tests {
         assert_eq!(cfg.stripe.api_base, "https://api.stripe.com");
         assert!(!cfg.stripe.api_version.is_preview());
         assert_eq!(cfg.stripe.max_attempts, 3);
+        assert_eq!(cfg.guard, GuardSettings::default());
         assert!(
             !format!("{cfg:?}").contains("sk_test_1"),
             "secret never logged"
@@ -185,7 +213,7 @@ mod tests {
 
     #[test]
     fn each_bad_variable_is_named_in_the_error() {
-        let cases: [(&[(&'static str, &str)], &str); 6] = [
+        let cases: [(&[(&'static str, &str)], &str); 8] = [
             (&[("CATALOG_JSON", CATALOG)], "STRIPE_SECRET_KEY"),
             (
                 &[
@@ -218,6 +246,22 @@ mod tests {
                     ("STRIPE_MAX_ATTEMPTS", "0"),
                 ],
                 "STRIPE_MAX_ATTEMPTS",
+            ),
+            (
+                &[
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("CATALOG_JSON", CATALOG),
+                    ("IDEMPOTENCY_TABLE", " "),
+                ],
+                "IDEMPOTENCY_TABLE",
+            ),
+            (
+                &[
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("CATALOG_JSON", CATALOG),
+                    ("LEASE_WAIT_MS", "-1"),
+                ],
+                "LEASE_WAIT_MS",
             ),
         ];
         for (vars, name) in cases {

@@ -1,34 +1,50 @@
 //! JSON responses. The one place an [`ApiError`] becomes an HTTP response.
 
 use cart_validation::{ApiError, SessionSummary};
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 
-fn json(status: u16, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
-    *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
-        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(
-        "content-type",
-        lambda_http::http::HeaderValue::from_static("application/json"),
-    );
-    // Cart state is per shopper and changes on every call.
-    headers.insert(
-        "cache-control",
-        lambda_http::http::HeaderValue::from_static("no-store"),
-    );
-    response
+/// A response body and status, as produced and (for idempotent requests) stored for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<u32>,
 }
 
-/// `200 {"type":"success","session":{…}}`.
-pub fn success(session: &SessionSummary) -> Response<Body> {
-    json(
-        200,
-        &serde_json::json!({ "type": "success", "session": session }),
-    )
-}
+impl Reply {
+    /// `200 {"type":"success","session":{…}}`.
+    pub fn success(session: &SessionSummary) -> Self {
+        Self {
+            status: 200,
+            body: serde_json::json!({ "type": "success", "session": session }).to_string(),
+            retry_after: None,
+        }
+    }
 
-/// `4xx/5xx {"type":"error","code":…,"message":…}`.
-pub fn error_response(error: &ApiError) -> Response<Body> {
-    json(error.status(), &error.to_body())
+    /// `4xx/5xx {"type":"error","code":…,"message":…}`.
+    pub fn error(error: &ApiError) -> Self {
+        Self {
+            status: error.status(),
+            body: error.to_body().to_string(),
+            retry_after: error.retry_after,
+        }
+    }
+
+    pub fn into_response(self, replayed: bool) -> Response<Body> {
+        let mut response = Response::new(Body::Text(self.body));
+        *response.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        // Cart state is per shopper and changes on every call.
+        headers.insert("cache-control", HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert("retry-after", HeaderValue::from(seconds));
+        }
+        if replayed {
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        response
+    }
 }

@@ -7,6 +7,7 @@
 //! ([`http::error_response`]); details go to the logs, never to the client.
 
 pub mod config;
+pub mod guard;
 pub mod http;
 mod pipeline;
 pub mod stripe;
@@ -14,3 +15,16 @@ pub mod telemetry;
 
 pub use config::{Config, ConfigError};
 pub use pipeline::{App, Parser};
+
+/// `outer: inner: root`: hyper's and the AWS SDK's own messages ("client error (Connect)",
+/// "dispatch failure") hide the cause that explains a failure.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,14 +1,23 @@
-//! The request pipeline every handler shares:
-//! parse (pure) → retrieve the session from Stripe → plan (pure) → update Stripe → respond.
+//! The request pipeline every handler shares (4 sequential remote round trips):
+//! parse (pure) → claim idempotency + session lease (1) → retrieve the session (2) → plan (pure)
+//! → update Stripe with the entire `line_items` array (3) → store the response + release (4).
+//!
+//! The lease is taken BEFORE the session is read: a read that overlapped a wait for the lease could
+//! see the cart before the previous holder's update landed, and the whole-array update would then
+//! silently undo that update.
 
 use crate::config::{Config, ConfigError};
-use crate::http;
+use crate::guard::{
+    admit, body_hash, now_ms, Admission, Claim, DynamoGuardStore, GuardSettings, GuardStore,
+    IdempotencyKey, RecordClaim, StoredResponse,
+};
+use crate::http::Reply;
 use crate::stripe::{HttpStripe, StripeError, StripeGateway};
 use cart_validation::{
     plan, ApiError, CartPlan, Catalog, Command, ErrorCode, PlannedLineItem, Rejection,
     SessionSnapshot, SessionSummary, UpdatePolicy,
 };
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 use tracing::Instrument;
@@ -16,22 +25,35 @@ use tracing::Instrument;
 /// Turns a request body into a validated command; one per endpoint, from `cart_validation::request`.
 pub type Parser = fn(&[u8]) -> Result<Command, Rejection>;
 
+/// Without a Lambda context (in-process tests) a request gets this long.
+const DEFAULT_BUDGET_MS: u64 = 15_000;
+/// A lease never outlives this, whatever deadline the runtime reports.
+const MAX_LEASE_MS: u64 = 30_000;
+
 /// Everything a handler needs, built once per cold start.
 #[derive(Debug)]
-pub struct App<G> {
-    stripe: G,
+pub struct App<S, G> {
+    stripe: S,
+    guard: G,
+    settings: GuardSettings,
     catalog: Catalog,
     policy: UpdatePolicy,
-    /// The function's name; part of every derived idempotency key so endpoints never collide.
+    /// The function's name; scopes idempotency records and derived Stripe keys per endpoint.
     function: &'static str,
 }
 
-impl App<HttpStripe> {
-    pub fn from_config(config: &Config, function: &'static str) -> Result<Self, ConfigError> {
+impl App<HttpStripe, DynamoGuardStore> {
+    /// Reads the configuration and builds the clients (once per cold start).
+    pub async fn from_env(function: &'static str) -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         Ok(Self::new(
             HttpStripe::new(&config.stripe)?,
-            config.catalog.clone(),
-            config.stripe.api_version.update_policy(),
+            DynamoGuardStore::new(dynamo, config.idempotency_table.clone()),
+            &config,
             function,
         ))
     }
@@ -41,18 +63,27 @@ impl App<HttpStripe> {
 enum Failure {
     #[error("method {0} not allowed")]
     Method(String),
+    #[error("invalid Idempotency-Key header")]
+    BadIdempotencyKey,
     #[error(transparent)]
     Rejected(#[from] Rejection),
     #[error("retrieving the session: {0}")]
     Retrieve(StripeError),
     #[error("updating the session: {0}")]
     Update(StripeError),
+    #[error(transparent)]
+    Store(#[from] crate::guard::StoreError),
 }
 
 impl Failure {
     fn to_api_error(&self) -> ApiError {
         match self {
             Self::Method(_) => ApiError::new(ErrorCode::MethodNotAllowed),
+            Self::BadIdempotencyKey => ApiError::new(ErrorCode::InvalidRequest)
+                .with_message(
+                    "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
+                )
+                .with_param("Idempotency-Key"),
             Self::Rejected(rejection) => ApiError::from(rejection.clone()),
             Self::Retrieve(e) | Self::Update(e) => match e {
                 StripeError::NotFound => ApiError::new(ErrorCode::SessionNotFound),
@@ -63,16 +94,26 @@ impl Failure {
                     ApiError::new(ErrorCode::InternalError)
                 }
             },
+            Self::Store(_) => ApiError::new(ErrorCode::InternalError),
         }
     }
 }
 
-impl<G: StripeGateway> App<G> {
-    pub fn new(stripe: G, catalog: Catalog, policy: UpdatePolicy, function: &'static str) -> Self {
+/// A request that passed parsing.
+struct Accepted {
+    command: Command,
+    key: Option<IdempotencyKey>,
+    body_hash: String,
+}
+
+impl<S: StripeGateway, G: GuardStore> App<S, G> {
+    pub fn new(stripe: S, guard: G, config: &Config, function: &'static str) -> Self {
         Self {
             stripe,
-            catalog,
-            policy,
+            guard,
+            settings: config.guard,
+            catalog: config.catalog.clone(),
+            policy: config.stripe.api_version.update_policy(),
             function,
         }
     }
@@ -83,35 +124,135 @@ impl<G: StripeGateway> App<G> {
         let span = tracing::info_span!(
             "request",
             function = self.function,
-            session_id = tracing::field::Empty
+            request_id = request
+                .lambda_context_ref()
+                .map(|c| c.request_id.as_str())
+                .unwrap_or_default(),
+            session_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
         );
-        let result = self.run(&request, parse).instrument(span.clone()).await;
+        let (reply, replayed) = self.process(&request, parse).instrument(span.clone()).await;
         let _entered = span.enter();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match result {
-            Ok(summary) => {
-                tracing::info!(status = 200, elapsed_ms, "cart updated");
-                http::success(&summary)
-            }
-            Err(failure) => {
-                let error = failure.to_api_error();
-                if error.status() >= 500 {
-                    tracing::error!(status = error.status(), code = error.code.as_str(), elapsed_ms, error = %failure, "request failed");
-                } else {
-                    tracing::info!(status = error.status(), code = error.code.as_str(), elapsed_ms, reason = %failure, "request refused");
-                }
-                http::error_response(&error)
-            }
-        }
+        tracing::info!(status = reply.status, replayed, elapsed_ms, "responded");
+        reply.into_response(replayed)
     }
 
-    async fn run(&self, request: &Request, parse: Parser) -> Result<SessionSummary, Failure> {
+    async fn process(&self, request: &Request, parse: Parser) -> (Reply, bool) {
+        let accepted = match self.accept(request, parse) {
+            Ok(accepted) => accepted,
+            Err(failure) => return (self.refuse(&failure), false),
+        };
+        tracing::Span::current().record("session_id", accepted.command.session_id.as_str());
+        let claim = self.claim_for(request, &accepted);
+        let admission = match admit(&self.guard, claim, self.settings).await {
+            Ok(admission) => admission,
+            Err(e) => return (self.refuse(&Failure::Store(e)), false),
+        };
+        let claim = match admission {
+            Admission::Proceed(claim) => claim,
+            Admission::Replay(stored) => {
+                tracing::Span::current().record("outcome", "replayed");
+                let reply = Reply {
+                    status: stored.status,
+                    body: stored.body,
+                    retry_after: None,
+                };
+                return (reply, true);
+            }
+            Admission::KeyReused => {
+                return (
+                    Reply::error(&ApiError::new(ErrorCode::IdempotencyKeyReused)),
+                    false,
+                )
+            }
+            Admission::InProgress => {
+                let error = ApiError::new(ErrorCode::RequestInProgress).with_retry_after(1);
+                return (Reply::error(&error), false);
+            }
+            Admission::SessionBusy => {
+                let error = ApiError::new(ErrorCode::SessionBusy).with_retry_after(1);
+                return (Reply::error(&error), false);
+            }
+        };
+
+        let reply = match self.change_cart(&accepted).await {
+            Ok(summary) => {
+                tracing::Span::current().record("outcome", "updated");
+                Reply::success(&summary)
+            }
+            Err(failure) => self.refuse(&failure),
+        };
+        // A 5xx forgets the attempt so a retry runs again; anything else is kept for replay.
+        let stored = StoredResponse {
+            status: reply.status,
+            body: reply.body.clone(),
+        };
+        let keep = reply.status < 500;
+        if let Err(e) = self.guard.finish(&claim, keep.then_some(&stored)).await {
+            // The answer stands; the record and lease expire at this request's deadline.
+            tracing::error!(error = %e, "could not store the response or release the lease");
+        }
+        (reply, false)
+    }
+
+    fn accept(&self, request: &Request, parse: Parser) -> Result<Accepted, Failure> {
         if request.method() != lambda_http::http::Method::POST {
             return Err(Failure::Method(request.method().to_string()));
         }
-        let command = parse(request.body().as_ref())?;
-        tracing::Span::current().record("session_id", command.session_id.as_str());
+        let key = match request.headers().get("idempotency-key") {
+            None => None,
+            Some(raw) => {
+                Some(IdempotencyKey::parse(raw.as_bytes()).ok_or(Failure::BadIdempotencyKey)?)
+            }
+        };
+        let body = request.body().as_ref();
+        let command = parse(body)?;
+        // The parser accepted it, so it is a JSON object.
+        let body_hash = serde_json::from_slice(body)
+            .map(|json| body_hash(&json))
+            .unwrap_or_default();
+        Ok(Accepted {
+            command,
+            key,
+            body_hash,
+        })
+    }
 
+    fn claim_for(&self, request: &Request, accepted: &Accepted) -> Claim {
+        let now = now_ms();
+        let deadline = request
+            .lambda_context_ref()
+            .map_or(now + DEFAULT_BUDGET_MS, |c| c.deadline)
+            .clamp(now + 1_000, now + MAX_LEASE_MS);
+        let session = accepted.command.session_id.as_str();
+        Claim {
+            holder: format!("{}-{:016x}", self.function, fastrand::u64(..)),
+            lease_pk: format!("lease#{session}"),
+            lease_until_ms: deadline,
+            record: accepted.key.as_ref().map(|key| RecordClaim {
+                pk: format!("idem#{}#{session}#{}", self.function, key.as_str()),
+                body_hash: accepted.body_hash.clone(),
+                in_progress_until_ms: deadline,
+                expiration_s: now / 1000 + self.settings.record_ttl.as_secs(),
+            }),
+        }
+    }
+
+    fn refuse(&self, failure: &Failure) -> Reply {
+        let error = failure.to_api_error();
+        tracing::Span::current().record("outcome", error.code.as_str());
+        if error.status() >= 500 {
+            tracing::error!(code = error.code.as_str(), error = %failure, "request failed");
+        } else {
+            tracing::info!(code = error.code.as_str(), reason = %failure, "request refused");
+        }
+        Reply::error(&error)
+    }
+
+    /// Retrieve → plan → update. Runs only while this request holds the session's lease.
+    async fn change_cart(&self, accepted: &Accepted) -> Result<SessionSummary, Failure> {
+        let command = &accepted.command;
         let session = self
             .stripe
             .retrieve_session(&command.session_id)
@@ -121,7 +262,7 @@ impl<G: StripeGateway> App<G> {
         if plan.is_noop() {
             return Ok(SessionSummary::from(&session));
         }
-        let key = self.idempotency_key(&session, &plan);
+        let key = self.stripe_idempotency_key(&session, &plan, accepted.key.as_ref());
         let updated = self
             .stripe
             .update_line_items(&command.session_id, &plan.line_items, &key)
@@ -130,13 +271,21 @@ impl<G: StripeGateway> App<G> {
         Ok(SessionSummary::from(&updated))
     }
 
-    /// Same cart + same plan → same key, so a retried update is replayed by Stripe instead of being
-    /// applied twice; any change to the cart in between yields a new key.
-    fn idempotency_key(&self, session: &SessionSnapshot, plan: &CartPlan) -> String {
+    /// Same client key + same cart + same plan → same key, so a retried update is replayed by
+    /// Stripe instead of being applied twice; any change to the cart in between yields a new key
+    /// (Stripe refuses a key reused with different parameters).
+    fn stripe_idempotency_key(
+        &self,
+        session: &SessionSnapshot,
+        plan: &CartPlan,
+        client_key: Option<&IdempotencyKey>,
+    ) -> String {
         let mut hash = Sha256::new();
         hash.update(self.function.as_bytes());
         hash.update(b"\n");
         hash.update(session.id.as_str().as_bytes());
+        hash.update(b"\n");
+        hash.update(client_key.map_or("", IdempotencyKey::as_str).as_bytes());
         for item in &session.line_items {
             hash.update(
                 format!("\nhave {} {} {}", item.id, item.price.id, item.quantity).as_bytes(),

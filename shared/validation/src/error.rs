@@ -144,6 +144,9 @@ pub struct ApiError {
     pub param: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<u64>,
+    /// Seconds after which a retry may succeed (sent as the `Retry-After` header).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -154,7 +157,13 @@ impl ApiError {
             message: code.default_message().to_owned(),
             param: None,
             available: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {

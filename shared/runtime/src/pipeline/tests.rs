@@ -1,6 +1,7 @@
 //! In-process handler tests: the real pipeline over a fake Stripe gateway.
 
 use super::*;
+use crate::guard::memory::MemoryGuardStore;
 use cart_validation::{
     CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
     RecurringInterval, SessionMode, SessionStatus, UiMode, UpdateLineItemsPermission,
@@ -117,17 +118,36 @@ fn open_session() -> SessionSnapshot {
     }
 }
 
-fn app(stripe: FakeStripe) -> App<FakeStripe> {
-    let catalog = Catalog::from_json(
-        r#"{"plans":[{"id":"pro","monthly":"price_pro_m","yearly":"price_pro_y"}]}"#,
-    )
-    .unwrap();
+fn config() -> Config {
+    let vars = [
+        ("STRIPE_SECRET_KEY", "sk_test_1"),
+        (
+            "STRIPE_API_VERSION",
+            "2025-03-31.basil; checkout_server_update_beta=v1;",
+        ),
+        ("IDEMPOTENCY_TABLE", "idem"),
+        ("LEASE_WAIT_MS", "50"),
+        ("IDEMPOTENCY_WAIT_MS", "50"),
+        (
+            "CATALOG_JSON",
+            r#"{"plans":[{"id":"pro","monthly":"price_pro_m","yearly":"price_pro_y"}]}"#,
+        ),
+    ];
+    crate::config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap()
+}
+
+type TestApp = App<FakeStripe, MemoryGuardStore>;
+
+fn app(stripe: FakeStripe) -> TestApp {
     App::new(
         stripe,
-        catalog,
-        UpdatePolicy {
-            require_server_only_permission: true,
-        },
+        MemoryGuardStore::default(),
+        &config(),
         "change-interval",
     )
 }
@@ -140,7 +160,7 @@ fn post(body: &str) -> Request {
         .unwrap()
 }
 
-async fn call(app: &App<FakeStripe>, request: Request) -> (u16, serde_json::Value) {
+async fn call(app: &TestApp, request: Request) -> (u16, serde_json::Value) {
     let response = app
         .handle(request, cart_validation::request::change_interval)
         .await;
@@ -306,10 +326,137 @@ fn idempotency_keys_follow_the_cart_and_the_plan() {
     let catalog = app.catalog.clone();
     let action = cart_validation::CartAction::ChangeInterval(cart_validation::Interval::Yearly);
     let plan = plan(&session, &action, &catalog, app.policy).unwrap();
-    let first = app.idempotency_key(&session, &plan);
-    assert_eq!(first, app.idempotency_key(&session, &plan), "deterministic");
+    let first = app.stripe_idempotency_key(&session, &plan, None);
+    assert_eq!(
+        first,
+        app.stripe_idempotency_key(&session, &plan, None),
+        "deterministic"
+    );
     assert!(first.len() <= 255);
     let mut changed = session.clone();
     changed.line_items[1].quantity = 2;
-    assert_ne!(first, app.idempotency_key(&changed, &plan));
+    assert_ne!(first, app.stripe_idempotency_key(&changed, &plan, None));
+    let client = IdempotencyKey::parse(b"client-1").unwrap();
+    assert_ne!(
+        first,
+        app.stripe_idempotency_key(&session, &plan, Some(&client))
+    );
+}
+
+fn post_with_key(body: &str, key: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .header("Idempotency-Key", key)
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_repeated_key_replays_the_stored_response_without_touching_stripe() {
+    let app = app(FakeStripe::with(open_session()));
+    let first = app
+        .handle(
+            post_with_key(YEARLY, "k-1"),
+            cart_validation::request::change_interval,
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    *app.stripe.retrieve_error.lock().unwrap() =
+        Some(StripeError::Malformed("must not be called".into()));
+
+    let again = app
+        .handle(
+            post_with_key(YEARLY, "k-1"),
+            cart_validation::request::change_interval,
+        )
+        .await;
+
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(
+        again.body().as_ref(),
+        first.body().as_ref(),
+        "identical body"
+    );
+    assert_eq!(app.stripe.updates.lock().unwrap().len(), 1);
+    assert!(
+        app.guard.lease_holder("lease#cs_test_abc").is_none(),
+        "lease released"
+    );
+}
+
+#[tokio::test]
+async fn a_key_reused_with_another_body_is_a_422() {
+    let app = app(FakeStripe::with(open_session()));
+    app.handle(
+        post_with_key(YEARLY, "k-1"),
+        cart_validation::request::change_interval,
+    )
+    .await;
+    let other = r#"{"checkout_session_id":"cs_test_abc","interval":"monthly"}"#;
+    let (status, body) = call(&app, post_with_key(other, "k-1")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+}
+
+#[tokio::test]
+async fn a_bad_idempotency_key_is_a_400() {
+    let app = app(FakeStripe::with(open_session()));
+    let (status, body) = call(&app, post_with_key(YEARLY, &"x".repeat(256))).await;
+    assert_eq!(
+        (status, body["param"].as_str()),
+        (400, Some("Idempotency-Key"))
+    );
+}
+
+#[tokio::test]
+async fn a_session_held_by_another_request_is_409_busy_with_retry_after() {
+    let app = app(FakeStripe::with(open_session()));
+    app.guard.hold_lease("lease#cs_test_abc", now_ms() + 60_000);
+    let response = app
+        .handle(post(YEARLY), cart_validation::request::change_interval)
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["code"], "session_busy");
+    assert!(app.stripe.updates.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_5xx_forgets_the_key_so_the_retry_runs_and_succeeds() {
+    let stripe = FakeStripe::with(open_session());
+    *stripe.retrieve_error.lock().unwrap() = Some(StripeError::Unavailable {
+        attempts: 3,
+        cause: "HTTP 500".into(),
+    });
+    let app = app(stripe);
+    let (status, _) = call(&app, post_with_key(YEARLY, "k-9")).await;
+    assert_eq!(status, 502);
+    assert!(app
+        .guard
+        .record("idem#change-interval#cs_test_abc#k-9")
+        .is_none());
+    let (status, body) = call(&app, post_with_key(YEARLY, "k-9")).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_4xx_is_stored_and_replayed() {
+    let mut session = open_session();
+    session.status = SessionStatus::Expired;
+    let app = app(FakeStripe::with(session));
+    let (status, _) = call(&app, post_with_key(YEARLY, "k-4")).await;
+    assert_eq!(status, 409);
+    let replay = app
+        .handle(
+            post_with_key(YEARLY, "k-4"),
+            cart_validation::request::change_interval,
+        )
+        .await;
+    assert_eq!(replay.status(), 409);
+    assert_eq!(replay.headers().get("idempotent-replayed").unwrap(), "true");
 }

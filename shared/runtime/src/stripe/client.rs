@@ -9,6 +9,7 @@
 use super::wire::{self, ErrorEnvelope};
 use super::{StripeError, StripeGateway};
 use crate::config::{ConfigError, StripeConfig};
+use crate::error_chain;
 use bytes::Bytes;
 use cart_validation::{CheckoutSessionId, PlannedLineItem, SessionSnapshot};
 use http_body_util::{BodyExt, Full};
@@ -231,18 +232,6 @@ impl HttpStripe {
         }
         session.into_snapshot(items).map_err(StripeError::Malformed)
     }
-}
-
-/// `outer: inner: root`, because hyper's own message ("client error (Connect)") hides the cause.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// 100 ms, 200 ms, 400 ms … capped at 1 s, with jitter so retries from many instances spread out.

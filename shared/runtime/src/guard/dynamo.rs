@@ -1,0 +1,320 @@
+//! [`GuardStore`] on one DynamoDB table (partition key `pk`, TTL attribute `expiration`) holding
+//! both kinds of item: `idem#<function>#<session>#<key>` records and `lease#<session>` leases.
+//! Claims are one TransactWriteItems (or one PutItem without a client key) whose condition
+//! failures return the existing item, so a conflict costs no second read.
+
+use super::{Claim, ClaimOutcome, GuardStore, Record, RecordStatus, StoreError, StoredResponse};
+use crate::error_chain as chain;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+const IN_PROGRESS: &str = "INPROGRESS";
+const COMPLETED: &str = "COMPLETED";
+/// Leases are checked by `lease_until`; the TTL only tidies them away an hour later.
+const LEASE_TIDY_SECONDS: u64 = 3600;
+
+#[derive(Debug, Clone)]
+pub struct DynamoGuardStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoGuardStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn record_put(&self, claim: &Claim, now_ms: u64) -> Result<Option<Put>, StoreError> {
+        let Some(record) = &claim.record else {
+            return Ok(None);
+        };
+        Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&record.pk))
+            .item("kind", s("idempotency"))
+            .item("status", s(IN_PROGRESS))
+            .item("holder", s(&claim.holder))
+            .item("body_hash", s(&record.body_hash))
+            .item("expiration", n(record.expiration_s))
+            .item("in_progress_until", n(record.in_progress_until_ms))
+            // Absent, past its TTL, or an in-progress record whose owner ran out of time.
+            .condition_expression(
+                "attribute_not_exists(pk) OR expiration <= :now_s \
+                 OR (#status = :in_progress AND in_progress_until <= :now_ms)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now_s", n(now_ms / 1000))
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map(Some)
+            .map_err(store_error)
+    }
+
+    fn lease_put(&self, claim: &Claim, now_ms: u64) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&claim.lease_pk))
+            .item("kind", s("lease"))
+            .item("holder", s(&claim.holder))
+            .item("lease_until", n(claim.lease_until_ms))
+            .item(
+                "expiration",
+                n(claim.lease_until_ms / 1000 + LEASE_TIDY_SECONDS),
+            )
+            .condition_expression("attribute_not_exists(pk) OR lease_until <= :now_ms")
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(store_error)
+    }
+
+    fn lease_release(&self, claim: &Claim) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(&claim.lease_pk))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(&claim.holder))
+            .build()
+            .map_err(store_error)
+    }
+
+    /// Completes the record with `response`, or deletes it when `None`.
+    fn record_finish(
+        &self,
+        claim: &Claim,
+        response: Option<&StoredResponse>,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        let Some(record) = &claim.record else {
+            return Ok(None);
+        };
+        let item = match response {
+            Some(response) => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&record.pk))
+                    .update_expression(
+                        "SET #status = :completed, response_status = :code, response_body = :body",
+                    )
+                    .condition_expression("holder = :me")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":completed", s(COMPLETED))
+                    .expression_attribute_values(":code", n(u64::from(response.status)))
+                    .expression_attribute_values(":body", s(&response.body))
+                    .expression_attribute_values(":me", s(&claim.holder))
+                    .build()
+                    .map_err(store_error)?,
+            ),
+            None => TransactWriteItem::builder().delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&record.pk))
+                    .condition_expression("holder = :me")
+                    .expression_attribute_values(":me", s(&claim.holder))
+                    .build()
+                    .map_err(store_error)?,
+            ),
+        };
+        Ok(Some(item.build()))
+    }
+}
+
+impl GuardStore for DynamoGuardStore {
+    async fn try_claim(&self, claim: &Claim, now_ms: u64) -> Result<ClaimOutcome, StoreError> {
+        let lease = self.lease_put(claim, now_ms)?;
+        let Some(record) = self.record_put(claim, now_ms)? else {
+            return match self
+                .client
+                .put_item()
+                .set_table_name(Some(lease.table_name().to_owned()))
+                .set_item(Some(lease.item().clone()))
+                .set_condition_expression(lease.condition_expression().map(str::to_owned))
+                .set_expression_attribute_values(lease.expression_attribute_values().cloned())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await
+            {
+                Ok(_) => Ok(ClaimOutcome::Claimed),
+                Err(SdkError::ServiceError(e)) => match e.into_err() {
+                    PutItemError::ConditionalCheckFailedException(failed) => {
+                        Ok(ClaimOutcome::LeaseHeld {
+                            until_ms: failed.item().map_or(0, |i| number(i, "lease_until")),
+                        })
+                    }
+                    other => Err(StoreError(format!("claiming the lease: {other}"))),
+                },
+                Err(other) => Err(StoreError(format!("claiming the lease: {}", chain(&other)))),
+            };
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .transact_items(TransactWriteItem::builder().put(lease).build())
+            .send()
+            .await;
+        let cancelled = match result {
+            Ok(_) => return Ok(ClaimOutcome::Claimed),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => c,
+                other => return Err(StoreError(format!("claiming: {other}"))),
+            },
+            Err(other) => return Err(StoreError(format!("claiming: {}", chain(&other)))),
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed =
+            |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        if failed(0) {
+            let item = reasons.first().and_then(|r| r.item());
+            return item
+                .map(record_from)
+                .transpose()?
+                .map(ClaimOutcome::RecordExists)
+                .ok_or_else(|| StoreError("conflicting record was not returned".into()));
+        }
+        if failed(1) {
+            let until_ms = reasons
+                .get(1)
+                .and_then(|r| r.item())
+                .map_or(0, |i| number(i, "lease_until"));
+            return Ok(ClaimOutcome::LeaseHeld { until_ms });
+        }
+        // A concurrent transaction touched the same items: as good as a busy lease, try again.
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
+            return Ok(ClaimOutcome::LeaseHeld { until_ms: now_ms });
+        }
+        Err(StoreError(format!("claim cancelled: {reasons:?}")))
+    }
+
+    async fn read_record(&self, pk: &str) -> Result<Option<Record>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError(format!("reading {pk}: {}", chain(&e))))?;
+        output.item().map(record_from).transpose()
+    }
+
+    async fn finish(
+        &self,
+        claim: &Claim,
+        response: Option<&StoredResponse>,
+    ) -> Result<(), StoreError> {
+        let release = TransactWriteItem::builder()
+            .delete(self.lease_release(claim)?)
+            .build();
+        let Some(record) = self.record_finish(claim, response)? else {
+            return match self
+                .client
+                .transact_write_items()
+                .transact_items(release)
+                .send()
+                .await
+            {
+                // A lease that expired and was taken over is no longer ours to release.
+                Ok(_) | Err(SdkError::ServiceError(_)) => Ok(()),
+                Err(other) => Err(StoreError(format!(
+                    "releasing the lease: {}",
+                    chain(&other)
+                ))),
+            };
+        };
+        let together = self
+            .client
+            .transact_write_items()
+            .transact_items(record.clone())
+            .transact_items(release.clone())
+            .send()
+            .await;
+        match together {
+            Ok(_) => Ok(()),
+            // One side is no longer ours (our time ran out and another request took over):
+            // finish whichever side still is, one at a time.
+            Err(SdkError::ServiceError(_)) => {
+                for item in [record, release] {
+                    if let Err(e) = self
+                        .client
+                        .transact_write_items()
+                        .transact_items(item)
+                        .send()
+                        .await
+                    {
+                        if !matches!(e, SdkError::ServiceError(_)) {
+                            return Err(StoreError(format!("finishing: {}", chain(&e))));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(other) => Err(StoreError(format!("finishing: {}", chain(&other)))),
+        }
+    }
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn number(item: &Item, name: &str) -> u64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn record_from(item: &Item) -> Result<Record, StoreError> {
+    let status = match string(item, "status") {
+        Some(IN_PROGRESS) => RecordStatus::InProgress,
+        Some(COMPLETED) => RecordStatus::Completed,
+        other => return Err(StoreError(format!("record with status {other:?}"))),
+    };
+    let response = match (item.get("response_status"), string(item, "response_body")) {
+        (Some(_), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(number(item, "response_status")).unwrap_or(500),
+            body: body.to_owned(),
+        }),
+        _ => None,
+    };
+    Ok(Record {
+        status,
+        body_hash: string(item, "body_hash").unwrap_or_default().to_owned(),
+        expiration_s: number(item, "expiration"),
+        in_progress_until_ms: number(item, "in_progress_until"),
+        response,
+    })
+}
+
+fn store_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}

@@ -1,0 +1,113 @@
+//! An in-memory [`GuardStore`] with the same conditional semantics as the DynamoDB one, for
+//! in-process tests.
+
+use super::{Claim, ClaimOutcome, GuardStore, Record, RecordStatus, StoreError, StoredResponse};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub(crate) struct MemoryGuardStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    records: HashMap<String, (Record, String)>,
+    leases: HashMap<String, (String, u64)>,
+}
+
+impl MemoryGuardStore {
+    pub(crate) fn record(&self, pk: &str) -> Option<Record> {
+        self.lock().records.get(pk).map(|(r, _)| r.clone())
+    }
+
+    pub(crate) fn lease_holder(&self, pk: &str) -> Option<String> {
+        self.lock().leases.get(pk).map(|(h, _)| h.clone())
+    }
+
+    /// Puts a lease held by someone else, as a concurrent request would.
+    pub(crate) fn hold_lease(&self, pk: &str, until_ms: u64) {
+        self.lock()
+            .leases
+            .insert(pk.to_owned(), ("someone-else".into(), until_ms));
+    }
+
+    pub(crate) fn put_record(&self, pk: &str, record: Record) {
+        self.lock()
+            .records
+            .insert(pk.to_owned(), (record, "someone-else".into()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl GuardStore for MemoryGuardStore {
+    async fn try_claim(&self, claim: &Claim, now_ms: u64) -> Result<ClaimOutcome, StoreError> {
+        let mut state = self.lock();
+        if let Some(wanted) = &claim.record {
+            if let Some((existing, _)) = state.records.get(&wanted.pk) {
+                if existing.is_live(now_ms) {
+                    return Ok(ClaimOutcome::RecordExists(existing.clone()));
+                }
+            }
+        }
+        if let Some((_, until)) = state.leases.get(&claim.lease_pk) {
+            if *until > now_ms {
+                return Ok(ClaimOutcome::LeaseHeld { until_ms: *until });
+            }
+        }
+        if let Some(wanted) = &claim.record {
+            let record = Record {
+                status: RecordStatus::InProgress,
+                body_hash: wanted.body_hash.clone(),
+                expiration_s: wanted.expiration_s,
+                in_progress_until_ms: wanted.in_progress_until_ms,
+                response: None,
+            };
+            state
+                .records
+                .insert(wanted.pk.clone(), (record, claim.holder.clone()));
+        }
+        state.leases.insert(
+            claim.lease_pk.clone(),
+            (claim.holder.clone(), claim.lease_until_ms),
+        );
+        Ok(ClaimOutcome::Claimed)
+    }
+
+    async fn read_record(&self, pk: &str) -> Result<Option<Record>, StoreError> {
+        Ok(self.record(pk))
+    }
+
+    async fn finish(
+        &self,
+        claim: &Claim,
+        response: Option<&StoredResponse>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if let Some(wanted) = &claim.record {
+            let ours = matches!(state.records.get(&wanted.pk), Some((_, h)) if *h == claim.holder);
+            if ours {
+                match response {
+                    Some(response) => {
+                        if let Some((record, _)) = state.records.get_mut(&wanted.pk) {
+                            record.status = RecordStatus::Completed;
+                            record.response = Some(response.clone());
+                        }
+                    }
+                    None => {
+                        state.records.remove(&wanted.pk);
+                    }
+                }
+            }
+        }
+        if matches!(state.leases.get(&claim.lease_pk), Some((h, _)) if *h == claim.holder) {
+            state.leases.remove(&claim.lease_pk);
+        }
+        Ok(())
+    }
+}

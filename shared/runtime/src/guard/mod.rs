@@ -1,0 +1,300 @@
+//! Idempotency (Powertools for AWS Lambda semantics) and the per-session lease, claimed together
+//! before anything else happens.
+//!
+//! - An optional client `Idempotency-Key` makes a request replayable: the first request writes an
+//!   INPROGRESS record (with the hash of its body and an in-progress expiry at the Lambda deadline),
+//!   and on completion stores its status and body; a repeat answers that stored response with
+//!   `Idempotent-Replayed: true` and does no Stripe work. Same key + different body → 422; a repeat
+//!   that arrives while the first is still running waits briefly for it, then answers 409
+//!   `request_in_progress`. A 5xx deletes the record so a retry runs again; 4xx results are kept.
+//! - The lease serialises every update of one session: each update retransmits the whole
+//!   `line_items` array, so two overlapping updates would silently undo each other. It is taken
+//!   BEFORE the session is read, expires by itself at the holder's deadline, and is released on
+//!   every exit path.
+//!
+//! DynamoDB's TTL deletes lazily (up to days later), so every decision checks expiry itself.
+
+mod dynamo;
+#[cfg(test)]
+pub(crate) mod memory;
+
+pub use dynamo::DynamoGuardStore;
+
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
+/// A client's `Idempotency-Key`: 1–255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &[u8]) -> Option<Self> {
+        let ok = (1..=255).contains(&raw.len()) && raw.iter().all(|b| (0x21..=0x7e).contains(b));
+        ok.then(|| Self(String::from_utf8_lossy(raw).into_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordStatus {
+    InProgress,
+    Completed,
+}
+
+/// The response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// An idempotency record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub status: RecordStatus,
+    pub body_hash: String,
+    /// TTL attribute (seconds): past it the record counts as absent.
+    pub expiration_s: u64,
+    /// Past it an INPROGRESS record's owner is presumed dead (its Lambda hit the deadline).
+    pub in_progress_until_ms: u64,
+    pub response: Option<StoredResponse>,
+}
+
+impl Record {
+    /// Whether the record still binds this key at `now`.
+    pub fn is_live(&self, now_ms: u64) -> bool {
+        let unexpired = self.expiration_s.saturating_mul(1000) > now_ms;
+        match self.status {
+            RecordStatus::Completed => unexpired,
+            RecordStatus::InProgress => unexpired && self.in_progress_until_ms > now_ms,
+        }
+    }
+}
+
+/// What one request asks the store for, in a single round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Unique per request; only the holder may finish its record or release its lease.
+    pub holder: String,
+    pub lease_pk: String,
+    pub lease_until_ms: u64,
+    pub record: Option<RecordClaim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordClaim {
+    pub pk: String,
+    pub body_hash: String,
+    pub in_progress_until_ms: u64,
+    pub expiration_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// Record (if any) written INPROGRESS and lease taken.
+    Claimed,
+    /// A live record already binds this key; nothing was written.
+    RecordExists(Record),
+    /// Another request holds the session; nothing was written.
+    LeaseHeld { until_ms: u64 },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("coordination store: {0}")]
+pub struct StoreError(pub String);
+
+/// The storage side of the guard (DynamoDB in production, memory in tests).
+pub trait GuardStore: Send + Sync {
+    /// Writes the record (INPROGRESS) and the lease together, each only if absent or expired.
+    fn try_claim(
+        &self,
+        claim: &Claim,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+
+    /// A consistent read of an idempotency record.
+    fn read_record(
+        &self,
+        pk: &str,
+    ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Stores the response (`Some`) or deletes the record (`None`, after a 5xx) and releases the
+    /// lease, both only if still held by `claim.holder`.
+    fn finish(
+        &self,
+        claim: &Claim,
+        response: Option<&StoredResponse>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// How long to wait for a busy session or an in-progress twin before answering 409.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardSettings {
+    pub record_ttl: Duration,
+    pub lease_wait: Duration,
+    pub in_progress_wait: Duration,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        Self {
+            record_ttl: Duration::from_secs(24 * 3600),
+            lease_wait: Duration::from_millis(2_000),
+            in_progress_wait: Duration::from_millis(2_000),
+        }
+    }
+}
+
+/// How a claim attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead; call `finish` with the claim afterwards.
+    Proceed(Claim),
+    /// Answer this stored response again.
+    Replay(StoredResponse),
+    /// The key was used with a different body.
+    KeyReused,
+    /// The twin request is still running.
+    InProgress,
+    /// Another request is updating this session.
+    SessionBusy,
+}
+
+/// Hash of a JSON body independent of key order and whitespace (so `{"a":1,"b":2}` and
+/// `{ "b": 2, "a": 1 }` are the same request).
+pub fn body_hash(body: &serde_json::Value) -> String {
+    fn canonical(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<_> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (n, key) in keys.into_iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                    out.push(':');
+                    if let Some(v) = map.get(key) {
+                        canonical(v, out);
+                    }
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(body, &mut text);
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Claims the record and the lease, waiting (bounded, jittered) for a busy session or for an
+/// in-progress twin to finish.
+pub async fn admit<S: GuardStore>(
+    store: &S,
+    claim: Claim,
+    settings: GuardSettings,
+) -> Result<Admission, StoreError> {
+    let started = now_ms();
+    let lease_deadline = started + duration_ms(settings.lease_wait);
+    let twin_deadline = started + duration_ms(settings.in_progress_wait);
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let now = now_ms();
+        match store.try_claim(&claim, now).await? {
+            ClaimOutcome::Claimed => return Ok(Admission::Proceed(claim)),
+            ClaimOutcome::RecordExists(record) => {
+                let Some(wanted) = &claim.record else {
+                    return Err(StoreError("record conflict without a record claim".into()));
+                };
+                if record.body_hash != wanted.body_hash {
+                    return Ok(Admission::KeyReused);
+                }
+                match (record.status, record.response) {
+                    (RecordStatus::Completed, Some(response)) => {
+                        return Ok(Admission::Replay(response))
+                    }
+                    _ if now >= twin_deadline => return Ok(Admission::InProgress),
+                    // The twin is running: poll its record until it completes or disappears.
+                    _ => {
+                        if let Some(outcome) =
+                            wait_for_twin(store, &wanted.pk, twin_deadline).await?
+                        {
+                            return Ok(outcome);
+                        }
+                    }
+                }
+            }
+            ClaimOutcome::LeaseHeld { .. } => {
+                if now >= lease_deadline {
+                    return Ok(Admission::SessionBusy);
+                }
+                tokio::time::sleep(jitter(pause)).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+/// `Some(outcome)` when the twin completed (replay) or the wait ran out; `None` when its record
+/// vanished (it failed), so the caller should try to claim again.
+async fn wait_for_twin<S: GuardStore>(
+    store: &S,
+    pk: &str,
+    deadline_ms: u64,
+) -> Result<Option<Admission>, StoreError> {
+    let mut pause = Duration::from_millis(20);
+    loop {
+        tokio::time::sleep(jitter(pause)).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+        let now = now_ms();
+        match store.read_record(pk).await? {
+            Some(record) if record.is_live(now) => {
+                if let (RecordStatus::Completed, Some(response)) = (record.status, record.response)
+                {
+                    return Ok(Some(Admission::Replay(response)));
+                }
+            }
+            _ => return Ok(None),
+        }
+        if now >= deadline_ms {
+            return Ok(Some(Admission::InProgress));
+        }
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Between half and all of `d`, so waiting requests do not retry in lock-step.
+fn jitter(d: Duration) -> Duration {
+    let ms = duration_ms(d).max(2);
+    Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2))
+}
+
+#[cfg(test)]
+mod tests;

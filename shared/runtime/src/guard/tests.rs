@@ -1,0 +1,206 @@
+use super::memory::MemoryGuardStore;
+use super::*;
+
+fn claim(key: Option<&str>, hash: &str) -> Claim {
+    let now = now_ms();
+    Claim {
+        holder: format!("holder-{}", fastrand::u64(..)),
+        lease_pk: "lease#cs_test_1".into(),
+        lease_until_ms: now + 10_000,
+        record: key.map(|k| RecordClaim {
+            pk: format!("idem#f#cs_test_1#{k}"),
+            body_hash: hash.into(),
+            in_progress_until_ms: now + 10_000,
+            expiration_s: now / 1000 + 86_400,
+        }),
+    }
+}
+
+fn quick() -> GuardSettings {
+    GuardSettings {
+        record_ttl: Duration::from_secs(60),
+        lease_wait: Duration::from_millis(60),
+        in_progress_wait: Duration::from_millis(60),
+    }
+}
+
+fn done(body: &str) -> StoredResponse {
+    StoredResponse {
+        status: 200,
+        body: body.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_completed_key_is_replayed_and_takes_no_lease() {
+    let store = MemoryGuardStore::default();
+    let first = claim(Some("k1"), "h");
+    assert!(matches!(
+        admit(&store, first.clone(), quick()).await.unwrap(),
+        Admission::Proceed(_)
+    ));
+    store
+        .finish(&first, Some(&done("{\"a\":1}")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.lease_holder("lease#cs_test_1"),
+        None,
+        "lease released"
+    );
+
+    let again = admit(&store, claim(Some("k1"), "h"), quick())
+        .await
+        .unwrap();
+    assert_eq!(again, Admission::Replay(done("{\"a\":1}")));
+    assert_eq!(
+        store.lease_holder("lease#cs_test_1"),
+        None,
+        "a replay holds nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_refused() {
+    let store = MemoryGuardStore::default();
+    let first = claim(Some("k1"), "h1");
+    admit(&store, first.clone(), quick()).await.unwrap();
+    store.finish(&first, Some(&done("{}"))).await.unwrap();
+    assert_eq!(
+        admit(&store, claim(Some("k1"), "h2"), quick())
+            .await
+            .unwrap(),
+        Admission::KeyReused
+    );
+}
+
+#[tokio::test]
+async fn a_twin_still_in_progress_is_awaited_then_reported() {
+    let store = MemoryGuardStore::default();
+    admit(&store, claim(Some("k1"), "h"), quick())
+        .await
+        .unwrap();
+    // Same key, same body, first one never finishes within the wait.
+    assert_eq!(
+        admit(&store, claim(Some("k1"), "h"), quick())
+            .await
+            .unwrap(),
+        Admission::InProgress
+    );
+}
+
+#[tokio::test]
+async fn a_twin_that_completes_during_the_wait_is_replayed() {
+    let store = std::sync::Arc::new(MemoryGuardStore::default());
+    let first = claim(Some("k1"), "h");
+    admit(&*store, first.clone(), quick()).await.unwrap();
+    let finisher = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            store
+                .finish(&first, Some(&done("{\"ok\":true}")))
+                .await
+                .unwrap();
+        })
+    };
+    let settings = GuardSettings {
+        in_progress_wait: Duration::from_millis(2_000),
+        ..quick()
+    };
+    let second = admit(&*store, claim(Some("k1"), "h"), settings)
+        .await
+        .unwrap();
+    finisher.await.unwrap();
+    assert_eq!(second, Admission::Replay(done("{\"ok\":true}")));
+}
+
+#[tokio::test]
+async fn a_failed_first_attempt_leaves_the_key_free_for_a_retry() {
+    let store = MemoryGuardStore::default();
+    let first = claim(Some("k1"), "h");
+    admit(&store, first.clone(), quick()).await.unwrap();
+    store.finish(&first, None).await.unwrap();
+    assert!(store.record("idem#f#cs_test_1#k1").is_none());
+    assert!(matches!(
+        admit(&store, claim(Some("k1"), "h"), quick())
+            .await
+            .unwrap(),
+        Admission::Proceed(_)
+    ));
+}
+
+#[tokio::test]
+async fn expired_records_count_as_absent_even_before_ttl_deletes_them() {
+    let store = MemoryGuardStore::default();
+    let now = now_ms();
+    store.put_record(
+        "idem#f#cs_test_1#k1",
+        Record {
+            status: RecordStatus::Completed,
+            body_hash: "other".into(),
+            expiration_s: now / 1000 - 1,
+            in_progress_until_ms: now - 1,
+            response: Some(done("{\"stale\":true}")),
+        },
+    );
+    assert!(matches!(
+        admit(&store, claim(Some("k1"), "h"), quick())
+            .await
+            .unwrap(),
+        Admission::Proceed(_)
+    ));
+    // And an in-progress record whose owner ran out of time.
+    let store = MemoryGuardStore::default();
+    store.put_record(
+        "idem#f#cs_test_1#k1",
+        Record {
+            status: RecordStatus::InProgress,
+            body_hash: "h".into(),
+            expiration_s: now / 1000 + 3600,
+            in_progress_until_ms: now - 1,
+            response: None,
+        },
+    );
+    assert!(matches!(
+        admit(&store, claim(Some("k1"), "h"), quick())
+            .await
+            .unwrap(),
+        Admission::Proceed(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_busy_session_is_awaited_then_reported_and_an_expired_lease_is_taken() {
+    let store = MemoryGuardStore::default();
+    store.hold_lease("lease#cs_test_1", now_ms() + 60_000);
+    assert_eq!(
+        admit(&store, claim(None, "h"), quick()).await.unwrap(),
+        Admission::SessionBusy
+    );
+    store.hold_lease("lease#cs_test_1", now_ms() - 1);
+    assert!(matches!(
+        admit(&store, claim(None, "h"), quick()).await.unwrap(),
+        Admission::Proceed(_)
+    ));
+}
+
+#[test]
+fn idempotency_keys_are_visible_ascii_up_to_255() {
+    assert!(IdempotencyKey::parse(b"order-42_retry").is_some());
+    assert!(IdempotencyKey::parse(&[b'a'; 255]).is_some());
+    assert!(IdempotencyKey::parse(&[b'a'; 256]).is_none());
+    assert!(IdempotencyKey::parse(b"").is_none());
+    assert!(IdempotencyKey::parse(b"has space").is_none());
+    assert!(IdempotencyKey::parse("caf\u{e9}".as_bytes()).is_none());
+}
+
+#[test]
+fn body_hash_ignores_key_order_and_whitespace_only() {
+    let a: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":{"x":[1,2],"y":"z"}}"#).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_str(r#"{ "b": { "y": "z", "x": [1, 2] }, "a": 1 }"#).unwrap();
+    let c: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":{"x":[2,1],"y":"z"}}"#).unwrap();
+    assert_eq!(body_hash(&a), body_hash(&b));
+    assert_ne!(body_hash(&a), body_hash(&c));
+}
