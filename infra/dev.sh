@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the product locally: the Stripe emulator (seeded with the demo catalog) and every function
+# Runs the product locally: the Stripe emulator (seeded with the demo catalog), a local DynamoDB
+# (moto, with the tables of template.yaml) and every function
 # under `cargo lambda watch` (rebuilt on change) at http://127.0.0.1:9000/lambda-url/<function>/.
 # Ctrl-C stops everything. Usage: infra/dev.sh
 #
-# Settings (environment): STRIPE_EMULATOR_PORT (12111), LAMBDA_PORT (9000),
+# Settings (environment): STRIPE_EMULATOR_PORT (12111), DYNAMODB_PORT (12112), LAMBDA_PORT (9000),
 # STRIPE_API_VERSION (GA `2026-09-30.endive`; the seed's preview:
 # "2025-03-31.basil; checkout_server_update_beta=v1;").
 set -euo pipefail
@@ -12,6 +13,7 @@ cd "$ROOT"
 
 STRIPE_EMULATOR_PORT=${STRIPE_EMULATOR_PORT:-12111}
 LAMBDA_PORT=${LAMBDA_PORT:-9000}
+DYNAMODB_PORT=${DYNAMODB_PORT:-12112}
 STRIPE_API_VERSION=${STRIPE_API_VERSION:-2026-09-30.endive}
 STACK="$ROOT/.stack"
 STRIPE_URL="http://127.0.0.1:$STRIPE_EMULATOR_PORT"
@@ -24,11 +26,20 @@ log "building the Stripe emulator"
 cargo build --quiet -p stripe-emulator
 
 log "starting the Stripe emulator on $STRIPE_URL"
-# A coprocess keeps the emulator's stdin open; it exits (--exit-on-stdin-eof) when this script does.
-coproc EMULATOR { exec "$ROOT/target/debug/stripe-emulator" --host 127.0.0.1 \
-    --port "$STRIPE_EMULATOR_PORT" --exit-on-stdin-eof 2>"$STACK/stripe-emulator.log"; }
-trap 'kill "$EMULATOR_PID" 2>/dev/null || true' EXIT
+# Each service reads its stdin from a pipe this script holds open: when the script ends, however it
+# ends, the pipe closes and the service exits (--exit-on-stdin-eof).
+exec {emulator_in}> >(exec "$ROOT/target/debug/stripe-emulator" --host 127.0.0.1 \
+    --port "$STRIPE_EMULATOR_PORT" --exit-on-stdin-eof >/dev/null 2>"$STACK/stripe-emulator.log")
+emulator_pid=$!
 wait_for_port "$STRIPE_EMULATOR_PORT" 30
+
+log "starting DynamoDB (moto) on http://127.0.0.1:$DYNAMODB_PORT"
+exec {moto_in}> >(exec python3 infra/local/moto_server.py --port "$DYNAMODB_PORT" \
+    --exit-on-stdin-eof >/dev/null 2>"$STACK/moto.log")
+moto_pid=$!
+trap 'kill "$emulator_pid" "$moto_pid" 2>/dev/null || true' EXIT
+wait_for_port "$DYNAMODB_PORT" 60
+python3 infra/local/create_tables.py --endpoint "http://127.0.0.1:$DYNAMODB_PORT" >/dev/null
 
 log "seeding the demo catalog"
 ids=$(python3 infra/local/seed.py --api-base "$STRIPE_URL" --secret-key "$SECRET_KEY" --out "$STACK/catalog.json")
@@ -47,6 +58,12 @@ STRIPE_API_BASE=$STRIPE_URL
 STRIPE_SECRET_KEY=$SECRET_KEY
 STRIPE_API_VERSION=$STRIPE_API_VERSION
 CATALOG_PATH=$STACK/catalog.json
+IDEMPOTENCY_TABLE=IdempotencyTable
+AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=local
+AWS_SECRET_ACCESS_KEY=local
+AWS_EC2_METADATA_DISABLED=true
 RUST_LOG=info
 ENV
 
@@ -66,7 +83,10 @@ curl -s $STRIPE_URL/v1/checkout/sessions -u $SECRET_KEY: \\
 
 curl -s -X POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/change-interval/change-subscription-interval \\
   -H 'content-type: application/json' \\
+  -H 'Idempotency-Key: demo-1' \
   -d '{"checkout_session_id":"cs_test_PASTE_ID_HERE","interval":"yearly"}'
+
+   (Send it again: the same answer comes back, marked Idempotent-Replayed: true.)
 
 Emulator log: $STACK/stripe-emulator.log · requests it saw: curl -s $STRIPE_URL/_emulator/requests
 
