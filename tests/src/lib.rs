@@ -22,7 +22,8 @@ pub const PREVIEW_VERSION: &str = "2025-03-31.basil; checkout_server_update_beta
 pub const GA_VERSION: &str = "2026-09-30.endive";
 pub const SECRET_KEY: &str = "sk_test_e2e_local";
 
-type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+/// Test result: any error, sendable so requests can run on threads.
+pub type Result<T = (), E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
 /// `target/debug` (or wherever this test binary was built), where the workspace binaries are.
 fn bin_dir() -> PathBuf {
@@ -46,13 +47,19 @@ fn binary(name: &str) -> PathBuf {
 
 /// Where the processes of a test write their logs: `target/e2e-logs/<name>-<pid>-<n>.log`.
 fn log_file(name: &str) -> Stdio {
+    logged_to(name).0
+}
+
+fn logged_to(name: &str) -> (Stdio, PathBuf) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = bin_dir().join("..").join("e2e-logs");
-    let file = std::fs::create_dir_all(&dir).and_then(|()| {
-        std::fs::File::create(dir.join(format!("{name}-{}-{n}.log", std::process::id())))
-    });
-    file.map(Stdio::from).unwrap_or_else(|_| Stdio::null())
+    let path = dir.join(format!("{name}-{}-{n}.log", std::process::id()));
+    let file = std::fs::create_dir_all(&dir).and_then(|()| std::fs::File::create(&path));
+    (
+        file.map(Stdio::from).unwrap_or_else(|_| Stdio::null()),
+        path,
+    )
 }
 
 fn free_port() -> u16 {
@@ -275,6 +282,24 @@ impl Dynamo {
         })
     }
 
+    /// Writes an item (DynamoDB JSON, e.g. `{"pk":{"S":"x"}}`) straight into a table, as another
+    /// writer or a stale leftover would.
+    pub fn put(&self, table: &str, item: &Value) -> Result<()> {
+        let script = r#"
+import boto3, json, sys
+client = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+client.put_item(TableName=sys.argv[2], Item=json.loads(sys.argv[3]))
+"#;
+        let status = Command::new("python3")
+            .args(["-c", script, &self.endpoint, table, &item.to_string()])
+            .status()?;
+        if !status.success() {
+            return Err(format!("put_item failed: {status}").into());
+        }
+        Ok(())
+    }
+
     /// Environment that points a function's AWS SDK at this DynamoDB.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -341,6 +366,17 @@ pub struct Functions {
     // Functions first: they are stopped before the runtime they poll.
     _functions: Vec<Managed>,
     _runtime: Managed,
+    /// Each function instance's JSON log (stdout).
+    logs: Vec<PathBuf>,
+}
+
+/// A function's answer with the headers the tests look at.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+    pub retry_after: Option<String>,
 }
 
 impl Functions {
@@ -361,6 +397,8 @@ impl Functions {
             .arg(port.to_string())
             .arg("--concurrency")
             .arg(instances.max(1).to_string())
+            // The invocation deadline, as the Lambda timeout in template.yaml.
+            .args(["--timeout", "15"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file("cargo-lambda-watch"));
@@ -372,6 +410,7 @@ impl Functions {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let mut logs = Vec::new();
         let functions = names
             .iter()
             .flat_map(|name| std::iter::repeat_n(*name, instances.max(1)))
@@ -390,8 +429,10 @@ impl Functions {
                     .env("RUST_LOG", "info")
                     .envs(env.iter().copied())
                     .stdin(Stdio::null())
-                    .stdout(log_file(name))
                     .stderr(log_file(&format!("{name}-stderr")));
+                let (stdout, path) = logged_to(name);
+                command.stdout(stdout);
+                logs.push(path);
                 Managed::spawn(name, command)
             })
             .collect();
@@ -400,6 +441,69 @@ impl Functions {
             agent: agent(),
             _functions: functions,
             _runtime: runtime,
+            logs,
+        })
+    }
+
+    /// Every JSON log line of every instance, each tagged with `"instance": <index>`.
+    pub fn log_lines(&self) -> Vec<Value> {
+        self.logs
+            .iter()
+            .enumerate()
+            .flat_map(|(instance, path)| {
+                std::fs::read_to_string(path)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                    .map(|mut line| {
+                        line["instance"] = instance.into();
+                        line
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The `responded` log line of every request, in each instance's order.
+    pub fn responses_logged(&self) -> Vec<Value> {
+        self.log_lines()
+            .into_iter()
+            .filter(|l| l["fields"]["message"] == "responded")
+            .collect()
+    }
+
+    /// POSTs a raw body with extra headers.
+    pub fn send(
+        &self,
+        function: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
+        let mut request = self
+            .agent
+            .post(format!("{}/{function}{path}", self.base))
+            .header("Content-Type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body)?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let replayed = header("idempotent-replayed").as_deref() == Some("true");
+        let retry_after = header("retry-after");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        Ok(Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            replayed,
+            retry_after,
         })
     }
 
@@ -487,6 +591,16 @@ impl Stack {
     pub fn change_interval(&self, body: &str) -> Result<(u16, Value)> {
         self.functions
             .post("change-interval", "/change-subscription-interval", body)
+    }
+
+    /// `/change-subscription-interval` with an `Idempotency-Key`.
+    pub fn change_interval_keyed(&self, body: &str, key: &str) -> Result<Reply> {
+        self.functions.send(
+            "change-interval",
+            "/change-subscription-interval",
+            body,
+            &[("Idempotency-Key", key)],
+        )
     }
 }
 

@@ -1,10 +1,8 @@
 //! POST /change-subscription-interval end to end: the built function behind cargo-lambda's runtime
 //! emulation, talking to the Stripe emulator; assertions are on the state the emulator holds.
 
-use e2e_tests::{line_item_ids, Stack, GA_VERSION, PREVIEW_VERSION};
+use e2e_tests::{line_item_ids, Result, Stack, GA_VERSION, PREVIEW_VERSION};
 use serde_json::{json, Value};
-
-type Result<T = (), E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
 
 fn body(session_id: &str, interval: &str) -> String {
     json!({ "checkout_session_id": session_id, "interval": interval }).to_string()

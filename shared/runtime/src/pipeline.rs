@@ -9,7 +9,7 @@
 use crate::config::{Config, ConfigError};
 use crate::guard::{
     admit, body_hash, now_ms, Admission, Claim, DynamoGuardStore, GuardSettings, GuardStore,
-    IdempotencyKey, RecordClaim, StoredResponse,
+    IdempotencyKey, Metered, RecordClaim, StoredResponse,
 };
 use crate::http::Reply;
 use crate::stripe::{HttpStripe, StripeError, StripeGateway};
@@ -29,6 +29,7 @@ pub type Parser = fn(&[u8]) -> Result<Command, Rejection>;
 const DEFAULT_BUDGET_MS: u64 = 15_000;
 /// A lease never outlives this, whatever deadline the runtime reports.
 const MAX_LEASE_MS: u64 = 30_000;
+const LEASE_GRACE_MS: u64 = 2_000;
 
 /// Everything a handler needs, built once per cold start.
 #[derive(Debug)]
@@ -131,21 +132,37 @@ impl<S: StripeGateway, G: GuardStore> App<S, G> {
             session_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let (reply, replayed) = self.process(&request, parse).instrument(span.clone()).await;
+        let guard = Metered::new(&self.guard);
+        let (reply, replayed) = self
+            .process(&request, parse, &guard)
+            .instrument(span.clone())
+            .await;
         let _entered = span.enter();
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        tracing::info!(status = reply.status, replayed, elapsed_ms, "responded");
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::info!(
+            status = reply.status,
+            replayed,
+            elapsed_us,
+            dynamo_round_trips = guard.round_trips(),
+            guard_us = guard.micros(),
+            "responded"
+        );
         reply.into_response(replayed)
     }
 
-    async fn process(&self, request: &Request, parse: Parser) -> (Reply, bool) {
+    async fn process(
+        &self,
+        request: &Request,
+        parse: Parser,
+        guard: &Metered<'_, G>,
+    ) -> (Reply, bool) {
         let accepted = match self.accept(request, parse) {
             Ok(accepted) => accepted,
             Err(failure) => return (self.refuse(&failure), false),
         };
         tracing::Span::current().record("session_id", accepted.command.session_id.as_str());
         let claim = self.claim_for(request, &accepted);
-        let admission = match admit(&self.guard, claim, self.settings).await {
+        let admission = match admit(guard, claim, self.settings).await {
             Ok(admission) => admission,
             Err(e) => return (self.refuse(&Failure::Store(e)), false),
         };
@@ -189,7 +206,7 @@ impl<S: StripeGateway, G: GuardStore> App<S, G> {
             body: reply.body.clone(),
         };
         let keep = reply.status < 500;
-        if let Err(e) = self.guard.finish(&claim, keep.then_some(&stored)).await {
+        if let Err(e) = guard.finish(&claim, keep.then_some(&stored)).await {
             // The answer stands; the record and lease expire at this request's deadline.
             tracing::error!(error = %e, "could not store the response or release the lease");
         }
@@ -221,15 +238,19 @@ impl<S: StripeGateway, G: GuardStore> App<S, G> {
 
     fn claim_for(&self, request: &Request, accepted: &Accepted) -> Claim {
         let now = now_ms();
+        // Lambda's deadline when it is real; local runtimes (cargo-lambda) may send none (0).
         let deadline = request
             .lambda_context_ref()
-            .map_or(now + DEFAULT_BUDGET_MS, |c| c.deadline)
-            .clamp(now + 1_000, now + MAX_LEASE_MS);
+            .map(|c| c.deadline)
+            .filter(|&d| d > now)
+            .unwrap_or(now + DEFAULT_BUDGET_MS)
+            .min(now + MAX_LEASE_MS);
         let session = accepted.command.session_id.as_str();
         Claim {
             holder: format!("{}-{:016x}", self.function, fastrand::u64(..)),
             lease_pk: format!("lease#{session}"),
-            lease_until_ms: deadline,
+            // A Stripe update sent just before the deadline may land just after it.
+            lease_until_ms: deadline + LEASE_GRACE_MS,
             record: accepted.key.as_ref().map(|key| RecordClaim {
                 pk: format!("idem#{}#{session}#{}", self.function, key.as_str()),
                 body_hash: accepted.body_hash.clone(),

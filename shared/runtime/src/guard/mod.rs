@@ -22,7 +22,8 @@ pub use dynamo::DynamoGuardStore;
 
 use sha2::{Digest, Sha256};
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -137,6 +138,61 @@ pub trait GuardStore: Send + Sync {
         claim: &Claim,
         response: Option<&StoredResponse>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Counts one request's store round trips and the time they took, for its log line (and the
+/// idempotency benchmark, which reads them from there).
+#[derive(Debug)]
+pub struct Metered<'a, S> {
+    inner: &'a S,
+    calls: AtomicU32,
+    micros: AtomicU64,
+}
+
+impl<'a, S> Metered<'a, S> {
+    pub fn new(inner: &'a S) -> Self {
+        Self {
+            inner,
+            calls: AtomicU32::new(0),
+            micros: AtomicU64::new(0),
+        }
+    }
+
+    pub fn round_trips(&self) -> u32 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Time spent in the store, waits for busy sessions and twins included.
+    pub fn micros(&self) -> u64 {
+        self.micros.load(Ordering::Relaxed)
+    }
+
+    async fn meter<T>(&self, call: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let result = call.await;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.micros.fetch_add(micros, Ordering::Relaxed);
+        result
+    }
+}
+
+impl<S: GuardStore> GuardStore for Metered<'_, S> {
+    async fn try_claim(&self, claim: &Claim, now_ms: u64) -> Result<ClaimOutcome, StoreError> {
+        self.meter(self.inner.try_claim(claim, now_ms)).await
+    }
+
+    async fn read_record(&self, pk: &str) -> Result<Option<Record>, StoreError> {
+        self.meter(self.inner.read_record(pk)).await
+    }
+
+    async fn finish(
+        &self,
+        claim: &Claim,
+        response: Option<&StoredResponse>,
+    ) -> Result<(), StoreError> {
+        self.meter(self.inner.finish(claim, response)).await
+    }
 }
 
 /// How long to wait for a busy session or an in-progress twin before answering 409.

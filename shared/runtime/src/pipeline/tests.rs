@@ -460,3 +460,25 @@ async fn a_4xx_is_stored_and_replayed() {
     assert_eq!(replay.status(), 409);
     assert_eq!(replay.headers().get("idempotent-replayed").unwrap(), "true");
 }
+
+#[test]
+fn a_missing_runtime_deadline_still_gives_the_lease_a_full_budget() {
+    let app = app(FakeStripe::default());
+    let accepted = Accepted {
+        command: cart_validation::request::change_interval(YEARLY.as_bytes()).unwrap(),
+        key: IdempotencyKey::parse(b"k"),
+        body_hash: "h".into(),
+    };
+    // cargo-lambda's runtime emulation reports a deadline of 0.
+    let request = post(YEARLY).with_lambda_context(lambda_http::Context::default());
+    let now = now_ms();
+    let claim = app.claim_for(&request, &accepted);
+    assert!(claim.lease_until_ms >= now + DEFAULT_BUDGET_MS, "{claim:?}");
+    assert!(claim.lease_until_ms <= now + MAX_LEASE_MS + LEASE_GRACE_MS + 1_000);
+    let record = claim.record.unwrap();
+    assert!(record.in_progress_until_ms >= now + DEFAULT_BUDGET_MS);
+    assert!(
+        record.in_progress_until_ms < claim.lease_until_ms,
+        "lease outlives the record"
+    );
+}
