@@ -25,14 +25,16 @@ pub const SECRET_KEY: &str = "sk_test_e2e_local";
 /// Test result: any error, sendable so requests can run on threads.
 pub type Result<T = (), E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
-/// `target/debug` (or wherever this test binary was built), where the workspace binaries are.
+/// `target/debug` (or wherever this binary was built), where the workspace binaries are: test
+/// binaries live one level down, in `deps/`.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/debug/deps/<test> -> target/debug
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .map(PathBuf::from)
-        .unwrap_or_default()
+    let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().map(PathBuf::from).unwrap_or_default()
+    } else {
+        dir
+    }
 }
 
 fn binary(name: &str) -> PathBuf {
