@@ -15,6 +15,98 @@ pub struct Plan {
     pub id: String,
     pub monthly: PriceId,
     pub yearly: PriceId,
+    /// Seats a cart may hold.
+    #[serde(default)]
+    pub quantity: QuantityBounds,
+}
+
+/// A one-time product the store sells, at one price.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub price: PriceId,
+    /// The stock-keeping unit whose inventory this product draws on; untracked when absent.
+    #[serde(default)]
+    pub sku: Option<Sku>,
+    #[serde(default)]
+    pub quantity: QuantityBounds,
+}
+
+/// Inclusive bounds on a line item's quantity (0 always means "remove").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantityBounds {
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Default for QuantityBounds {
+    fn default() -> Self {
+        Self { min: 1, max: 99 }
+    }
+}
+
+impl QuantityBounds {
+    pub fn contains(self, quantity: u64) -> bool {
+        (self.min..=self.max).contains(&quantity)
+    }
+}
+
+/// A stock-keeping unit: letters, digits, `-` and `_`, at most 64.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Sku {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sku {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{raw}` is not a SKU (1-64 of A-Z a-z 0-9 - _)"))
+        })
+    }
+}
+
+/// What the catalog says about one price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogItem<'a> {
+    Plan(PlanPrice<'a>),
+    Product(&'a Product),
+}
+
+impl<'a> CatalogItem<'a> {
+    pub fn bounds(self) -> QuantityBounds {
+        match self {
+            Self::Plan(p) => p.plan.quantity,
+            Self::Product(p) => p.quantity,
+        }
+    }
+
+    /// The inventory this item draws on (plans are never stock-tracked).
+    pub fn sku(self) -> Option<&'a Sku> {
+        match self {
+            Self::Plan(_) => None,
+            Self::Product(p) => p.sku.as_ref(),
+        }
+    }
 }
 
 impl Plan {
@@ -40,6 +132,8 @@ struct CatalogFile {
     #[serde(rename = "$schema", default)]
     _schema: Option<String>,
     plans: Vec<Plan>,
+    #[serde(default)]
+    products: Vec<Product>,
 }
 
 /// Why a catalog file was refused.
@@ -53,22 +147,27 @@ pub enum CatalogError {
     EmptyPlanId(String),
     #[error("price `{0}` appears more than once in the catalog")]
     DuplicatePrice(PriceId),
+    #[error("quantity bounds of `{0}` must satisfy 1 <= min <= max <= 999999")]
+    BadBounds(String),
 }
 
 /// The validated catalog with its lookup indexes.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     plans: Vec<Plan>,
+    products: Vec<Product>,
     plan_by_price: HashMap<PriceId, (usize, Interval)>,
+    product_by_price: HashMap<PriceId, usize>,
 }
 
 impl Catalog {
     pub fn from_json(json: &str) -> Result<Self, CatalogError> {
         let file: CatalogFile = serde_json::from_str(json)?;
-        Self::new(file.plans)
+        Self::new(file.plans, file.products)
     }
 
-    pub fn new(plans: Vec<Plan>) -> Result<Self, CatalogError> {
+    pub fn new(plans: Vec<Plan>, products: Vec<Product>) -> Result<Self, CatalogError> {
+        let bounds_ok = |b: QuantityBounds| 1 <= b.min && b.min <= b.max && b.max <= 999_999;
         let mut plan_by_price = HashMap::new();
         let mut plan_ids = std::collections::HashSet::new();
         for (index, plan) in plans.iter().enumerate() {
@@ -77,6 +176,9 @@ impl Catalog {
             }
             if !plan_ids.insert(plan.id.as_str()) {
                 return Err(CatalogError::DuplicatePlan(plan.id.clone()));
+            }
+            if !bounds_ok(plan.quantity) {
+                return Err(CatalogError::BadBounds(plan.id.clone()));
             }
             for interval in [Interval::Monthly, Interval::Yearly] {
                 let price = plan.price(interval).clone();
@@ -88,10 +190,38 @@ impl Catalog {
                 }
             }
         }
+        let mut product_by_price = HashMap::new();
+        for (index, product) in products.iter().enumerate() {
+            if !bounds_ok(product.quantity) {
+                return Err(CatalogError::BadBounds(product.price.to_string()));
+            }
+            if plan_by_price.contains_key(&product.price)
+                || product_by_price
+                    .insert(product.price.clone(), index)
+                    .is_some()
+            {
+                return Err(CatalogError::DuplicatePrice(product.price.clone()));
+            }
+        }
         Ok(Self {
             plans,
+            products,
             plan_by_price,
+            product_by_price,
         })
+    }
+
+    pub fn products(&self) -> &[Product] {
+        &self.products
+    }
+
+    /// What the catalog says about a price: a plan price, a product, or nothing (not for sale).
+    pub fn item(&self, price: &PriceId) -> Option<CatalogItem<'_>> {
+        if let Some(found) = self.plan_price(price) {
+            return Some(CatalogItem::Plan(found));
+        }
+        let &index = self.product_by_price.get(price)?;
+        self.products.get(index).map(CatalogItem::Product)
     }
 
     pub fn plans(&self) -> &[Plan] {
@@ -145,6 +275,37 @@ mod tests {
             Catalog::from_json(json),
             Err(CatalogError::DuplicatePlan(_))
         ));
+    }
+
+    #[test]
+    fn products_carry_bounds_and_skus_and_plans_default_to_1_to_99_seats() {
+        let json = r#"{"plans":[{"id":"pro","monthly":"price_m","yearly":"price_y"}],
+            "products":[{"price":"price_tee","sku":"TEE-M","quantity":{"min":1,"max":3}},
+                        {"price":"price_pdf"}]}"#;
+        let catalog = Catalog::from_json(json).unwrap();
+        let tee = catalog.item(&PriceId::parse("price_tee").unwrap()).unwrap();
+        assert_eq!(tee.sku().map(Sku::as_str), Some("TEE-M"));
+        assert!(tee.bounds().contains(3) && !tee.bounds().contains(4));
+        let pdf = catalog.item(&PriceId::parse("price_pdf").unwrap()).unwrap();
+        assert_eq!(pdf.sku(), None);
+        let plan = catalog.item(&PriceId::parse("price_y").unwrap()).unwrap();
+        assert_eq!(plan.bounds(), QuantityBounds { min: 1, max: 99 });
+        assert!(catalog
+            .item(&PriceId::parse("price_other").unwrap())
+            .is_none());
+    }
+
+    #[test]
+    fn products_are_checked_like_plans() {
+        for json in [
+            r#"{"plans":[],"products":[{"price":"price_a"},{"price":"price_a"}]}"#,
+            r#"{"plans":[{"id":"p","monthly":"price_a","yearly":"price_b"}],"products":[{"price":"price_a"}]}"#,
+            r#"{"plans":[],"products":[{"price":"price_a","quantity":{"min":0,"max":3}}]}"#,
+            r#"{"plans":[],"products":[{"price":"price_a","quantity":{"min":4,"max":3}}]}"#,
+            r#"{"plans":[],"products":[{"price":"price_a","sku":"has space"}]}"#,
+        ] {
+            assert!(Catalog::from_json(json).is_err(), "{json}");
+        }
     }
 
     #[test]

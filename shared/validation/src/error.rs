@@ -14,6 +14,7 @@ pub enum ErrorCode {
     InvalidRequest,
     MethodNotAllowed,
     SessionNotFound,
+    LineItemNotFound,
     SessionNotUpdatable,
     OutOfStock,
     SessionBusy,
@@ -30,7 +31,7 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             Self::InvalidJson | Self::InvalidRequest => 400,
-            Self::SessionNotFound => 404,
+            Self::SessionNotFound | Self::LineItemNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::SessionNotUpdatable
             | Self::OutOfStock
@@ -51,6 +52,7 @@ impl ErrorCode {
             Self::InvalidRequest => "invalid_request",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::SessionNotFound => "session_not_found",
+            Self::LineItemNotFound => "line_item_not_found",
             Self::SessionNotUpdatable => "session_not_updatable",
             Self::OutOfStock => "out_of_stock",
             Self::SessionBusy => "session_busy",
@@ -71,6 +73,7 @@ impl ErrorCode {
             Self::InvalidRequest => "The request is invalid.",
             Self::MethodNotAllowed => "Use POST for this endpoint.",
             Self::SessionNotFound => "This checkout session does not exist.",
+            Self::LineItemNotFound => "That item is not in this cart.",
             Self::SessionNotUpdatable => "This checkout session can no longer be changed.",
             Self::OutOfStock => "There is not enough stock for this change.",
             Self::SessionBusy => {
@@ -122,6 +125,12 @@ pub enum Rejection {
     NotUpdatable(NotUpdatableReason),
     #[error("offer not available: {reason}")]
     OfferNotAvailable { reason: String },
+    #[error("line item `{param}` is not in the session")]
+    LineItemNotFound { param: String },
+    #[error("quantity must be within {min}..={max}")]
+    QuantityOutOfRange { param: String, min: u64, max: u64 },
+    #[error("the last item (or the subscription plan) cannot be removed")]
+    CannotRemoveLastItem,
 }
 
 impl Rejection {
@@ -209,6 +218,15 @@ impl From<Rejection> for ApiError {
                 Self::new(ErrorCode::SessionNotUpdatable).with_message(reason.message())
             }
             Rejection::OfferNotAvailable { .. } => Self::new(ErrorCode::OfferNotAvailable),
+            Rejection::LineItemNotFound { param } => {
+                Self::new(ErrorCode::LineItemNotFound).with_param(param)
+            }
+            Rejection::QuantityOutOfRange { param, min, max } => {
+                Self::new(ErrorCode::QuantityOutOfRange)
+                    .with_message(format!("Choose a quantity from {min} to {max}."))
+                    .with_param(param)
+            }
+            Rejection::CannotRemoveLastItem => Self::new(ErrorCode::CannotRemoveLastItem),
         }
     }
 }
@@ -224,6 +242,7 @@ mod tests {
             ErrorCode::InvalidRequest,
             ErrorCode::MethodNotAllowed,
             ErrorCode::SessionNotFound,
+            ErrorCode::LineItemNotFound,
             ErrorCode::SessionNotUpdatable,
             ErrorCode::OutOfStock,
             ErrorCode::SessionBusy,

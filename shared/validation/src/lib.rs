@@ -15,10 +15,14 @@ mod planner;
 pub mod request;
 mod session;
 
-pub use catalog::{Catalog, CatalogError, Plan, PlanPrice};
+pub use catalog::{
+    Catalog, CatalogError, CatalogItem, Plan, PlanPrice, Product, QuantityBounds, Sku,
+};
 pub use error::{ApiError, ErrorCode, NotUpdatableReason, Rejection};
 pub use ids::{CheckoutSessionId, IdError, LineItemId, PriceId};
-pub use planner::{plan, CartAction, CartPlan, Command, PlannedLineItem, UpdatePolicy};
+pub use planner::{
+    plan, CartAction, CartPlan, Command, PlannedLineItem, StockChange, UpdatePolicy,
+};
 pub use request::Interval;
 pub use session::{
     LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionSnapshot,

@@ -5,17 +5,24 @@
 //! plus fields updates it, `price` + `quantity` adds one, an omitted id removes it, and the array order
 //! is the new cart order. The planner therefore always emits one entry per item it wants to exist.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Sku};
 use crate::error::{NotUpdatableReason, Rejection};
 use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
 use crate::request::Interval;
-use crate::session::{SessionSnapshot, SessionStatus, UiMode, UpdateLineItemsPermission};
+use crate::session::{
+    SessionMode, SessionSnapshot, SessionStatus, UiMode, UpdateLineItemsPermission,
+};
 
 /// A customer interaction, already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CartAction {
     /// Move every plan price to its counterpart of this interval.
     ChangeInterval(Interval),
+    /// Set one line item's quantity; 0 removes it.
+    SetQuantity {
+        line_item: LineItemId,
+        quantity: u64,
+    },
 }
 
 /// What a handler was asked to do, to which session.
@@ -46,6 +53,16 @@ pub enum PlannedLineItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartPlan {
     pub line_items: Vec<PlannedLineItem>,
+    /// How the cart's demand on each tracked SKU changes (only SKUs whose total changes).
+    pub stock: Vec<StockChange>,
+}
+
+/// A SKU's total quantity in the cart before and after the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockChange {
+    pub sku: Sku,
+    pub from: u64,
+    pub to: u64,
 }
 
 impl CartPlan {
@@ -65,9 +82,106 @@ pub fn plan(
     policy: UpdatePolicy,
 ) -> Result<CartPlan, Rejection> {
     ensure_updatable(session, policy)?;
-    match action {
-        CartAction::ChangeInterval(target) => change_interval(session, *target, catalog),
+    let line_items = match action {
+        CartAction::ChangeInterval(target) => change_interval(session, *target, catalog)?,
+        CartAction::SetQuantity {
+            line_item,
+            quantity,
+        } => set_quantity(session, line_item, *quantity, catalog)?,
+    };
+    let stock = stock_changes(session, &line_items, catalog);
+    Ok(CartPlan { line_items, stock })
+}
+
+/// Per tracked SKU, the cart's total quantity before and after `planned` replaces the items.
+fn stock_changes(
+    session: &SessionSnapshot,
+    planned: &[PlannedLineItem],
+    catalog: &Catalog,
+) -> Vec<StockChange> {
+    use std::collections::BTreeMap;
+    let sku_of = |price: &PriceId| catalog.item(price).and_then(|item| item.sku()).cloned();
+    let mut totals: BTreeMap<Sku, (u64, u64)> = BTreeMap::new();
+    for item in &session.line_items {
+        if let Some(sku) = sku_of(&item.price.id) {
+            totals.entry(sku).or_default().0 += item.quantity;
+        }
     }
+    let existing = |id: &LineItemId| session.line_items.iter().find(|li| &li.id == id);
+    for item in planned {
+        let (price, quantity) = match item {
+            PlannedLineItem::Keep { id } => match existing(id) {
+                Some(li) => (&li.price.id, li.quantity),
+                None => continue,
+            },
+            PlannedLineItem::Update { id, quantity } => match existing(id) {
+                Some(li) => (&li.price.id, *quantity),
+                None => continue,
+            },
+            PlannedLineItem::Add { price, quantity } => (price, *quantity),
+        };
+        if let Some(sku) = sku_of(price) {
+            totals.entry(sku).or_default().1 += quantity;
+        }
+    }
+    totals
+        .into_iter()
+        .filter(|(_, (from, to))| from != to)
+        .map(|(sku, (from, to))| StockChange { sku, from, to })
+        .collect()
+}
+
+/// Sets one item's quantity within the catalog's bounds; 0 removes it, but never the last item
+/// nor the only subscription item of a subscription.
+fn set_quantity(
+    session: &SessionSnapshot,
+    target: &LineItemId,
+    quantity: u64,
+    catalog: &Catalog,
+) -> Result<Vec<PlannedLineItem>, Rejection> {
+    let Some(item) = session.line_items.iter().find(|li| &li.id == target) else {
+        return Err(Rejection::LineItemNotFound {
+            param: "line_item_id".into(),
+        });
+    };
+    let Some(sold) = catalog.item(&item.price.id) else {
+        return Err(Rejection::OfferNotAvailable {
+            reason: format!(
+                "price {} of line item {target} is not in the catalog",
+                item.price.id
+            ),
+        });
+    };
+    if quantity == 0 {
+        let recurring = |li: &&crate::session::LineItemSnapshot| li.price.recurring.is_some();
+        let last_plan = item.price.recurring.is_some()
+            && session.mode == SessionMode::Subscription
+            && session.line_items.iter().filter(recurring).count() == 1;
+        if session.line_items.len() == 1 || last_plan {
+            return Err(Rejection::CannotRemoveLastItem);
+        }
+    } else if !sold.bounds().contains(quantity) {
+        return Err(Rejection::QuantityOutOfRange {
+            param: "quantity".into(),
+            min: sold.bounds().min,
+            max: sold.bounds().max,
+        });
+    }
+    Ok(session
+        .line_items
+        .iter()
+        .filter(|li| !(li.id == *target && quantity == 0))
+        .map(|li| {
+            if li.id == *target && li.quantity != quantity {
+                PlannedLineItem::Update {
+                    id: li.id.clone(),
+                    quantity,
+                }
+            } else {
+                PlannedLineItem::Keep { id: li.id.clone() }
+            }
+        })
+        .collect())
 }
 
 fn ensure_updatable(session: &SessionSnapshot, policy: UpdatePolicy) -> Result<(), Rejection> {
@@ -94,7 +208,7 @@ fn change_interval(
     session: &SessionSnapshot,
     target: Interval,
     catalog: &Catalog,
-) -> Result<CartPlan, Rejection> {
+) -> Result<Vec<PlannedLineItem>, Rejection> {
     let mut saw_recurring = false;
     let mut line_items = Vec::with_capacity(session.line_items.len());
     for item in &session.line_items {
@@ -133,7 +247,7 @@ fn change_interval(
             reason: "the cart has no subscription item".into(),
         });
     }
-    Ok(CartPlan { line_items })
+    Ok(line_items)
 }
 
 #[cfg(test)]

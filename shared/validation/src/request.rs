@@ -4,7 +4,7 @@
 //! the exact field (`param`) and says what is wrong with it in words safe to show a shopper.
 
 use crate::error::Rejection;
-use crate::ids::CheckoutSessionId;
+use crate::ids::{CheckoutSessionId, LineItemId};
 use crate::planner::{CartAction, Command};
 use serde_json::{Map, Value};
 
@@ -79,6 +79,45 @@ impl JsonBody {
         }
     }
 
+    /// A required whole number within `range`.
+    pub fn integer(
+        &self,
+        field: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, Rejection> {
+        let out_of_range = || {
+            Rejection::invalid_field(
+                field,
+                format!(
+                    "`{field}` must be a whole number from {} to {}.",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        };
+        match self.0.get(field) {
+            None | Some(Value::Null) => Err(Rejection::invalid_field(
+                field,
+                format!("`{field}` is required."),
+            )),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(v) if range.contains(&v) => Ok(v),
+                _ => Err(out_of_range()),
+            },
+            Some(other) => Err(Rejection::invalid_field(
+                field,
+                format!("`{field}` must be a number, not {}.", kind(other)),
+            )),
+        }
+    }
+
+    pub fn line_item_id(&self, field: &str) -> Result<LineItemId, Rejection> {
+        let raw = self.string(field)?;
+        LineItemId::parse(raw).map_err(|e| {
+            Rejection::invalid_field(field, format!("`{field}` is not a line item id: it {e}."))
+        })
+    }
+
     pub fn session_id(&self, field: &str) -> Result<CheckoutSessionId, Rejection> {
         let raw = self.string(field)?;
         CheckoutSessionId::parse(raw).map_err(|e| {
@@ -112,6 +151,24 @@ pub fn change_interval(body: &[u8]) -> Result<Command, Rejection> {
     Ok(Command {
         session_id,
         action: CartAction::ChangeInterval(interval),
+    })
+}
+
+/// Stripe's own ceiling for a line item's quantity.
+pub const MAX_QUANTITY: u64 = 999_999;
+
+/// `POST /update-quantity` `{checkout_session_id, line_item_id, quantity}`; 0 removes the item.
+pub fn update_quantity(body: &[u8]) -> Result<Command, Rejection> {
+    let body = JsonBody::parse(body)?;
+    let session_id = body.session_id("checkout_session_id")?;
+    let line_item = body.line_item_id("line_item_id")?;
+    let quantity = body.integer("quantity", 0..=MAX_QUANTITY)?;
+    Ok(Command {
+        session_id,
+        action: CartAction::SetQuantity {
+            line_item,
+            quantity,
+        },
     })
 }
 
@@ -159,6 +216,50 @@ mod tests {
             change_interval(big.as_bytes()),
             Err(Rejection::InvalidJson { .. })
         ));
+    }
+
+    #[test]
+    fn update_quantity_wants_a_line_item_and_a_whole_quantity() {
+        let ok = update_quantity(
+            br#"{"checkout_session_id":"cs_test_a","line_item_id":"li_1","quantity":0}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            ok.action,
+            CartAction::SetQuantity { quantity: 0, .. }
+        ));
+        for (body, param) in [
+            (
+                &br#"{"checkout_session_id":"cs_test_a","quantity":2}"#[..],
+                "line_item_id",
+            ),
+            (
+                br#"{"checkout_session_id":"cs_test_a","line_item_id":"price_1","quantity":2}"#,
+                "line_item_id",
+            ),
+            (
+                br#"{"checkout_session_id":"cs_test_a","line_item_id":"li_1","quantity":-1}"#,
+                "quantity",
+            ),
+            (
+                br#"{"checkout_session_id":"cs_test_a","line_item_id":"li_1","quantity":1.5}"#,
+                "quantity",
+            ),
+            (
+                br#"{"checkout_session_id":"cs_test_a","line_item_id":"li_1","quantity":"2"}"#,
+                "quantity",
+            ),
+            (
+                br#"{"checkout_session_id":"cs_test_a","line_item_id":"li_1","quantity":1000000}"#,
+                "quantity",
+            ),
+            (
+                br#"{"checkout_session_id":"cs_test_a","line_item_id":"li_1"}"#,
+                "quantity",
+            ),
+        ] {
+            assert_eq!(param_of(update_quantity(body).unwrap_err()), param);
+        }
     }
 
     #[test]
