@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import select
 import signal
@@ -19,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
@@ -620,6 +622,155 @@ def test_completed_sessions(emulator):
     assert "completed" in info.value.user_message
     assert raw(emulator, "POST", f"/_emulator/checkout/sessions/{session.id}/complete", auth=False).status == 400
     assert raw(emulator, "POST", "/_emulator/checkout/sessions/cs_test_nope/complete", auth=False).status == 404
+
+
+# ---------------------------------------------------------------- webhooks and tax rates
+
+
+class WebhookReceiver:
+    """A tiny HTTP server standing in for the product's webhook endpoint."""
+
+    def __init__(self) -> None:
+        self.received: "queue.Queue[tuple[str, bytes, str]]" = queue.Queue()
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                payload = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.put((self.path, payload, self.headers.get("Stripe-Signature", "")))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stripe-webhook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "WebhookReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def next(self) -> tuple[str, bytes, str]:
+        return self.received.get(timeout=10)
+
+
+def test_webhooks_verify_with_the_official_client(emulator):
+    c = client(emulator, ENDIVE)
+    prices = catalog(c)
+    with WebhookReceiver() as receiver:
+        endpoint = raw(emulator, "POST", "/_emulator/webhook_endpoints", json_body={"url": receiver.url}, auth=False)
+        assert endpoint.status == 200
+        secret = endpoint.body["secret"]
+        assert secret.startswith("whsec_")
+        session = c.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "ui_mode": "elements",
+                "return_url": "https://shop.example/return",
+                "line_items": [{"price": prices["mug"], "quantity": 2}],
+            }
+        )
+        assert raw(emulator, "POST", f"/_emulator/checkout/sessions/{session.id}/complete", auth=False).status == 200
+
+        path, payload, signature = receiver.next()
+        assert path == "/stripe-webhook"
+        # The official verifier accepts the signature; a wrong secret or a changed body does not.
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+        assert event.type == "checkout.session.completed"
+        assert event.id.startswith("evt_")
+        assert event.data.object.id == session.id
+        assert event.data.object.status == "complete"
+        assert event.data.object.ui_mode == "elements"
+        assert event.data.object.amount_total == 1800
+        with pytest.raises(stripe.SignatureVerificationError):
+            stripe.Webhook.construct_event(payload, signature, "whsec_wrong")
+        with pytest.raises(stripe.SignatureVerificationError):
+            stripe.Webhook.construct_event(payload.replace(b"1800", b"1"), signature, secret)
+
+        # An API-caused event names its request; the API serves the same event.
+        second = c.v1.checkout.sessions.create(
+            params={"mode": "payment", "line_items": [{"price": prices["mug"], "quantity": 1}]}
+        )
+        expired = c.v1.checkout.sessions.expire(second.id, options={"idempotency_key": "expire-1"})
+        _, payload, signature = receiver.next()
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+        assert event.type == "checkout.session.expired"
+        assert event.request.id == expired.last_response.request_id
+        assert event.request.idempotency_key == "expire-1"
+        listed = c.v1.events.list(params={"type": "checkout.session.expired"})
+        assert [e.id for e in listed.data] == [event.id]
+        assert c.v1.events.retrieve(event.id).data.object.status == "expired"
+
+
+def test_startup_webhook_endpoint_survives_reset(tmp_path):
+    with WebhookReceiver() as receiver:
+        proc, url = start_emulator(
+            tmp_path / "w.log", "--webhook-url", receiver.url, "--webhook-secret", "whsec_startup"
+        )
+        try:
+            endpoints = raw(url, "GET", "/_emulator/webhook_endpoints", auth=False).body["data"]
+            assert [(e["url"], e["secret"]) for e in endpoints] == [(receiver.url, "whsec_startup")]
+            assert raw(url, "POST", "/_emulator/reset", auth=False).status == 200
+            after = raw(url, "GET", "/_emulator/webhook_endpoints", auth=False).body["data"]
+            assert [e["id"] for e in after] == [endpoints[0]["id"]]
+            c = client(url, ENDIVE)
+            session = c.v1.checkout.sessions.create(
+                params={"mode": "payment", "line_items": [{"price": catalog(c)["mug"], "quantity": 1}]}
+            )
+            c.v1.checkout.sessions.expire(session.id)
+            _, payload, signature = receiver.next()
+            event = stripe.Webhook.construct_event(payload, signature, "whsec_startup")
+            assert event.type == "checkout.session.expired" and event.data.object.id == session.id
+        finally:
+            stop_emulator(proc)
+
+
+def test_tax_rates_through_the_client(emulator):
+    c = client(emulator, ENDIVE)
+    prices = catalog(c)
+    vat = c.v1.tax_rates.create(
+        params={"display_name": "VAT", "percentage": 20, "inclusive": True, "country": "GB", "jurisdiction": "GB"}
+    )
+    assert vat.id.startswith("txr_") and vat.object == "tax_rate"
+    assert vat.percentage == 20 and vat.effective_percentage == 20 and vat.inclusive is True
+    assert vat.tax_type is None and vat.livemode is False
+    assert c.v1.tax_rates.retrieve(vat.id).display_name == "VAT"
+    sales = c.v1.tax_rates.create(params={"display_name": "Sales tax", "percentage": 8.25, "inclusive": False})
+    session = c.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "ui_mode": "elements",
+            "return_url": "https://shop.example/return",
+            "line_items": [{"price": prices["mug"], "quantity": 1, "tax_rates": [vat.id]}],
+            "expand": ["line_items"],
+        }
+    )
+    # 900 including 20 %: 150 of it is tax.
+    item = session.line_items.data[0]
+    assert (item.amount_subtotal, item.amount_tax, item.amount_total) == (900, 150, 900)
+    assert item.taxes[0].rate.id == vat.id and item.taxes[0].taxable_amount == 750
+    assert session.total_details.amount_tax == 150 and session.amount_total == 900
+    updated = c.v1.checkout.sessions.update(
+        session.id,
+        params={
+            "line_items": [{"id": item.id, "tax_rates": [sales.id]}, {"price": prices["beans"], "quantity": 1}],
+            "expand": ["line_items"],
+        },
+    )
+    # 900 × 8.25 % = 74.25 → 74 on top; the beans are untaxed.
+    assert updated.total_details.amount_tax == 74
+    assert updated.amount_total == 900 + 74 + 1200
+    assert updated.line_items.data[0].taxes[0].rate.id == sales.id
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        c.v1.checkout.sessions.update(session.id, params={"line_items": [{"id": item.id, "tax_rates": ["txr_nope"]}]})
+    assert info.value.param == "line_items[0][tax_rates][0]"
 
 
 # ---------------------------------------------------------------- raw HTTP details

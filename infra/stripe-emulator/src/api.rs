@@ -5,6 +5,7 @@ use crate::auth::authenticate;
 use crate::control::{fault_error, LoggedRequest};
 use crate::dialect::{ApiVersion, Dialect};
 use crate::errors::ApiError;
+use crate::events::{self, RequestRef};
 use crate::expand::Expand;
 use crate::form::{self, Node, Params};
 use crate::idempotency::{Claim, Fingerprint, Stored};
@@ -13,7 +14,8 @@ use crate::objects::{
     render_shipping_rate, update_price, update_product,
 };
 use crate::store::{now, Store};
-use crate::{lock, sessions, AppState};
+use crate::tax_rates::{self, render_tax_rate};
+use crate::{lock, sessions, webhooks, AppState};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -197,14 +199,26 @@ async fn pipeline(state: &Arc<AppState>, req: &Incoming) -> Outcome {
 
     let result = {
         let mut store = lock(&state.store);
-        dispatch(
+        store.current_request = Some(RequestRef {
+            id: req.request_id.clone(),
+            idempotency_key: if is_post {
+                req.idempotency_key.clone()
+            } else {
+                None
+            },
+        });
+        let result = dispatch(
             &mut store,
             &req.method,
             &req.path,
             params,
             version.dialect(),
             now(),
-        )
+        );
+        store.current_request = None;
+        // Failed requests can record events too (a lazily expired session).
+        webhooks::publish(state, &mut store);
+        result
     };
     let outcome = match result {
         Ok(value) => Outcome {
@@ -278,6 +292,19 @@ pub fn dispatch(
                 .map(render_shipping_rate)
                 .ok_or_else(|| ApiError::no_such("shipping_rate", id, "id", 404))
         }
+        ("POST", ["tax_rates"]) => tax_rates::create(store, p, now).map(|r| render_tax_rate(&r)),
+        ("GET", ["tax_rates"]) => tax_rates::list(store, p),
+        ("GET", ["tax_rates", id]) => {
+            p.finish()?;
+            store
+                .tax_rates
+                .get(*id)
+                .map(render_tax_rate)
+                .ok_or_else(|| ApiError::no_such("tax_rate", id, "id", 404))
+        }
+        ("POST", ["tax_rates", id]) => tax_rates::update(store, id, p).map(|r| render_tax_rate(&r)),
+        ("GET", ["events"]) => events::list(store, p),
+        ("GET", ["events", id]) => events::retrieve(store, id, p),
         ("POST", ["checkout", "sessions"]) => sessions::create(store, p, dialect, now),
         ("GET", ["checkout", "sessions", id]) => sessions::retrieve(store, id, p, dialect, now),
         ("POST", ["checkout", "sessions", id]) => sessions::update(store, id, p, dialect, now),

@@ -1,13 +1,15 @@
 //! The test control API under `/_emulator` (not Stripe; JSON; no auth): the request log, fault
-//! injection, completing sessions as a customer would, and a full reset.
+//! injection, completing sessions as a customer would, webhook endpoints and deliveries, and a
+//! full reset.
 
 use crate::dialect::ApiVersion;
 use crate::errors::{ApiError, ErrorType};
 use crate::sessions;
 use crate::store::now;
+use crate::webhooks::{self, EndpointSpec, WebhookEndpoint};
 use crate::{lock, AppState};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -219,7 +221,147 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/_emulator/checkout/sessions/{id}/complete",
             post(complete_session),
         )
+        .route(
+            "/_emulator/webhook_endpoints",
+            get(list_endpoints).post(add_endpoint),
+        )
+        .route(
+            "/_emulator/webhook_endpoints/{id}",
+            axum::routing::delete(delete_endpoint),
+        )
+        .route("/_emulator/webhook_endpoints/{id}/drop", post(drop_events))
+        .route(
+            "/_emulator/webhook_deliveries",
+            get(list_deliveries).delete(clear_deliveries),
+        )
+        .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/reset", post(reset))
+}
+
+/// A JSON body, where an empty body (or `null`) means `{}`.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    let body: &[u8] = if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid {what}: {e}")))
+}
+
+async fn add_endpoint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let spec: EndpointSpec = match json_body(&body, "webhook endpoint") {
+        Ok(spec) => spec,
+        Err(err) => return control_error(err),
+    };
+    let endpoint = match WebhookEndpoint::build(spec, &state.default_version, now()) {
+        Ok(endpoint) => endpoint,
+        Err(message) => return control_error(ApiError::invalid(message)),
+    };
+    let rendered = endpoint.render();
+    lock(&state.store).webhook_endpoints.push(endpoint);
+    Json(rendered).into_response()
+}
+
+async fn list_endpoints(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let store = lock(&state.store);
+    let data: Vec<Value> = store
+        .webhook_endpoints
+        .iter()
+        .map(WebhookEndpoint::render)
+        .collect();
+    Json(json!({ "data": data }))
+}
+
+async fn delete_endpoint(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let deleted = webhooks::delete_endpoint(&state, &mut lock(&state.store), &id);
+    match deleted {
+        Ok(()) => Json(json!({ "id": id, "deleted": true })).into_response(),
+        Err(err) => control_error(err),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DropSpec {
+    count: u64,
+}
+
+async fn drop_events(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let spec: DropSpec = match json_body(&body, "drop request") {
+        Ok(spec) => spec,
+        Err(err) => return control_error(err),
+    };
+    let mut store = lock(&state.store);
+    match store.webhook_endpoints.iter_mut().find(|e| e.id == id) {
+        Some(endpoint) => {
+            endpoint.drop_next = spec.count;
+            Json(endpoint.render()).into_response()
+        }
+        None => control_error(ApiError::no_such("webhook endpoint", &id, "id", 404)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DeliveryFilter {
+    event_id: Option<String>,
+    endpoint_id: Option<String>,
+}
+
+async fn list_deliveries(
+    State(state): State<Arc<AppState>>,
+    Query(filter): Query<DeliveryFilter>,
+) -> Json<Value> {
+    let store = lock(&state.store);
+    let data: Vec<&webhooks::DeliveryAttempt> = store
+        .deliveries
+        .iter()
+        .filter(|d| filter.event_id.as_ref().is_none_or(|id| &d.event_id == id))
+        .filter(|d| {
+            filter
+                .endpoint_id
+                .as_ref()
+                .is_none_or(|id| &d.endpoint_id == id)
+        })
+        .collect();
+    Json(json!({ "data": data }))
+}
+
+async fn clear_deliveries(State(state): State<Arc<AppState>>) -> Json<Value> {
+    lock(&state.store).deliveries.clear();
+    Json(json!({ "deleted": true }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeliverSpec {
+    endpoint_id: Option<String>,
+}
+
+async fn redeliver(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let spec: RedeliverSpec = match json_body(&body, "redelivery request") {
+        Ok(spec) => spec,
+        Err(err) => return control_error(err),
+    };
+    let result = webhooks::redeliver(
+        &state,
+        &mut lock(&state.store),
+        &id,
+        spec.endpoint_id.as_deref(),
+    );
+    match result {
+        Ok(endpoint_ids) => {
+            Json(json!({ "event_id": id, "endpoint_ids": endpoint_ids })).into_response()
+        }
+        Err(err) => control_error(err),
+    }
 }
 
 async fn list_requests(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -238,17 +380,11 @@ async fn list_faults(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 async fn add_fault(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        &body
-    };
-    let added = serde_json::from_slice::<FaultSpec>(body)
-        .map_err(|e| format!("invalid fault rule: {e}"))
-        .and_then(|spec| lock(&state.faults).add(spec));
+    let added = json_body::<FaultSpec>(&body, "fault rule")
+        .and_then(|spec| lock(&state.faults).add(spec).map_err(ApiError::invalid));
     match added {
         Ok(rule) => Json(json!(rule)).into_response(),
-        Err(message) => control_error(ApiError::invalid(message)),
+        Err(err) => control_error(err),
     }
 }
 
@@ -271,7 +407,9 @@ async fn complete_session(
     };
     let result = {
         let mut store = lock(&state.store);
-        sessions::complete(&mut store, &id, version.dialect(), now())
+        let result = sessions::complete(&mut store, &id, version.dialect(), now());
+        webhooks::publish(&state, &mut store);
+        result
     };
     match result {
         Ok(session) => Json(session).into_response(),

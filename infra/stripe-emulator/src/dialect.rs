@@ -78,6 +78,16 @@ impl ApiVersion {
         })
     }
 
+    /// [`DEFAULT_VERSION`], built without parsing (so without a fallible path).
+    pub fn default_version() -> Self {
+        Self {
+            raw: DEFAULT_VERSION.to_owned(),
+            date: "2026-09-30".to_owned(),
+            name: Some("endive".to_owned()),
+            flags: Vec::new(),
+        }
+    }
+
     pub fn has_flag(&self, key: &str, value: &str) -> bool {
         self.flags.iter().any(|(k, v)| k == key && v == value)
     }
@@ -183,6 +193,14 @@ mod tests {
         assert_eq!(dialect("2026-03-24.clover"), Dialect::Ga);
         assert_eq!(dialect("2026-03-25.dahlia"), Dialect::Dahlia);
         assert_eq!(dialect(DEFAULT_VERSION), Dialect::Dahlia);
+    }
+
+    #[test]
+    fn default_version_matches_its_parse() {
+        assert_eq!(
+            ApiVersion::default_version(),
+            ApiVersion::parse(DEFAULT_VERSION).expect("valid")
+        );
     }
 
     #[test]

@@ -243,6 +243,13 @@ impl Params {
         self.entries.iter().any(|(k, _)| k == key)
     }
 
+    /// Whether `key` was sent as a hash (`key[a]=..`) rather than a scalar.
+    pub fn is_object(&self, key: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(k, v)| k == key && matches!(v, Node::Map(_)))
+    }
+
     pub fn take(&mut self, key: &str) -> Option<Node> {
         let index = self.entries.iter().position(|(k, _)| k == key)?;
         Some(self.entries.remove(index).1)

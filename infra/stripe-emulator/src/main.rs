@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use stripe_emulator::cli::{self, Command, Config};
+use stripe_emulator::webhooks::{DeliveryConfig, EndpointSpec, WebhookEndpoint};
 use stripe_emulator::AppState;
 use tokio::net::TcpListener;
 
@@ -20,6 +22,27 @@ fn main() -> ExitCode {
         }
     };
     init_logging(config.json_logs);
+    let startup_endpoint = match &config.webhook.url {
+        None => None,
+        Some(url) => {
+            let spec = EndpointSpec {
+                url: url.clone(),
+                secret: config.webhook.secret.clone(),
+                ..EndpointSpec::default()
+            };
+            match WebhookEndpoint::build(
+                spec,
+                &config.default_version,
+                stripe_emulator::store::now(),
+            ) {
+                Ok(endpoint) => Some(endpoint),
+                Err(message) => {
+                    eprintln!("stripe-emulator: --webhook-url: {message}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -31,13 +54,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(run(config));
+    let code = runtime.block_on(run(config, startup_endpoint));
     // Do not wait for the blocking stdin reader (it may never return).
     runtime.shutdown_background();
     code
 }
 
-async fn run(config: Config) -> ExitCode {
+async fn run(config: Config, startup_endpoint: Option<WebhookEndpoint>) -> ExitCode {
     let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -62,7 +85,25 @@ async fn run(config: Config) -> ExitCode {
         let _ = stdout.flush();
     }
     tracing::info!(%address, default_api_version = %config.default_version.raw, "listening");
-    let state = Arc::new(AppState::new(config.default_version.clone()));
+    if let Some(endpoint) = &startup_endpoint {
+        // The secret is a test secret; the receiver needs it to verify signatures.
+        tracing::info!(
+            endpoint_id = %endpoint.id,
+            url = %endpoint.url,
+            secret = %endpoint.secret,
+            "webhook endpoint configured"
+        );
+    }
+    let delivery = DeliveryConfig {
+        max_attempts: config.webhook.max_attempts,
+        retry_base: Duration::from_millis(config.webhook.retry_base_ms),
+        ..DeliveryConfig::default()
+    };
+    let state = Arc::new(AppState::with_webhooks(
+        config.default_version.clone(),
+        delivery,
+        startup_endpoint,
+    ));
     match stripe_emulator::serve(listener, state, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

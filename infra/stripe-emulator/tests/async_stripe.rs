@@ -197,3 +197,68 @@ fn async_stripe_reads_preview_and_hosted_sessions() {
     assert!(session.url.is_some());
     assert_eq!(session.shipping_options.len(), 1);
 }
+
+#[test]
+fn async_stripe_reads_line_item_taxes() {
+    let client = Direct::new("2026-09-30.endive");
+    let (_, _, mug) = seed(&client);
+    let rate = client
+        .call(
+            "POST",
+            "/v1/tax_rates",
+            "display_name=VAT&percentage=20&inclusive=true&country=GB&jurisdiction=GB",
+        )
+        .expect("tax rate");
+    let rate_id = rate["id"].as_str().expect("id").to_owned();
+    let sales = client
+        .call(
+            "POST",
+            "/v1/tax_rates",
+            "display_name=Sales+tax&percentage=7.25&inclusive=false&state=CA",
+        )
+        .expect("tax rate");
+    let sales_id = sales["id"].as_str().expect("id").to_owned();
+
+    let mut taxed = item(&mug, 2);
+    taxed.tax_rates = Some(vec![rate_id.clone()]);
+    let created = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Payment)
+        .ui_mode(CheckoutSessionUiMode::Elements)
+        .return_url("https://example.test/return")
+        .line_items(vec![taxed])
+        .send_blocking(&client)
+        .expect("create");
+    // 1800 including 20 %: tax 300, total unchanged.
+    assert_eq!(created.amount_total, Some(1800));
+    assert_eq!(
+        created.total_details.as_ref().map(|t| t.amount_tax),
+        Some(300)
+    );
+
+    let items = RetrieveCheckoutSession::new(created.id.clone())
+        .expand(vec!["line_items".to_owned()])
+        .send_blocking(&client)
+        .expect("retrieve")
+        .line_items
+        .expect("expanded")
+        .data;
+    let mut keep = UpdateCheckoutSessionLineItems::new();
+    keep.id = Some(items[0].id.to_string());
+    keep.tax_rates = Some(vec![sales_id.clone()]);
+    let updated = UpdateCheckoutSession::new(created.id.clone())
+        .line_items(vec![keep])
+        .expand(vec!["line_items".to_owned()])
+        .send_blocking(&client)
+        .expect("update");
+    let item = &updated.line_items.expect("expanded").data[0];
+    let taxes = item.taxes.as_ref().expect("taxes");
+    assert_eq!(taxes.len(), 1);
+    assert_eq!(taxes[0].rate.id.as_str(), sales_id);
+    assert_eq!(taxes[0].rate.percentage, 7.25);
+    assert!(!taxes[0].rate.inclusive);
+    // 1800 × 7.25 % = 130.5 → 131 on top.
+    assert_eq!(taxes[0].amount, 131);
+    assert_eq!(taxes[0].taxable_amount, Some(1800));
+    assert_eq!(item.amount_total, 1931);
+    assert_eq!(updated.amount_total, Some(1931));
+}

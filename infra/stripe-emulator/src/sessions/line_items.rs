@@ -6,6 +6,7 @@ use crate::errors::ApiError;
 use crate::form::{MetadataUpdate, Params};
 use crate::objects::{check_range, new_id, render_price, Price, PriceData, Product, ID_LEN};
 use crate::store::Store;
+use crate::tax_rates::{self, ItemTax};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 
@@ -26,6 +27,8 @@ pub struct LineItem {
     pub quantity: i64,
     pub metadata: BTreeMap<String, String>,
     pub adjustable_quantity: Option<AdjustableQuantity>,
+    /// `txr_` ids, in the order given.
+    pub tax_rates: Vec<String>,
 }
 
 impl LineItem {
@@ -36,9 +39,23 @@ impl LineItem {
             .map_or(0, |p| p.unit_amount.saturating_mul(self.quantity))
     }
 
+    /// Tax from this item's rates (rates deleted from the store count as none).
+    pub fn tax(&self, store: &Store) -> ItemTax {
+        if self.tax_rates.is_empty() {
+            return ItemTax::default();
+        }
+        let rates: Vec<_> = self
+            .tax_rates
+            .iter()
+            .filter_map(|id| store.tax_rates.get(id))
+            .collect();
+        tax_rates::compute(self.amount(store), &rates)
+    }
+
     pub fn render(&self, store: &Store, expand_product: bool) -> Value {
         let price = store.prices.get(&self.price);
         let amount = self.amount(store);
+        let tax = self.tax(store);
         let description = price
             .and_then(|p| store.products.get(&p.product))
             .map(|product| product.name.clone());
@@ -52,15 +69,15 @@ impl LineItem {
             })),
             "amount_discount": 0,
             "amount_subtotal": amount,
-            "amount_tax": 0,
-            "amount_total": amount,
+            "amount_tax": tax.total(),
+            "amount_total": amount.saturating_add(tax.exclusive()),
             "currency": price.map(|p| p.currency.clone()),
             "description": description,
             "discounts": [],
             "metadata": self.metadata,
             "price": price.map(|p| render_price(p, store, expand_product)),
             "quantity": self.quantity,
-            "taxes": [],
+            "taxes": tax_rates::render_tax_lines(&tax.lines, store),
         })
     }
 }
@@ -76,6 +93,8 @@ pub struct LineItemSpec {
     pub quantity: Option<i64>,
     pub metadata: Option<MetadataUpdate>,
     pub adjustable_quantity: Option<AdjustableQuantity>,
+    /// `Some(vec![])` clears; each entry is `(param name, txr_ id)`.
+    pub tax_rates: Option<Vec<(String, String)>>,
 }
 
 impl LineItemSpec {
@@ -140,6 +159,7 @@ impl LineItemSpec {
                 })
             }
         };
+        let tax_rates = tax_rates::take_item_rates(&mut p)?;
         p.finish()?;
         Ok(Self {
             path,
@@ -149,6 +169,7 @@ impl LineItemSpec {
             quantity,
             metadata,
             adjustable_quantity,
+            tax_rates,
         })
     }
 
@@ -231,6 +252,7 @@ pub fn plan(
                 quantity: 0,
                 metadata: BTreeMap::new(),
                 adjustable_quantity: None,
+                tax_rates: Vec::new(),
             },
         };
         let is_new = spec.id.is_none();
@@ -310,6 +332,10 @@ pub fn plan(
         }
         if let Some(update) = &spec.metadata {
             update.apply(&mut item.metadata)?;
+        }
+        // Absent keeps a kept item's rates; a list replaces them; `tax_rates=` clears them.
+        if let Some(rates) = &spec.tax_rates {
+            item.tax_rates = tax_rates::check_item_rates(store, rates)?;
         }
 
         match &currency {

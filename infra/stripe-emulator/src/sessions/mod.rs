@@ -18,6 +18,7 @@ use crate::expand::Expand;
 use crate::form::Params;
 use crate::objects::{new_id, render_list, render_shipping_rate, Page, ID_LEN};
 use crate::store::Store;
+use crate::tax_rates::{render_tax_lines, TaxLine};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -30,6 +31,7 @@ pub const SESSION_EXPANSIONS: &[&str] = &[
     "line_items.data.price.product",
     "shipping_options.shipping_rate",
     "shipping_cost.shipping_rate",
+    "total_details.breakdown",
     // Accepted so clients can ask; the emulator has no such objects and keeps the id.
     "customer",
     "invoice",
@@ -161,6 +163,19 @@ impl Session {
             .fold(0i64, i64::saturating_add)
     }
 
+    /// Tax over all line items: `(all tax, tax added on top of the subtotal)`.
+    pub fn tax(&self, store: &Store) -> (i64, i64) {
+        self.line_items
+            .iter()
+            .fold((0i64, 0i64), |(all, on_top), item| {
+                let tax = item.tax(store);
+                (
+                    all.saturating_add(tax.total()),
+                    on_top.saturating_add(tax.exclusive()),
+                )
+            })
+    }
+
     /// The selected (first) shipping rate's amount.
     pub fn shipping_amount(&self, store: &Store) -> i64 {
         self.shipping_options
@@ -182,12 +197,30 @@ pub fn get_mut<'a>(store: &'a mut Store, id: &str, now: i64) -> Result<&'a mut S
         Some(_) => false,
     };
     if expired_now {
-        store.record_event(EventType::CheckoutSessionExpired, id, now);
+        store.record_event(EventType::CheckoutSessionExpired, id, now, false);
     }
     store
         .sessions
         .get_mut(id)
         .ok_or_else(|| ApiError::no_such("checkout.session", id, "id", 404))
+}
+
+/// Expires every open session whose `expires_at` has passed, oldest deadline first, so the
+/// `checkout.session.expired` webhook goes out on time even if nobody reads the session.
+/// Returns how many expired.
+pub fn expire_due(store: &mut Store, now: i64) -> usize {
+    let mut due: Vec<(i64, String)> = store
+        .sessions
+        .values()
+        .filter(|s| s.status == Status::Open && now >= s.expires_at)
+        .map(|s| (s.expires_at, s.id.clone()))
+        .collect();
+    due.sort();
+    for (_, id) in &due {
+        // Cannot fail: the id was just read from the store.
+        let _ = get_mut(store, id, now);
+    }
+    due.len()
 }
 
 /// `GET /v1/checkout/sessions/:id`.
@@ -222,7 +255,7 @@ pub fn expire(
         )));
     }
     session.status = Status::Expired;
-    store.record_event(EventType::CheckoutSessionExpired, id, now);
+    store.record_event(EventType::CheckoutSessionExpired, id, now, true);
     render_by_id(store, id, dialect, &expand)
 }
 
@@ -251,7 +284,7 @@ pub fn complete(
             session.invoice = Some(new_id("in_", ID_LEN));
         }
     }
-    store.record_event(EventType::CheckoutSessionCompleted, id, now);
+    store.record_event(EventType::CheckoutSessionCompleted, id, now, false);
     render_by_id(store, id, dialect, &Expand::default())
 }
 
@@ -283,6 +316,23 @@ pub fn list_line_items(
     ))
 }
 
+/// `total_details.breakdown.taxes`: one entry per rate, summed over the line items.
+fn tax_breakdown(session: &Session, store: &Store) -> Vec<Value> {
+    let mut lines: Vec<TaxLine> = Vec::new();
+    for item in &session.line_items {
+        for line in item.tax(store).lines {
+            match lines.iter_mut().find(|l| l.rate == line.rate) {
+                Some(sum) => {
+                    sum.amount = sum.amount.saturating_add(line.amount);
+                    sum.taxable_amount = sum.taxable_amount.saturating_add(line.taxable_amount);
+                }
+                None => lines.push(line),
+            }
+        }
+    }
+    render_tax_lines(&lines, store)
+}
+
 pub fn render_by_id(
     store: &Store,
     id: &str,
@@ -301,6 +351,10 @@ pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expan
     let priced = session.mode != Mode::Setup;
     let subtotal = session.subtotal(store);
     let shipping = session.shipping_amount(store);
+    let (tax, exclusive_tax) = session.tax(store);
+    let total = subtotal
+        .saturating_add(shipping)
+        .saturating_add(exclusive_tax);
     let rate_json = |id: &String, expanded: bool| match store.shipping_rates.get(id) {
         Some(rate) if expanded => render_shipping_rate(rate),
         _ => json!(id),
@@ -355,7 +409,7 @@ pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expan
     let payment_status = if session.mode == Mode::Setup {
         "no_payment_required"
     } else if session.paid {
-        if subtotal + shipping == 0 {
+        if total == 0 {
             "no_payment_required"
         } else {
             "paid"
@@ -373,7 +427,7 @@ pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expan
         "after_expiration": null,
         "allow_promotion_codes": null,
         "amount_subtotal": priced.then_some(subtotal),
-        "amount_total": priced.then_some(subtotal + shipping),
+        "amount_total": priced.then_some(total),
         "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
         "billing_address_collection": null,
         "cancel_url": session.cancel_url,
@@ -421,11 +475,20 @@ pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expan
         "submit_type": null,
         "subscription": session.subscription,
         "success_url": session.success_url,
-        "total_details": priced.then(|| json!({
-            "amount_discount": 0,
-            "amount_shipping": shipping,
-            "amount_tax": 0,
-        })),
+        "total_details": priced.then(|| {
+            let mut details = json!({
+                "amount_discount": 0,
+                "amount_shipping": shipping,
+                "amount_tax": tax,
+            });
+            if expand.has("total_details.breakdown") {
+                details["breakdown"] = json!({
+                    "discounts": [],
+                    "taxes": tax_breakdown(session, store),
+                });
+            }
+            details
+        }),
         "ui_mode": dialect.ui_mode_name(session.ui_mode),
         "url": url,
     });

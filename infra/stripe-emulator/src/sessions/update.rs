@@ -492,6 +492,175 @@ mod tests {
         assert_eq!(page["has_more"], false);
     }
 
+    fn tax_rate(f: &mut Fixture, body: &str) -> String {
+        crate::tax_rates::create(&mut f.store, params(body), NOW)
+            .expect("tax rate")
+            .id
+    }
+
+    #[test]
+    fn exclusive_tax_rates_add_tax_on_top_and_survive_keep_by_id() {
+        let mut f = fixture();
+        let rate = tax_rate(
+            &mut f,
+            "display_name=Sales+tax&percentage=8.25&inclusive=false",
+        );
+        let s = new_session(
+            &mut f,
+            PREVIEW,
+            &format!("&ui_mode=custom&permissions[update_line_items]=server_only&line_items[0][tax_rates][0]={rate}&expand[]=line_items"),
+        );
+        // 1000 × 8.25 % = 82.5, rounded half up to 83; the mug (2 × 250) is untaxed.
+        let plan = &s["line_items"]["data"][0];
+        assert_eq!(plan["amount_subtotal"], 1000);
+        assert_eq!(plan["amount_tax"], 83);
+        assert_eq!(plan["amount_total"], 1083);
+        assert_eq!(plan["taxes"][0]["amount"], 83);
+        assert_eq!(plan["taxes"][0]["taxable_amount"], 1000);
+        assert_eq!(plan["taxes"][0]["taxability_reason"], Value::Null);
+        assert_eq!(plan["taxes"][0]["rate"]["id"], rate.as_str());
+        assert_eq!(plan["taxes"][0]["rate"]["percentage"], 8.25);
+        assert_eq!(s["line_items"]["data"][1]["taxes"], serde_json::json!([]));
+        assert_eq!(s["amount_subtotal"], 1500);
+        assert_eq!(s["total_details"]["amount_tax"], 83);
+        assert_eq!(s["amount_total"], 1583);
+
+        // Keeping the item by id keeps its rates (and a new quantity re-taxes it).
+        let id = s["id"].as_str().expect("id").to_owned();
+        let items: Vec<String> = f.store.sessions[&id]
+            .line_items
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        let body = format!(
+            "line_items[0][id]={}&line_items[0][quantity]=2&line_items[1][id]={}&expand[]=line_items&expand[]=total_details.breakdown",
+            items[0], items[1]
+        );
+        let s = do_update(&mut f, &id, PREVIEW, &body).expect("kept");
+        assert_eq!(s["line_items"]["data"][0]["amount_tax"], 165);
+        assert_eq!(s["amount_total"], 2500 + 165);
+        let breakdown = &s["total_details"]["breakdown"];
+        assert_eq!(breakdown["taxes"][0]["amount"], 165);
+        assert_eq!(breakdown["taxes"][0]["rate"]["id"], rate.as_str());
+        assert_eq!(breakdown["discounts"], serde_json::json!([]));
+
+        // `tax_rates=` unsets them.
+        let body = format!("line_items[0][id]={}&line_items[0][tax_rates]=", items[0]);
+        let s = do_update(&mut f, &id, PREVIEW, &body).expect("cleared");
+        assert_eq!(s["total_details"]["amount_tax"], 0);
+        assert_eq!(s["amount_total"], 2000);
+        assert!(f.store.sessions[&id].line_items[0].tax_rates.is_empty());
+    }
+
+    #[test]
+    fn inclusive_tax_rates_are_carved_out_of_the_subtotal() {
+        let mut f = fixture();
+        let vat = tax_rate(
+            &mut f,
+            "display_name=VAT&percentage=20&inclusive=true&country=GB",
+        );
+        let s = new_session(&mut f, "2026-09-30.endive", "&ui_mode=elements");
+        let id = s["id"].as_str().expect("id").to_owned();
+        let items: Vec<String> = f.store.sessions[&id]
+            .line_items
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        let body = format!(
+            "line_items[0][id]={}&line_items[1][id]={}&line_items[1][tax_rates][]={vat}&expand[]=line_items",
+            items[0], items[1]
+        );
+        let s = do_update(&mut f, &id, "2026-09-30.endive", &body).expect("taxed");
+        // 500 including 20 %: 500 / 1.2 = 416.67 net, tax 83.33 → 83, net 417.
+        let mug = &s["line_items"]["data"][1];
+        assert_eq!(mug["amount_subtotal"], 500);
+        assert_eq!(mug["amount_tax"], 83);
+        assert_eq!(mug["amount_total"], 500);
+        assert_eq!(mug["taxes"][0]["taxable_amount"], 417);
+        assert_eq!(mug["taxes"][0]["rate"]["inclusive"], true);
+        assert_eq!(s["amount_subtotal"], 1500);
+        assert_eq!(s["total_details"]["amount_tax"], 83);
+        assert_eq!(s["amount_total"], 1500);
+    }
+
+    #[test]
+    fn line_item_tax_rates_must_exist_be_active_and_few() {
+        let mut f = fixture();
+        let (id, items) = preview_session(&mut f);
+        let inactive = tax_rate(
+            &mut f,
+            "display_name=Old&percentage=5&inclusive=false&active=false",
+        );
+        let rates: Vec<String> = (0..6)
+            .map(|_| tax_rate(&mut f, "display_name=T&percentage=1&inclusive=false"))
+            .collect();
+        let before = f.store.sessions[&id].clone();
+        let keep = format!("line_items[0][id]={}", items[0]);
+        let cases = [
+            (
+                format!("{keep}&line_items[0][tax_rates][0]=txr_nope"),
+                "line_items[0][tax_rates][0]",
+            ),
+            (
+                format!("{keep}&line_items[0][tax_rates][0]={inactive}"),
+                "line_items[0][tax_rates][0]",
+            ),
+            (
+                format!(
+                    "{keep}&line_items[0][tax_rates][0]={}&line_items[0][tax_rates][1]={}",
+                    rates[0], rates[0]
+                ),
+                "line_items[0][tax_rates][1]",
+            ),
+            (
+                format!(
+                    "{keep}{}",
+                    rates
+                        .iter()
+                        .enumerate()
+                        .map(|(n, r)| format!("&line_items[0][tax_rates][{n}]={r}"))
+                        .collect::<String>()
+                ),
+                "line_items[0][tax_rates]",
+            ),
+        ];
+        for (body, param) in cases {
+            let err = do_update(&mut f, &id, PREVIEW, &body).expect_err(&body);
+            assert_eq!(err.param.as_deref(), Some(param), "{body}: {}", err.message);
+            assert_eq!(f.store.sessions[&id], before, "{body}");
+        }
+        let err = do_update(
+            &mut f,
+            &id,
+            PREVIEW,
+            &format!("{keep}&line_items[0][tax_rates][0]=txr_nope"),
+        )
+        .expect_err("missing");
+        assert_eq!(err.code, Some("resource_missing"));
+        // Five is the limit, not an error.
+        let five: String = rates[..5]
+            .iter()
+            .enumerate()
+            .map(|(n, r)| format!("&line_items[0][tax_rates][{n}]={r}"))
+            .collect();
+        let s = do_update(&mut f, &id, PREVIEW, &format!("{keep}{five}")).expect("five");
+        assert_eq!(s["total_details"]["amount_tax"], 50);
+    }
+
+    #[test]
+    fn sweeping_expires_due_sessions_with_an_event_but_no_request() {
+        let mut f = fixture();
+        let (id, _) = preview_session(&mut f);
+        assert_eq!(sessions::expire_due(&mut f.store, NOW + 60), 0);
+        assert_eq!(sessions::expire_due(&mut f.store, NOW + 24 * 3600), 1);
+        assert_eq!(sessions::expire_due(&mut f.store, NOW + 24 * 3600), 0);
+        assert_eq!(f.store.sessions[&id].status, sessions::Status::Expired);
+        let event = f.store.events.last().expect("event");
+        assert_eq!(event.kind, crate::events::EventType::CheckoutSessionExpired);
+        assert!(event.request.is_none());
+        assert_eq!(event.session.status, sessions::Status::Expired);
+    }
+
     #[test]
     fn payment_mode_rejects_recurring() {
         let mut f = fixture();
