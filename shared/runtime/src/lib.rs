@@ -9,6 +9,7 @@
 pub mod config;
 pub mod guard;
 pub mod http;
+pub mod inventory;
 mod pipeline;
 pub mod stripe;
 pub mod telemetry;

@@ -1,0 +1,258 @@
+//! [`InventoryStore`] on the inventory table (partition key `pk`):
+//! `sku#<SKU>` {available, held, sold, received} and `hold#<reservation>#<SKU>` {quantity, state,
+//! expires_at, session_id, sweep}. `sweep` exists only while a hold holds stock, so the sparse
+//! index the sweeper reads lists exactly the live holds.
+
+use super::{InventoryError, InventoryStore, StockLevel};
+use crate::error_chain;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use cart_validation::{Sku, StockChange};
+
+const HELD: &str = "HELD";
+
+#[derive(Debug, Clone)]
+pub struct DynamoInventory {
+    client: Client,
+    table: String,
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn sku_key(sku: &Sku) -> AttributeValue {
+    s(&format!("sku#{sku}"))
+}
+
+fn hold_key(reservation: &str, sku: &Sku) -> AttributeValue {
+    s(&format!("hold#{reservation}#{sku}"))
+}
+
+fn number(item: Option<&std::collections::HashMap<String, AttributeValue>>, name: &str) -> u64 {
+    item.and_then(|i| i.get(name))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl DynamoInventory {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The SKU's counters move by the change: taking stock needs that much available, giving it
+    /// back needs that much held.
+    fn stock_update(&self, change: &StockChange) -> Result<Update, InventoryError> {
+        let builder = Update::builder()
+            .table_name(&self.table)
+            .key("pk", sku_key(&change.sku));
+        let builder = if change.to > change.from {
+            builder
+                .update_expression("SET available = available - :d, held = held + :d")
+                .condition_expression("available >= :d")
+                .expression_attribute_values(":d", n(change.to - change.from))
+        } else {
+            builder
+                .update_expression("SET available = available + :d, held = held - :d")
+                .condition_expression("held >= :d")
+                .expression_attribute_values(":d", n(change.from - change.to))
+        };
+        builder
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| InventoryError::Store(e.to_string()))
+    }
+
+    /// The hold moves only from the quantity the caller saw.
+    fn hold_update(
+        &self,
+        reservation: &str,
+        change: &StockChange,
+        expires_at_s: u64,
+        session: Option<&str>,
+    ) -> Result<Update, InventoryError> {
+        let mut set = vec![
+            "quantity = :to",
+            "#state = :held",
+            "sku = :sku",
+            "reservation = :reservation",
+            "expires_at = :expires",
+        ];
+        if session.is_some() {
+            set.push("session_id = :session");
+        }
+        // Only holds that hold something are listed for the sweeper.
+        let expression = if change.to > 0 {
+            set.push("sweep = :held");
+            format!("SET {}", set.join(", "))
+        } else {
+            format!("SET {} REMOVE sweep", set.join(", "))
+        };
+        let condition = if change.from == 0 {
+            "attribute_not_exists(pk) OR (#state = :held AND quantity = :from)"
+        } else {
+            "#state = :held AND quantity = :from"
+        };
+        let mut builder = Update::builder()
+            .table_name(&self.table)
+            .key("pk", hold_key(reservation, &change.sku))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":to", n(change.to))
+            .expression_attribute_values(":from", n(change.from))
+            .expression_attribute_values(":held", s(HELD))
+            .expression_attribute_values(":sku", s(change.sku.as_str()))
+            .expression_attribute_values(":reservation", s(reservation))
+            .expression_attribute_values(":expires", n(expires_at_s));
+        if let Some(session) = session {
+            builder = builder.expression_attribute_values(":session", s(session));
+        }
+        builder
+            .build()
+            .map_err(|e| InventoryError::Store(e.to_string()))
+    }
+}
+
+impl InventoryStore for DynamoInventory {
+    async fn move_holds(
+        &self,
+        reservation: &str,
+        changes: &[StockChange],
+        expires_at_s: u64,
+        session: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut request = self.client.transact_write_items();
+        for change in changes {
+            request = request
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .update(self.stock_update(change)?)
+                        .build(),
+                )
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .update(self.hold_update(reservation, change, expires_at_s, session)?)
+                        .build(),
+                );
+        }
+        let cancelled = match request.send().await {
+            Ok(_) => return Ok(()),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => c,
+                other => return Err(InventoryError::Store(format!("moving holds: {other}"))),
+            },
+            Err(other) => {
+                return Err(InventoryError::Store(format!(
+                    "moving holds: {}",
+                    error_chain(&other)
+                )))
+            }
+        };
+        // Items go in pairs (stock, hold) per change; the reasons say which condition failed.
+        let reasons = cancelled.cancellation_reasons();
+        for (index, reason) in reasons.iter().enumerate() {
+            if reason.code() != Some("ConditionalCheckFailed") {
+                continue;
+            }
+            let Some(change) = changes.get(index / 2) else {
+                continue;
+            };
+            return Err(if index % 2 == 0 {
+                InventoryError::OutOfStock {
+                    sku: change.sku.clone(),
+                    available: number(reason.item(), "available"),
+                }
+            } else {
+                InventoryError::HoldMismatch {
+                    sku: change.sku.clone(),
+                }
+            });
+        }
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
+            return Err(InventoryError::HoldMismatch {
+                sku: changes[0].sku.clone(),
+            });
+        }
+        Err(InventoryError::Store(format!(
+            "holds not moved: {reasons:?}"
+        )))
+    }
+
+    async fn hold(&self, reservation: &str, sku: &Sku) -> Result<u64, InventoryError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", hold_key(reservation, sku))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| InventoryError::Store(format!("reading a hold: {}", error_chain(&e))))?;
+        let held = output
+            .item()
+            .and_then(|i| i.get("state"))
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|state| state == HELD);
+        Ok(if held {
+            number(output.item(), "quantity")
+        } else {
+            0
+        })
+    }
+
+    async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", sku_key(sku))
+            .update_expression(
+                "SET available = if_not_exists(available, :zero) + :q, \
+                 received = if_not_exists(received, :zero) + :q, \
+                 held = if_not_exists(held, :zero), sold = if_not_exists(sold, :zero)",
+            )
+            .expression_attribute_values(":q", n(quantity))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| InventoryError::Store(format!("receiving stock: {}", error_chain(&e))))
+    }
+
+    async fn stock(&self, sku: &Sku) -> Result<StockLevel, InventoryError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", sku_key(sku))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| InventoryError::Store(format!("reading stock: {}", error_chain(&e))))?;
+        let item = output.item();
+        Ok(StockLevel {
+            available: number(item, "available"),
+            held: number(item, "held"),
+            sold: number(item, "sold"),
+            received: number(item, "received"),
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, for in-process tests.
+
+use super::{InventoryError, InventoryStore, StockLevel};
+use cart_validation::{Sku, StockChange};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub(crate) struct MemoryInventory {
+    state: Mutex<(HashMap<Sku, StockLevel>, HashMap<(String, Sku), u64>)>,
+}
+
+impl MemoryInventory {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (HashMap<Sku, StockLevel>, HashMap<(String, Sku), u64>)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl InventoryStore for MemoryInventory {
+    async fn move_holds(
+        &self,
+        reservation: &str,
+        changes: &[StockChange],
+        _expires_at_s: u64,
+        _session: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        let mut state = self.lock();
+        let (stock, holds) = &mut *state;
+        for change in changes {
+            let level = stock.get(&change.sku).copied().unwrap_or_default();
+            if change.to > change.from && level.available < change.to - change.from {
+                return Err(InventoryError::OutOfStock {
+                    sku: change.sku.clone(),
+                    available: level.available,
+                });
+            }
+            let hold = holds
+                .get(&(reservation.to_owned(), change.sku.clone()))
+                .copied()
+                .unwrap_or(0);
+            if hold != change.from {
+                return Err(InventoryError::HoldMismatch {
+                    sku: change.sku.clone(),
+                });
+            }
+        }
+        for change in changes {
+            let level = stock.entry(change.sku.clone()).or_default();
+            level.available = level.available + change.from - change.to;
+            level.held = level.held + change.to - change.from;
+            holds.insert((reservation.to_owned(), change.sku.clone()), change.to);
+        }
+        Ok(())
+    }
+
+    async fn hold(&self, reservation: &str, sku: &Sku) -> Result<u64, InventoryError> {
+        Ok(self
+            .lock()
+            .1
+            .get(&(reservation.to_owned(), sku.clone()))
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {
+        let mut state = self.lock();
+        let level = state.0.entry(sku.clone()).or_default();
+        level.available += quantity;
+        level.received += quantity;
+        Ok(())
+    }
+
+    async fn stock(&self, sku: &Sku) -> Result<StockLevel, InventoryError> {
+        Ok(self.lock().0.get(sku).copied().unwrap_or_default())
+    }
+}

@@ -1,0 +1,122 @@
+//! Inventory holds that never oversell.
+//!
+//! Stock per SKU (`available`, `held`, `sold`, `received`) and one hold per (reservation, SKU). A
+//! reservation is created with the Checkout Session and written into its metadata
+//! (`cart_reservation`), so every later handler, the webhook and the sweeper find the holds of a
+//! session from the session itself. Every move is one DynamoDB transaction whose conditions keep
+//! `available >= 0` and `available + held + sold == received` at every moment.
+
+mod dynamo;
+#[cfg(test)]
+pub(crate) mod memory;
+
+pub use dynamo::DynamoInventory;
+
+use cart_validation::{Sku, StockChange};
+use std::future::Future;
+
+/// Metadata key on a Checkout Session naming its reservation (and marking it as this app's).
+pub const RESERVATION_METADATA_KEY: &str = "cart_reservation";
+
+/// Stock of one SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StockLevel {
+    pub available: u64,
+    pub held: u64,
+    pub sold: u64,
+    pub received: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("not enough stock of {sku}: {available} available")]
+    OutOfStock { sku: Sku, available: u64 },
+    /// A hold was not at the quantity the caller expected (a concurrent or half-finished move).
+    #[error("hold of {sku} changed concurrently")]
+    HoldMismatch { sku: Sku },
+    #[error("inventory store: {0}")]
+    Store(String),
+}
+
+/// Where holds live.
+pub trait InventoryStore: Send + Sync {
+    /// Moves the reservation's holds by `changes` (each SKU from `from` to `to`) and the SKUs'
+    /// stock with them, all or nothing. `session` is recorded on the holds once known.
+    fn move_holds(
+        &self,
+        reservation: &str,
+        changes: &[StockChange],
+        expires_at_s: u64,
+        session: Option<&str>,
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+
+    /// The reservation's current hold of `sku` (0 when none).
+    fn hold(
+        &self,
+        reservation: &str,
+        sku: &Sku,
+    ) -> impl Future<Output = Result<u64, InventoryError>> + Send;
+
+    /// Adds received stock (seeding, restocking).
+    fn receive(
+        &self,
+        sku: &Sku,
+        quantity: u64,
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+
+    fn stock(&self, sku: &Sku) -> impl Future<Output = Result<StockLevel, InventoryError>> + Send;
+}
+
+/// `move_holds` that converges when a hold is not where the cart says it should be (a previous
+/// request moved stock, then failed to move it back): re-read the real holds and move from there.
+pub async fn move_holds_reconciled<I: InventoryStore>(
+    store: &I,
+    reservation: &str,
+    changes: &[StockChange],
+    expires_at_s: u64,
+    session: Option<&str>,
+) -> Result<(), InventoryError> {
+    match store
+        .move_holds(reservation, changes, expires_at_s, session)
+        .await
+    {
+        Err(InventoryError::HoldMismatch { .. }) => {
+            let mut actual = Vec::with_capacity(changes.len());
+            for change in changes {
+                actual.push(StockChange {
+                    sku: change.sku.clone(),
+                    from: store.hold(reservation, &change.sku).await?,
+                    to: change.to,
+                });
+            }
+            actual.retain(|c| c.from != c.to);
+            if actual.is_empty() {
+                return Ok(());
+            }
+            tracing::warn!(
+                ?changes,
+                ?actual,
+                "holds differed from the cart; reconciled"
+            );
+            store
+                .move_holds(reservation, &actual, expires_at_s, session)
+                .await
+        }
+        other => other,
+    }
+}
+
+/// The reverse of `changes`, to undo a move after Stripe refused the cart it was made for.
+pub fn reversed(changes: &[StockChange]) -> Vec<StockChange> {
+    changes
+        .iter()
+        .map(|c| StockChange {
+            sku: c.sku.clone(),
+            from: c.to,
+            to: c.from,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
