@@ -64,6 +64,15 @@ fn logged_to(name: &str) -> (Stdio, PathBuf) {
     )
 }
 
+/// Unique-enough ids without a random-number crate: time and a counter, hashed.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    hasher.finish()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -302,6 +311,49 @@ client.put_item(TableName=sys.argv[2], Item=json.loads(sys.argv[3]))
         Ok(())
     }
 
+    /// An item as DynamoDB JSON (`{"pk":{"S":…},…}`), or `null` when absent.
+    pub fn get(&self, table: &str, pk: &str) -> Result<Value> {
+        let script = r#"
+import boto3, json, sys
+client = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+item = client.get_item(TableName=sys.argv[2], Key={"pk": {"S": sys.argv[3]}}, ConsistentRead=True)
+print(json.dumps(item.get("Item")))
+"#;
+        let output = Command::new("python3")
+            .args(["-c", script, &self.endpoint, table, pk])
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !output.status.success() {
+            return Err(format!("get_item failed: {}", output.status).into());
+        }
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
+
+    /// Puts `quantity` units of `sku` in stock (a fresh SKU item).
+    pub fn receive(&self, sku: &str, quantity: u64) -> Result<()> {
+        let n = |v: u64| serde_json::json!({ "N": v.to_string() });
+        self.put(
+            "InventoryTable",
+            &serde_json::json!({
+                "pk": { "S": format!("sku#{sku}") },
+                "available": n(quantity), "held": n(0), "sold": n(0), "received": n(quantity),
+            }),
+        )
+    }
+
+    /// `(available, held, sold, received)` of a SKU.
+    pub fn stock(&self, sku: &str) -> Result<(u64, u64, u64, u64)> {
+        let item = self.get("InventoryTable", &format!("sku#{sku}"))?;
+        let n = |name: &str| {
+            item[name]["N"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((n("available"), n("held"), n("sold"), n("received")))
+    }
+
     /// Environment that points a function's AWS SDK at this DynamoDB.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -311,18 +363,24 @@ client.put_item(TableName=sys.argv[2], Item=json.loads(sys.argv[3]))
             ("AWS_SECRET_ACCESS_KEY", "local".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("IDEMPOTENCY_TABLE", "IdempotencyTable".into()),
+            ("INVENTORY_TABLE", "InventoryTable".into()),
         ]
     }
 }
 
-/// The catalog one test sells: a plan with monthly and yearly prices, two one-time products.
+/// The catalog one test sells: a plan with monthly and yearly prices, two untracked one-time
+/// products, and a T-shirt drawing on stock SKU `TEE` (quantities 1 to 5).
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub monthly: String,
     pub yearly: String,
     pub sticker: String,
     pub onboarding: String,
+    pub tee: String,
 }
+
+/// The stock-tracked SKU of [`Catalog::tee`].
+pub const TEE_SKU: &str = "TEE";
 
 impl Catalog {
     pub fn seed(stripe: &Emulator) -> Result<Self> {
@@ -343,17 +401,24 @@ impl Catalog {
         };
         let sticker = stripe.create("/v1/products", &[("name", "Sticker pack")], v)?;
         let onboarding = stripe.create("/v1/products", &[("name", "Onboarding call")], v)?;
+        let tee = stripe.create("/v1/products", &[("name", "T-shirt")], v)?;
         Ok(Self {
             monthly: price("1500", Some("month"), plan_id)?,
             yearly: price("15000", Some("year"), plan_id)?,
             sticker: price("500", None, sticker["id"].as_str().ok_or("product id")?)?,
             onboarding: price("9900", None, onboarding["id"].as_str().ok_or("product id")?)?,
+            tee: price("2500", None, tee["id"].as_str().ok_or("product id")?)?,
         })
     }
 
     pub fn json(&self) -> String {
         serde_json::json!({
-            "plans": [{ "id": "pro", "monthly": self.monthly, "yearly": self.yearly }]
+            "plans": [{ "id": "pro", "monthly": self.monthly, "yearly": self.yearly }],
+            "products": [
+                { "price": self.sticker },
+                { "price": self.onboarding, "quantity": { "min": 1, "max": 1 } },
+                { "price": self.tee, "sku": TEE_SKU, "quantity": { "min": 1, "max": 5 } },
+            ]
         })
         .to_string()
     }
@@ -554,7 +619,7 @@ impl Stack {
         ];
         env.extend(dynamo_env.iter().map(|(k, v)| (*k, v.as_str())));
         env.extend_from_slice(extra_env);
-        let functions = Functions::start(&["change-interval"], &env, instances)?;
+        let functions = Functions::start(&["change-interval", "update-quantity"], &env, instances)?;
         Ok(Self {
             functions,
             catalog,
@@ -581,6 +646,11 @@ impl Stack {
                 "server_only".into(),
             ));
         }
+        // What create-session writes: marks the session as this app's and names its holds.
+        form.push((
+            "metadata[cart_reservation]".into(),
+            format!("rsv_e2e_{:016x}", random_u64()),
+        ));
         for (n, (price, quantity)) in items.iter().enumerate() {
             form.push((format!("line_items[{n}][price]"), (*price).to_owned()));
             form.push((format!("line_items[{n}][quantity]"), quantity.to_string()));
@@ -593,6 +663,18 @@ impl Stack {
     pub fn change_interval(&self, body: &str) -> Result<(u16, Value)> {
         self.functions
             .post("change-interval", "/change-subscription-interval", body)
+    }
+
+    pub fn update_quantity(&self, session: &str, line_item: &str, quantity: i64) -> Result<Reply> {
+        let body = serde_json::json!({
+            "checkout_session_id": session, "line_item_id": line_item, "quantity": quantity
+        });
+        self.functions.send(
+            "update-quantity",
+            "/update-quantity",
+            &body.to_string(),
+            &[],
+        )
     }
 
     /// `/change-subscription-interval` with an `Idempotency-Key`.

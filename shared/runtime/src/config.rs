@@ -55,6 +55,8 @@ pub struct Config {
     pub catalog: Catalog,
     /// DynamoDB table of idempotency records and session leases.
     pub idempotency_table: String,
+    /// DynamoDB table of stock and holds.
+    pub inventory_table: String,
     pub guard: GuardSettings,
 }
 
@@ -120,6 +122,10 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
         name: "IDEMPOTENCY_TABLE",
         hint: "name of the DynamoDB table for idempotency records and session leases",
     })?;
+    let inventory_table = non_empty("INVENTORY_TABLE").ok_or(ConfigError::Missing {
+        name: "INVENTORY_TABLE",
+        hint: "name of the DynamoDB table for stock and holds",
+    })?;
     let guard = GuardSettings {
         record_ttl: Duration::from_secs(number(
             &non_empty,
@@ -138,6 +144,7 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
 
     Ok(Config {
         idempotency_table,
+        inventory_table,
         guard,
         stripe: StripeConfig {
             api_base,
@@ -191,6 +198,8 @@ mod tests {
             vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         map.entry("IDEMPOTENCY_TABLE")
             .or_insert_with(|| "idem".into());
+        map.entry("INVENTORY_TABLE")
+            .or_insert_with(|| "stock".into());
         from_lookup(|name| map.get(name).cloned())
     }
 

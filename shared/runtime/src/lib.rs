@@ -17,6 +17,25 @@ pub mod telemetry;
 pub use config::{Config, ConfigError};
 pub use pipeline::{App, Parser};
 
+/// A function's whole `main`: JSON logs, configuration and clients built once (a bad
+/// configuration stops the cold start with an error naming the variable), then every invocation
+/// through the pipeline with `parse` as the endpoint's request parser.
+pub async fn serve(function: &'static str, parse: Parser) -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let app = match App::from_env(function).await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration; the function cannot start");
+            return Err(error.into());
+        }
+    };
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(move |request| async move {
+        Ok::<_, lambda_http::Error>(app.handle(request, parse).await)
+    }))
+    .await
+}
+
 /// `outer: inner: root`: hyper's and the AWS SDK's own messages ("client error (Connect)",
 /// "dispatch failure") hide the cause that explains a failure.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {

@@ -1,6 +1,7 @@
-//! The request pipeline every handler shares (4 sequential remote round trips):
+//! The request pipeline every handler shares (4 sequential remote round trips, 5 with a stock move):
 //! parse (pure) → claim idempotency + session lease (1) → retrieve the session (2) → plan (pure)
-//! → update Stripe with the entire `line_items` array (3) → store the response + release (4).
+//! → move stock holds when quantities of tracked SKUs change (3) → update Stripe with the entire
+//! `line_items` array (4), moving the stock back if Stripe refuses → store the response + release.
 //!
 //! The lease is taken BEFORE the session is read: a read that overlapped a wait for the lease could
 //! see the cart before the previous holder's update landed, and the whole-array update would then
@@ -12,6 +13,9 @@ use crate::guard::{
     IdempotencyKey, Metered, RecordClaim, StoredResponse,
 };
 use crate::http::Reply;
+use crate::inventory::{
+    move_holds_reconciled, reversed, DynamoInventory, InventoryError, InventoryStore,
+};
 use crate::stripe::{HttpStripe, StripeError, StripeGateway};
 use cart_validation::{
     plan, ApiError, CartPlan, Catalog, Command, ErrorCode, PlannedLineItem, Rejection,
@@ -31,11 +35,17 @@ const DEFAULT_BUDGET_MS: u64 = 15_000;
 const MAX_LEASE_MS: u64 = 30_000;
 const LEASE_GRACE_MS: u64 = 2_000;
 
+/// Holds outlive their session by this much, so the sweeper never races Stripe's own expiry.
+const HOLD_MARGIN_S: i64 = 3_600;
+/// Stripe's default session lifetime, for sessions that do not say.
+const DEFAULT_SESSION_LIFETIME_S: i64 = 24 * 3_600;
+
 /// Everything a handler needs, built once per cold start.
 #[derive(Debug)]
-pub struct App<S, G> {
+pub struct App<S, G, I> {
     stripe: S,
     guard: G,
+    inventory: I,
     settings: GuardSettings,
     catalog: Catalog,
     policy: UpdatePolicy,
@@ -43,7 +53,7 @@ pub struct App<S, G> {
     function: &'static str,
 }
 
-impl App<HttpStripe, DynamoGuardStore> {
+impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
     /// Reads the configuration and builds the clients (once per cold start).
     pub async fn from_env(function: &'static str) -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
@@ -53,7 +63,8 @@ impl App<HttpStripe, DynamoGuardStore> {
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         Ok(Self::new(
             HttpStripe::new(&config.stripe)?,
-            DynamoGuardStore::new(dynamo, config.idempotency_table.clone()),
+            DynamoGuardStore::new(dynamo.clone(), config.idempotency_table.clone()),
+            DynamoInventory::new(dynamo, config.inventory_table.clone()),
             &config,
             function,
         ))
@@ -74,6 +85,8 @@ enum Failure {
     Update(StripeError),
     #[error(transparent)]
     Store(#[from] crate::guard::StoreError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
 }
 
 impl Failure {
@@ -96,6 +109,16 @@ impl Failure {
                 }
             },
             Self::Store(_) => ApiError::new(ErrorCode::InternalError),
+            Self::Inventory(InventoryError::OutOfStock { available, .. }) => {
+                let mut error = ApiError::new(ErrorCode::OutOfStock);
+                error.available = Some(*available);
+                error
+            }
+            // A hold that keeps moving under us: only a concurrent writer outside the lease does that.
+            Self::Inventory(InventoryError::HoldMismatch { .. }) => {
+                ApiError::new(ErrorCode::SessionBusy).with_retry_after(1)
+            }
+            Self::Inventory(InventoryError::Store(_)) => ApiError::new(ErrorCode::InternalError),
         }
     }
 }
@@ -107,11 +130,12 @@ struct Accepted {
     body_hash: String,
 }
 
-impl<S: StripeGateway, G: GuardStore> App<S, G> {
-    pub fn new(stripe: S, guard: G, config: &Config, function: &'static str) -> Self {
+impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
+    pub fn new(stripe: S, guard: G, inventory: I, config: &Config, function: &'static str) -> Self {
         Self {
             stripe,
             guard,
+            inventory,
             settings: config.guard,
             catalog: config.catalog.clone(),
             policy: config.stripe.api_version.update_policy(),
@@ -283,13 +307,73 @@ impl<S: StripeGateway, G: GuardStore> App<S, G> {
         if plan.is_noop() {
             return Ok(SessionSummary::from(&session));
         }
+        let holds = self.hold_stock(&session, &plan).await?;
         let key = self.stripe_idempotency_key(&session, &plan, accepted.key.as_ref());
         let updated = self
             .stripe
             .update_line_items(&command.session_id, &plan.line_items, &key)
-            .await
-            .map_err(Failure::Update)?;
-        Ok(SessionSummary::from(&updated))
+            .await;
+        match updated {
+            Ok(updated) => Ok(SessionSummary::from(&updated)),
+            Err(error) => {
+                if let Some((reservation, expires_at)) = holds {
+                    self.release_stock(&session, reservation, &plan, expires_at)
+                        .await;
+                }
+                Err(Failure::Update(error))
+            }
+        }
+    }
+
+    /// Moves the session's holds to the planned quantities before Stripe sees the new cart, so
+    /// stock is never promised twice. Returns where they were moved, for an undo.
+    async fn hold_stock<'s>(
+        &self,
+        session: &'s SessionSnapshot,
+        plan: &CartPlan,
+    ) -> Result<Option<(&'s str, u64)>, Failure> {
+        if plan.stock.is_empty() {
+            return Ok(None);
+        }
+        let reservation = session.reservation().ok_or(Rejection::NotUpdatable(
+            cart_validation::NotUpdatableReason::NotCreatedHere,
+        ))?;
+        let expires_at = session.expires_at.unwrap_or_else(|| {
+            i64::try_from(now_ms() / 1000).unwrap_or_default() + DEFAULT_SESSION_LIFETIME_S
+        }) + HOLD_MARGIN_S;
+        let expires_at = u64::try_from(expires_at).unwrap_or_default();
+        move_holds_reconciled(
+            &self.inventory,
+            reservation,
+            &plan.stock,
+            expires_at,
+            Some(session.id.as_str()),
+        )
+        .await?;
+        Ok(Some((reservation, expires_at)))
+    }
+
+    /// Undoes [`Self::hold_stock`] after Stripe refused the cart. If even that fails, the holds are
+    /// left larger than the cart: never an oversell, and the next move or the sweeper reconciles.
+    async fn release_stock(
+        &self,
+        session: &SessionSnapshot,
+        reservation: &str,
+        plan: &CartPlan,
+        expires_at: u64,
+    ) {
+        let undo = reversed(&plan.stock);
+        if let Err(error) = move_holds_reconciled(
+            &self.inventory,
+            reservation,
+            &undo,
+            expires_at,
+            Some(session.id.as_str()),
+        )
+        .await
+        {
+            tracing::error!(%error, ?undo, "could not move stock back after Stripe refused the cart");
+        }
     }
 
     /// Same client key + same cart + same plan → same key, so a retried update is replayed by

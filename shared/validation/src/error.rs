@@ -100,6 +100,7 @@ pub enum NotUpdatableReason {
     NotOpen,
     NotElementsSession,
     LineItemsNotServerOnly,
+    NotCreatedHere,
     EmptyCart,
 }
 
@@ -107,9 +108,10 @@ impl NotUpdatableReason {
     fn message(&self) -> &'static str {
         match self {
             Self::NotOpen => "This checkout session is no longer open.",
-            Self::NotElementsSession | Self::LineItemsNotServerOnly | Self::EmptyCart => {
-                "This checkout session cannot be changed from here."
-            }
+            Self::NotElementsSession
+            | Self::LineItemsNotServerOnly
+            | Self::NotCreatedHere
+            | Self::EmptyCart => "This checkout session cannot be changed from here.",
         }
     }
 }

@@ -27,4 +27,5 @@ pub use request::Interval;
 pub use session::{
     LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionSnapshot,
     SessionStatus, SessionSummary, SummaryLineItem, UiMode, UpdateLineItemsPermission,
+    RESERVATION_METADATA_KEY,
 };

@@ -39,6 +39,8 @@ pub struct UpdatePolicy {
     /// server update line items of sessions created with `permissions[update_line_items]=server_only`.
     /// The generally available API has no such permission.
     pub require_server_only_permission: bool,
+    /// Refuse sessions this app did not create (no reservation in their metadata).
+    pub require_own_session: bool,
 }
 
 /// One entry of the retransmitted `line_items` array.
@@ -53,6 +55,8 @@ pub enum PlannedLineItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartPlan {
     pub line_items: Vec<PlannedLineItem>,
+    /// False when the array would leave the cart exactly as it is (same ids, same order).
+    pub changes_cart: bool,
     /// How the cart's demand on each tracked SKU changes (only SKUs whose total changes).
     pub stock: Vec<StockChange>,
 }
@@ -68,9 +72,7 @@ pub struct StockChange {
 impl CartPlan {
     /// True when sending the plan would not change the cart, so Stripe need not be called.
     pub fn is_noop(&self) -> bool {
-        self.line_items
-            .iter()
-            .all(|item| matches!(item, PlannedLineItem::Keep { .. }))
+        !self.changes_cart
     }
 }
 
@@ -90,7 +92,17 @@ pub fn plan(
         } => set_quantity(session, line_item, *quantity, catalog)?,
     };
     let stock = stock_changes(session, &line_items, catalog);
-    Ok(CartPlan { line_items, stock })
+    // Every item kept, none added or removed, order unchanged.
+    let changes_cart = line_items.len() != session.line_items.len()
+        || line_items
+            .iter()
+            .zip(&session.line_items)
+            .any(|(planned, li)| !matches!(planned, PlannedLineItem::Keep { id } if *id == li.id));
+    Ok(CartPlan {
+        line_items,
+        changes_cart,
+        stock,
+    })
 }
 
 /// Per tracked SKU, the cart's total quantity before and after `planned` replaces the items.
@@ -196,6 +208,9 @@ fn ensure_updatable(session: &SessionSnapshot, policy: UpdatePolicy) -> Result<(
         && session.update_line_items_permission != Some(UpdateLineItemsPermission::ServerOnly)
     {
         return refuse(NotUpdatableReason::LineItemsNotServerOnly);
+    }
+    if policy.require_own_session && session.reservation().is_none() {
+        return refuse(NotUpdatableReason::NotCreatedHere);
     }
     if session.line_items.is_empty() {
         return refuse(NotUpdatableReason::EmptyCart);

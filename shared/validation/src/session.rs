@@ -137,8 +137,24 @@ pub struct SessionSnapshot {
     pub amount_subtotal: Option<i64>,
     pub amount_total: Option<i64>,
     pub metadata: BTreeMap<String, String>,
+    /// Unix seconds after which Stripe expires the session.
+    pub expires_at: Option<i64>,
     /// Every line item, in Stripe's order.
     pub line_items: Vec<LineItemSnapshot>,
+}
+
+/// Metadata key this app sets on every session it creates: the reservation that holds the
+/// session's stock, and the mark that the session is this app's to change.
+pub const RESERVATION_METADATA_KEY: &str = "cart_reservation";
+
+impl SessionSnapshot {
+    /// The session's stock reservation; `None` for sessions this app did not create.
+    pub fn reservation(&self) -> Option<&str> {
+        self.metadata
+            .get(RESERVATION_METADATA_KEY)
+            .map(String::as_str)
+            .filter(|r| !r.is_empty())
+    }
 }
 
 /// The session as the browser sees it in a success response.

@@ -5,15 +5,16 @@ use cart_validation::{Sku, StockChange};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// Stock per SKU, and holds per (reservation, SKU).
+type State = (HashMap<Sku, StockLevel>, HashMap<(String, Sku), u64>);
+
 #[derive(Debug, Default)]
 pub(crate) struct MemoryInventory {
-    state: Mutex<(HashMap<Sku, StockLevel>, HashMap<(String, Sku), u64>)>,
+    state: Mutex<State>,
 }
 
 impl MemoryInventory {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, (HashMap<Sku, StockLevel>, HashMap<(String, Sku), u64>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

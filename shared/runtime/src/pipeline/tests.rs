@@ -2,10 +2,12 @@
 
 use super::*;
 use crate::guard::memory::MemoryGuardStore;
+use crate::inventory::memory::MemoryInventory;
 use cart_validation::{
     CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
     RecurringInterval, SessionMode, SessionStatus, UiMode, UpdateLineItemsPermission,
 };
+use cart_validation::{Sku, RESERVATION_METADATA_KEY};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -13,6 +15,7 @@ use std::sync::Mutex;
 struct FakeStripe {
     session: Mutex<Option<SessionSnapshot>>,
     retrieve_error: Mutex<Option<StripeError>>,
+    update_error: Mutex<Option<StripeError>>,
     updates: Mutex<Vec<(Vec<PlannedLineItem>, String)>>,
 }
 
@@ -50,6 +53,9 @@ impl StripeGateway for FakeStripe {
             .lock()
             .unwrap()
             .push((line_items.to_vec(), key.to_owned()));
+        if let Some(e) = self.update_error.lock().unwrap().take() {
+            return Err(e);
+        }
         let mut guard = self.session.lock().unwrap();
         let session = guard.as_mut().ok_or(StripeError::NotFound)?;
         let old = std::mem::take(&mut session.line_items);
@@ -110,7 +116,8 @@ fn open_session() -> SessionSnapshot {
         currency: Some("usd".into()),
         amount_subtotal: Some(2_000),
         amount_total: Some(2_000),
-        metadata: BTreeMap::new(),
+        metadata: BTreeMap::from([(RESERVATION_METADATA_KEY.into(), "rsv_1".into())]),
+        expires_at: Some(2_000_000_000),
         line_items: vec![
             item("li_plan", "price_pro_m", Some(RecurringInterval::Month)),
             item("li_addon", "price_sticker", None),
@@ -126,11 +133,14 @@ fn config() -> Config {
             "2025-03-31.basil; checkout_server_update_beta=v1;",
         ),
         ("IDEMPOTENCY_TABLE", "idem"),
+        ("INVENTORY_TABLE", "stock"),
         ("LEASE_WAIT_MS", "50"),
         ("IDEMPOTENCY_WAIT_MS", "50"),
         (
             "CATALOG_JSON",
-            r#"{"plans":[{"id":"pro","monthly":"price_pro_m","yearly":"price_pro_y"}]}"#,
+            r#"{"plans":[{"id":"pro","monthly":"price_pro_m","yearly":"price_pro_y"}],
+                "products":[{"price":"price_tee","sku":"TEE","quantity":{"min":1,"max":5}},
+                            {"price":"price_sticker"}]}"#,
         ),
     ];
     crate::config::from_lookup(|name| {
@@ -141,12 +151,13 @@ fn config() -> Config {
     .unwrap()
 }
 
-type TestApp = App<FakeStripe, MemoryGuardStore>;
+type TestApp = App<FakeStripe, MemoryGuardStore, MemoryInventory>;
 
 fn app(stripe: FakeStripe) -> TestApp {
     App::new(
         stripe,
         MemoryGuardStore::default(),
+        MemoryInventory::default(),
         &config(),
         "change-interval",
     )
@@ -481,4 +492,121 @@ fn a_missing_runtime_deadline_still_gives_the_lease_a_full_budget() {
         record.in_progress_until_ms < claim.lease_until_ms,
         "lease outlives the record"
     );
+}
+
+fn tee_session() -> SessionSnapshot {
+    let mut session = open_session();
+    session.line_items.push(LineItemSnapshot {
+        quantity: 2,
+        ..item("li_tee", "price_tee", None)
+    });
+    session
+}
+
+fn set_tee(quantity: u64) -> String {
+    format!(
+        r#"{{"checkout_session_id":"cs_test_abc","line_item_id":"li_tee","quantity":{quantity}}}"#
+    )
+}
+
+async fn call_quantity(app: &TestApp, body: &str) -> (u16, serde_json::Value) {
+    let response = app
+        .handle(post(body), cart_validation::request::update_quantity)
+        .await;
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(response.body().as_ref()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn more_units_than_available_is_409_out_of_stock_with_what_is_left() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 3).await.unwrap();
+    app.inventory
+        .move_holds(
+            "rsv_1",
+            &[cart_validation::StockChange {
+                sku: tee.clone(),
+                from: 0,
+                to: 2,
+            }],
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+
+    let (status, body) = call_quantity(&app, &set_tee(4)).await;
+
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("out_of_stock")),
+        "{body}"
+    );
+    assert_eq!(body["available"], 1);
+    assert!(app.stripe.updates.lock().unwrap().is_empty());
+    let (status, _) = call_quantity(&app, &set_tee(3)).await;
+    assert_eq!(status, 200);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (0, 3));
+}
+
+#[tokio::test]
+async fn stock_moves_back_when_stripe_refuses_the_cart() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 10).await.unwrap();
+    app.inventory
+        .move_holds(
+            "rsv_1",
+            &[cart_validation::StockChange {
+                sku: tee.clone(),
+                from: 0,
+                to: 2,
+            }],
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+    *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
+        attempts: 3,
+        cause: "HTTP 503".into(),
+    });
+    let (status, _) = call_quantity(&app, &set_tee(5)).await;
+
+    assert_eq!(status, 502);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!(
+        (level.available, level.held),
+        (8, 2),
+        "hold back where the cart is"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_tracked_item_releases_its_hold() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 5).await.unwrap();
+    app.inventory
+        .move_holds(
+            "rsv_1",
+            &[cart_validation::StockChange {
+                sku: tee.clone(),
+                from: 0,
+                to: 2,
+            }],
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+    let (status, body) = call_quantity(&app, &set_tee(0)).await;
+    assert_eq!(status, 200, "{body}");
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (5, 0));
 }

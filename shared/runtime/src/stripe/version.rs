@@ -101,6 +101,7 @@ impl ApiVersion {
     pub fn update_policy(&self) -> UpdatePolicy {
         UpdatePolicy {
             require_server_only_permission: self.preview,
+            require_own_session: true,
         }
     }
 }

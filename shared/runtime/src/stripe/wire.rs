@@ -21,6 +21,7 @@ pub(super) struct Session {
     amount_total: Option<i64>,
     #[serde(default)]
     metadata: Option<BTreeMap<String, String>>,
+    expires_at: Option<i64>,
     pub(super) line_items: Option<List<LineItem>>,
 }
 
@@ -116,6 +117,7 @@ impl Session {
             amount_subtotal: self.amount_subtotal,
             amount_total: self.amount_total,
             metadata: self.metadata.unwrap_or_default(),
+            expires_at: self.expires_at,
             line_items: line_items
                 .into_iter()
                 .map(LineItem::into_snapshot)

@@ -2,15 +2,18 @@ use super::*;
 use crate::catalog::{Plan, Product, QuantityBounds, Sku};
 use crate::session::{
     LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionStatus,
+    RESERVATION_METADATA_KEY,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
 const GA: UpdatePolicy = UpdatePolicy {
     require_server_only_permission: false,
+    require_own_session: true,
 };
 const PREVIEW: UpdatePolicy = UpdatePolicy {
     require_server_only_permission: true,
+    require_own_session: true,
 };
 
 fn price(id: &str) -> PriceId {
@@ -62,7 +65,8 @@ fn session(items: Vec<LineItemSnapshot>) -> SessionSnapshot {
         currency: Some("usd".into()),
         amount_subtotal: Some(0),
         amount_total: Some(0),
-        metadata: BTreeMap::new(),
+        metadata: BTreeMap::from([(RESERVATION_METADATA_KEY.into(), "rsv_1".into())]),
+        expires_at: None,
         line_items: items,
     }
 }
@@ -141,7 +145,7 @@ fn a_cart_without_subscription_items_cannot_change_interval() {
 #[test]
 fn only_open_elements_sessions_are_updatable() {
     type Mutation = fn(&mut SessionSnapshot);
-    let cases: [(Mutation, NotUpdatableReason); 4] = [
+    let cases: [(Mutation, NotUpdatableReason); 5] = [
         (
             |s| s.status = SessionStatus::Expired,
             NotUpdatableReason::NotOpen,
@@ -155,6 +159,7 @@ fn only_open_elements_sessions_are_updatable() {
             NotUpdatableReason::NotElementsSession,
         ),
         (|s| s.line_items.clear(), NotUpdatableReason::EmptyCart),
+        (|s| s.metadata.clear(), NotUpdatableReason::NotCreatedHere),
     ];
     for (mutate, reason) in cases {
         let mut cart = monthly_cart();
@@ -345,6 +350,10 @@ fn setting_a_quantity_updates_that_item_and_moves_its_stock() {
 fn zero_removes_the_item_and_releases_its_stock() {
     let plan = plan(&tee_cart(), &set(2, 0), &shop(), GA).unwrap();
     assert_eq!(plan.line_items, vec![keep(1), keep(3)]);
+    assert!(
+        !plan.is_noop(),
+        "a removal keeps every other id but is still a change"
+    );
     assert_eq!(plan.stock[0].to, 0);
 }
 
@@ -430,6 +439,8 @@ proptest! {
             }
         }
         prop_assert!(kept.next().is_none());
+        let current = cart.line_items.iter().find(|li| li.id == target_id).map(|li| li.quantity);
+        prop_assert_eq!(plan.is_noop(), current == Some(quantity), "no-op exactly when nothing changes");
         // Stock: the TEE total changes by exactly the target's quantity change.
         let tee_before: u64 = cart.line_items.iter().filter(|li| li.price.id.as_str() == "price_tee").map(|li| li.quantity).sum();
         let target_item = cart.line_items.iter().find(|li| li.id == target_id).unwrap();

@@ -1,0 +1,9 @@
+//! `POST /update-quantity` `{checkout_session_id, line_item_id, quantity}`: sets an absolute
+//! quantity within the product's bounds (0 removes the item, never the last one), holding or
+//! releasing stock by the difference before Stripe sees the new cart.
+
+// One request at a time per Lambda instance: the single-threaded runtime is enough and starts faster.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    cart_runtime::serve("update-quantity", cart_validation::request::update_quantity).await
+}

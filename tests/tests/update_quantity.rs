@@ -1,0 +1,161 @@
+//! POST /update-quantity end to end: quantities within the catalog's bounds, stock held and
+//! released by the difference in DynamoDB (moto), the cart in the Stripe emulator.
+
+use e2e_tests::{line_item_ids, Result, Stack, GA_VERSION, TEE_SKU};
+use serde_json::{json, Value};
+
+fn items(session: &Value) -> Vec<Value> {
+    session["line_items"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An open session holding the plan and one T-shirt, and its T-shirt line item id.
+fn tee_session(stack: &Stack) -> Result<(String, String)> {
+    let c = &stack.catalog;
+    let created = stack.create_session(&[(&c.monthly, 1), (&c.tee, 1)])?;
+    let id = created["id"].as_str().ok_or("session id")?.to_owned();
+    let tee_line = line_item_ids(&stack.stripe.session(&id)?)[1].clone();
+    Ok((id, tee_line))
+}
+
+/// available + held + sold == received, and nothing negative (u64).
+fn assert_invariant(stack: &Stack) -> Result<(u64, u64, u64, u64)> {
+    let stock = stack.dynamo.stock(TEE_SKU)?;
+    let (available, held, sold, received) = stock;
+    assert_eq!(available + held + sold, received, "{stock:?}");
+    Ok(stock)
+}
+
+#[test]
+fn quantities_go_up_down_and_to_zero_with_stock_following() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 6)?;
+    let (id, tee) = tee_session(&stack)?;
+
+    let up = stack.update_quantity(&id, &tee, 3)?;
+    assert_eq!(up.status, 200, "{}", up.body);
+    assert_eq!(assert_invariant(&stack)?, (3, 3, 0, 6));
+    let session = stack.stripe.session(&id)?;
+    assert_eq!(items(&session)[1]["quantity"], 3);
+    assert_eq!(
+        items(&session)[1]["id"],
+        tee.as_str(),
+        "the item keeps its id"
+    );
+    assert_eq!(session["amount_total"], 1500 + 3 * 2500);
+
+    assert_eq!(stack.update_quantity(&id, &tee, 1)?.status, 200);
+    assert_eq!(assert_invariant(&stack)?, (5, 1, 0, 6));
+
+    let removed = stack.update_quantity(&id, &tee, 0)?;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(assert_invariant(&stack)?, (6, 0, 0, 6));
+    assert_eq!(items(&stack.stripe.session(&id)?).len(), 1);
+    Ok(())
+}
+
+#[test]
+fn stock_another_cart_holds_is_not_promised_twice() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 4)?;
+    let (first, first_tee) = tee_session(&stack)?;
+    let (second, second_tee) = tee_session(&stack)?;
+    assert_eq!(stack.update_quantity(&first, &first_tee, 3)?.status, 200);
+
+    let refused = stack.update_quantity(&second, &second_tee, 2)?;
+
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.body["code"], "out_of_stock");
+    assert_eq!(refused.body["available"], 1);
+    assert_eq!(items(&stack.stripe.session(&second)?)[1]["quantity"], 1);
+    assert!(stack.stripe.session_updates(&second)?.is_empty());
+    assert_eq!(assert_invariant(&stack)?, (1, 3, 0, 4));
+    Ok(())
+}
+
+#[test]
+fn quantity_rules_answer_4xx_and_change_nothing() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 10)?;
+    let (id, tee) = tee_session(&stack)?;
+    let plan = line_item_ids(&stack.stripe.session(&id)?)[0].clone();
+
+    let cases = [
+        (
+            stack.update_quantity(&id, &tee, 6)?,
+            422,
+            "quantity_out_of_range",
+        ),
+        (
+            stack.update_quantity(&id, &plan, 0)?,
+            422,
+            "cannot_remove_last_item",
+        ),
+        (
+            stack.update_quantity(&id, "li_notinthiscart", 2)?,
+            404,
+            "line_item_not_found",
+        ),
+        (
+            stack.update_quantity(&id, &tee, -1)?,
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (reply, status, code) in cases {
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (status, Some(code)),
+            "{}",
+            reply.body
+        );
+    }
+    assert!(stack.stripe.session_updates(&id)?.is_empty());
+    assert_eq!(assert_invariant(&stack)?, (10, 0, 0, 10));
+
+    // A session this app did not create (no reservation) is not ours to change.
+    let (status, foreign) = stack.stripe.post(
+        "/v1/checkout/sessions",
+        &[
+            ("mode", "payment"),
+            ("ui_mode", "elements"),
+            ("return_url", "https://shop.example/return"),
+            ("line_items[0][price]", &stack.catalog.tee),
+            ("line_items[0][quantity]", "1"),
+        ],
+        GA_VERSION,
+    )?;
+    assert_eq!(status, 200);
+    let foreign_id = foreign["id"].as_str().ok_or("id")?;
+    let foreign_tee = line_item_ids(&stack.stripe.session(foreign_id)?)[0].clone();
+    let reply = stack.update_quantity(foreign_id, &foreign_tee, 2)?;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (409, Some("session_not_updatable"))
+    );
+    Ok(())
+}
+
+#[test]
+fn when_stripe_fails_the_held_stock_moves_back() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 10)?;
+    let (id, tee) = tee_session(&stack)?;
+    assert_eq!(stack.update_quantity(&id, &tee, 2)?.status, 200);
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "status": 500
+    }))?;
+
+    let failed = stack.update_quantity(&id, &tee, 5)?;
+
+    assert_eq!(failed.status, 502, "{}", failed.body);
+    assert_eq!(
+        assert_invariant(&stack)?,
+        (8, 2, 0, 10),
+        "hold back at the cart's 2"
+    );
+    assert_eq!(items(&stack.stripe.session(&id)?)[1]["quantity"], 2);
+    Ok(())
+}
