@@ -8,6 +8,7 @@
 //! Flow: wire body --[`request`]--> [`Command`] ; snapshot + command + [`Catalog`] --[`plan`]-->
 //! [`CartPlan`] | [`Rejection`] ; every failure --[`ApiError`]--> HTTP status + `code` + safe message.
 
+mod cart;
 mod catalog;
 mod error;
 mod ids;
@@ -15,6 +16,7 @@ mod planner;
 pub mod request;
 mod session;
 
+pub use cart::{plan_new_cart, NewCart, NewCartRequest};
 pub use catalog::{
     Catalog, CatalogError, CatalogItem, Plan, PlanPrice, Product, QuantityBounds, Sku,
 };

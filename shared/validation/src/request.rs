@@ -3,9 +3,11 @@
 //! Bodies are read through [`JsonBody`] rather than `#[derive(Deserialize)]` DTOs so every refusal names
 //! the exact field (`param`) and says what is wrong with it in words safe to show a shopper.
 
+use crate::cart::NewCartRequest;
 use crate::error::Rejection;
-use crate::ids::{CheckoutSessionId, LineItemId};
+use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
 use crate::planner::{CartAction, Command};
+use crate::session::SessionMode;
 use serde_json::{Map, Value};
 
 /// Largest body any endpoint accepts; API Gateway allows more, the cart never needs it.
@@ -156,6 +158,78 @@ pub fn change_interval(body: &[u8]) -> Result<Command, Rejection> {
 
 /// Stripe's own ceiling for a line item's quantity.
 pub const MAX_QUANTITY: u64 = 999_999;
+/// Most distinct items a new cart may hold.
+pub const MAX_CART_ITEMS: usize = 20;
+
+/// `POST /checkout-sessions` `{items:[{price, quantity}], mode?}`.
+pub fn create_session(body: &[u8]) -> Result<NewCartRequest, Rejection> {
+    let body = JsonBody::parse(body)?;
+    let items = match body.0.get("items") {
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_CART_ITEMS => items,
+        Some(Value::Array(_)) => {
+            return Err(Rejection::invalid_field(
+                "items",
+                format!("`items` must hold 1 to {MAX_CART_ITEMS} entries."),
+            ))
+        }
+        None | Some(Value::Null) => {
+            return Err(Rejection::invalid_field("items", "`items` is required."))
+        }
+        Some(other) => {
+            return Err(Rejection::invalid_field(
+                "items",
+                format!("`items` must be an array, not {}.", kind(other)),
+            ))
+        }
+    };
+    let mut parsed = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        let Value::Object(map) = item else {
+            return Err(Rejection::invalid_field(
+                format!("items[{n}]"),
+                format!("`items[{n}]` must be an object with `price` and `quantity`."),
+            ));
+        };
+        let entry = JsonBody(map.clone());
+        let price = entry.string("price").map_err(|e| prefixed(e, n))?;
+        let price = PriceId::parse(price).map_err(|e| {
+            Rejection::invalid_field(
+                format!("items[{n}].price"),
+                format!("`items[{n}].price` is not a Price id: it {e}."),
+            )
+        })?;
+        let quantity = entry
+            .integer("quantity", 1..=MAX_QUANTITY)
+            .map_err(|e| prefixed(e, n))?;
+        parsed.push((price, quantity));
+    }
+    let mode = match body.0.get("mode") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) if m == "payment" => Some(SessionMode::Payment),
+        Some(Value::String(m)) if m == "subscription" => Some(SessionMode::Subscription),
+        Some(_) => {
+            return Err(Rejection::invalid_field(
+                "mode",
+                "`mode` must be \"payment\" or \"subscription\".",
+            ))
+        }
+    };
+    Ok(NewCartRequest {
+        items: parsed,
+        mode,
+    })
+}
+
+/// Names a field of `items[n]` by its full path.
+fn prefixed(rejection: Rejection, n: usize) -> Rejection {
+    match rejection {
+        Rejection::InvalidField { param, message } => Rejection::InvalidField {
+            message: message.replace(&format!("`{param}`"), &format!("`items[{n}].{param}`")),
+            param: format!("items[{n}].{param}"),
+        },
+        other => other,
+    }
+}
 
 /// `POST /update-quantity` `{checkout_session_id, line_item_id, quantity}`; 0 removes the item.
 pub fn update_quantity(body: &[u8]) -> Result<Command, Rejection> {
@@ -260,6 +334,43 @@ mod tests {
         ] {
             assert_eq!(param_of(update_quantity(body).unwrap_err()), param);
         }
+    }
+
+    #[test]
+    fn create_session_names_the_bad_item_field() {
+        let ok =
+            create_session(br#"{"items":[{"price":"price_a","quantity":2}],"mode":"payment"}"#)
+                .unwrap();
+        assert_eq!(ok.items[0].1, 2);
+        for (body, param) in [
+            (&br#"{}"#[..], "items"),
+            (br#"{"items":[]}"#, "items"),
+            (br#"{"items":{}}"#, "items"),
+            (br#"{"items":[1]}"#, "items[0]"),
+            (br#"{"items":[{"quantity":1}]}"#, "items[0].price"),
+            (
+                br#"{"items":[{"price":"prod_1","quantity":1}]}"#,
+                "items[0].price",
+            ),
+            (
+                br#"{"items":[{"price":"price_1","quantity":0}]}"#,
+                "items[0].quantity",
+            ),
+            (
+                br#"{"items":[{"price":"price_1","quantity":1}],"mode":"setup"}"#,
+                "mode",
+            ),
+        ] {
+            assert_eq!(param_of(create_session(body).unwrap_err()), param);
+        }
+        let many: Vec<String> = (0..21)
+            .map(|n| format!(r#"{{"price":"price_{n}","quantity":1}}"#))
+            .collect();
+        let body = format!(r#"{{"items":[{}]}}"#, many.join(","));
+        assert_eq!(
+            param_of(create_session(body.as_bytes()).unwrap_err()),
+            "items"
+        );
     }
 
     #[test]
