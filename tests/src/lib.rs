@@ -616,10 +616,18 @@ impl Stack {
             ("STRIPE_SECRET_KEY", SECRET_KEY),
             ("STRIPE_API_VERSION", api_version),
             ("CATALOG_JSON", catalog_json.as_str()),
+            (
+                "CHECKOUT_RETURN_URL",
+                "https://shop.example/checkout/return",
+            ),
         ];
         env.extend(dynamo_env.iter().map(|(k, v)| (*k, v.as_str())));
         env.extend_from_slice(extra_env);
-        let functions = Functions::start(&["change-interval", "update-quantity"], &env, instances)?;
+        let functions = Functions::start(
+            &["change-interval", "update-quantity", "create-session"],
+            &env,
+            instances,
+        )?;
         Ok(Self {
             functions,
             catalog,
@@ -663,6 +671,18 @@ impl Stack {
     pub fn change_interval(&self, body: &str) -> Result<(u16, Value)> {
         self.functions
             .post("change-interval", "/change-subscription-interval", body)
+    }
+
+    /// `POST /checkout-sessions` with `items` as `(price, quantity)` and an optional key.
+    pub fn create_cart(&self, items: &[(&str, i64)], key: Option<&str>) -> Result<Reply> {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(price, quantity)| serde_json::json!({ "price": price, "quantity": quantity }))
+            .collect();
+        let body = serde_json::json!({ "items": items }).to_string();
+        let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
+        self.functions
+            .send("create-session", "/checkout-sessions", &body, &headers)
     }
 
     pub fn update_quantity(&self, session: &str, line_item: &str, quantity: i64) -> Result<Reply> {

@@ -4,5 +4,8 @@
 // One request at a time per Lambda instance: the single-threaded runtime is enough and starts faster.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    cart_runtime::serve("change-interval", cart_validation::request::change_interval).await
+    cart_runtime::serve("change-interval", |body| {
+        cart_validation::request::change_interval(body).map(cart_runtime::Operation::Change)
+    })
+    .await
 }

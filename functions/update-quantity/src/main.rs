@@ -5,5 +5,8 @@
 // One request at a time per Lambda instance: the single-threaded runtime is enough and starts faster.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    cart_runtime::serve("update-quantity", cart_validation::request::update_quantity).await
+    cart_runtime::serve("update-quantity", |body| {
+        cart_validation::request::update_quantity(body).map(cart_runtime::Operation::Change)
+    })
+    .await
 }

@@ -57,6 +57,8 @@ pub struct Config {
     pub idempotency_table: String,
     /// DynamoDB table of stock and holds.
     pub inventory_table: String,
+    /// `CHECKOUT_RETURN_URL`: where Stripe sends the shopper after paying (create-session).
+    pub return_url: Option<String>,
     pub guard: GuardSettings,
 }
 
@@ -122,6 +124,15 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
         name: "IDEMPOTENCY_TABLE",
         hint: "name of the DynamoDB table for idempotency records and session leases",
     })?;
+    let return_url = non_empty("CHECKOUT_RETURN_URL");
+    if let Some(url) = &return_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "CHECKOUT_RETURN_URL",
+                reason: format!("`{url}` must be an http:// or https:// URL"),
+            });
+        }
+    }
     let inventory_table = non_empty("INVENTORY_TABLE").ok_or(ConfigError::Missing {
         name: "INVENTORY_TABLE",
         hint: "name of the DynamoDB table for stock and holds",
@@ -145,6 +156,7 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
     Ok(Config {
         idempotency_table,
         inventory_table,
+        return_url,
         guard,
         stripe: StripeConfig {
             api_base,

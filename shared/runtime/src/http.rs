@@ -22,6 +22,17 @@ impl Reply {
         }
     }
 
+    /// `200 {"type":"success","session":{…,"client_secret":…}}` for a new session.
+    pub fn created(session: &SessionSummary, client_secret: Option<&str>) -> Self {
+        let mut body = serde_json::json!({ "type": "success", "session": session });
+        body["session"]["client_secret"] = client_secret.into();
+        Self {
+            status: 200,
+            body: body.to_string(),
+            retry_after: None,
+        }
+    }
+
     /// `4xx/5xx {"type":"error","code":…,"message":…}`.
     pub fn error(error: &ApiError) -> Self {
         Self {

@@ -15,7 +15,7 @@ pub mod stripe;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError};
-pub use pipeline::{App, Parser};
+pub use pipeline::{App, Operation, Parser};
 
 /// A function's whole `main`: JSON logs, configuration and clients built once (a bad
 /// configuration stops the cold start with an error naming the variable), then every invocation

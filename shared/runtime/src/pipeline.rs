@@ -16,18 +16,28 @@ use crate::http::Reply;
 use crate::inventory::{
     move_holds_reconciled, reversed, DynamoInventory, InventoryError, InventoryStore,
 };
-use crate::stripe::{HttpStripe, StripeError, StripeGateway};
+use crate::stripe::{HttpStripe, NewSession, StripeError, StripeGateway};
 use cart_validation::{
-    plan, ApiError, CartPlan, Catalog, Command, ErrorCode, PlannedLineItem, Rejection,
-    SessionSnapshot, SessionSummary, UpdatePolicy,
+    plan, plan_new_cart, ApiError, CartPlan, Catalog, Command, ErrorCode, NewCartRequest,
+    PlannedLineItem, Rejection, SessionSnapshot, SessionSummary, UpdatePolicy,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 use tracing::Instrument;
 
-/// Turns a request body into a validated command; one per endpoint, from `cart_validation::request`.
-pub type Parser = fn(&[u8]) -> Result<Command, Rejection>;
+/// What a request asks for, once parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Change an existing session's cart.
+    Change(Command),
+    /// Create a session (and its reservation) for a new cart.
+    Create(NewCartRequest),
+}
+
+/// Turns a request body into a validated operation; one per endpoint, built on
+/// `cart_validation::request`.
+pub type Parser = fn(&[u8]) -> Result<Operation, Rejection>;
 
 /// Without a Lambda context (in-process tests) a request gets this long.
 const DEFAULT_BUDGET_MS: u64 = 15_000;
@@ -49,6 +59,8 @@ pub struct App<S, G, I> {
     settings: GuardSettings,
     catalog: Catalog,
     policy: UpdatePolicy,
+    /// Where Stripe sends the shopper after paying (create-session only).
+    return_url: Option<String>,
     /// The function's name; scopes idempotency records and derived Stripe keys per endpoint.
     function: &'static str,
 }
@@ -83,6 +95,10 @@ enum Failure {
     Retrieve(StripeError),
     #[error("updating the session: {0}")]
     Update(StripeError),
+    #[error("creating the session: {0}")]
+    Create(StripeError),
+    #[error("{0} is not configured")]
+    Unconfigured(&'static str),
     #[error(transparent)]
     Store(#[from] crate::guard::StoreError),
     #[error(transparent)]
@@ -99,7 +115,8 @@ impl Failure {
                 )
                 .with_param("Idempotency-Key"),
             Self::Rejected(rejection) => ApiError::from(rejection.clone()),
-            Self::Retrieve(e) | Self::Update(e) => match e {
+            Self::Unconfigured(_) => ApiError::new(ErrorCode::InternalError),
+            Self::Retrieve(e) | Self::Update(e) | Self::Create(e) => match e {
                 StripeError::NotFound => ApiError::new(ErrorCode::SessionNotFound),
                 StripeError::Unavailable { .. } => {
                     ApiError::new(ErrorCode::PaymentProviderUnavailable)
@@ -125,9 +142,12 @@ impl Failure {
 
 /// A request that passed parsing.
 struct Accepted {
-    command: Command,
+    operation: Operation,
     key: Option<IdempotencyKey>,
     body_hash: String,
+    /// What the lease and the idempotency record are about: the session, or for a session not
+    /// created yet, its reservation.
+    scope: String,
 }
 
 impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
@@ -139,6 +159,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             settings: config.guard,
             catalog: config.catalog.clone(),
             policy: config.stripe.api_version.update_policy(),
+            return_url: config.return_url.clone(),
             function,
         }
     }
@@ -184,7 +205,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Ok(accepted) => accepted,
             Err(failure) => return (self.refuse(&failure), false),
         };
-        tracing::Span::current().record("session_id", accepted.command.session_id.as_str());
+        tracing::Span::current().record("session_id", accepted.scope.as_str());
         let claim = self.claim_for(request, &accepted);
         let admission = match admit(guard, claim, self.settings).await {
             Ok(admission) => admission,
@@ -217,10 +238,20 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             }
         };
 
-        let reply = match self.change_cart(&accepted).await {
-            Ok(summary) => {
-                tracing::Span::current().record("outcome", "updated");
-                Reply::success(&summary)
+        let done = match &accepted.operation {
+            Operation::Change(command) => self
+                .change_cart(command, accepted.key.as_ref())
+                .await
+                .map(|summary| ("updated", Reply::success(&summary))),
+            Operation::Create(cart) => self
+                .create_cart(cart, &accepted.scope)
+                .await
+                .map(|created| ("created", created)),
+        };
+        let reply = match done {
+            Ok((outcome, reply)) => {
+                tracing::Span::current().record("outcome", outcome);
+                reply
             }
             Err(failure) => self.refuse(&failure),
         };
@@ -248,15 +279,28 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             }
         };
         let body = request.body().as_ref();
-        let command = parse(body)?;
+        let operation = parse(body)?;
         // The parser accepted it, so it is a JSON object.
         let body_hash = serde_json::from_slice(body)
             .map(|json| body_hash(&json))
             .unwrap_or_default();
+        let scope = match &operation {
+            Operation::Change(command) => command.session_id.to_string(),
+            // The same client key always means the same reservation, so a retried create finds
+            // its own holds and its own Stripe idempotency key.
+            Operation::Create(_) => match &key {
+                Some(key) => {
+                    let digest = Sha256::digest(format!("{}\n{}", self.function, key.as_str()));
+                    format!("rsv_{}", &hex::encode(digest)[..32])
+                }
+                None => format!("rsv_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+            },
+        };
         Ok(Accepted {
-            command,
+            operation,
             key,
             body_hash,
+            scope,
         })
     }
 
@@ -269,7 +313,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .filter(|&d| d > now)
             .unwrap_or(now + DEFAULT_BUDGET_MS)
             .min(now + MAX_LEASE_MS);
-        let session = accepted.command.session_id.as_str();
+        let session = accepted.scope.as_str();
         Claim {
             holder: format!("{}-{:016x}", self.function, fastrand::u64(..)),
             lease_pk: format!("lease#{session}"),
@@ -295,9 +339,52 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         Reply::error(&error)
     }
 
+    /// Plan → hold stock → create the Stripe session, releasing the stock if Stripe fails.
+    async fn create_cart(
+        &self,
+        request: &NewCartRequest,
+        reservation: &str,
+    ) -> Result<Reply, Failure> {
+        let return_url = self
+            .return_url
+            .as_deref()
+            .ok_or(Failure::Unconfigured("CHECKOUT_RETURN_URL"))?;
+        let cart = plan_new_cart(request, &self.catalog)?;
+        let now_s = i64::try_from(now_ms() / 1000).unwrap_or_default();
+        let expires_at =
+            u64::try_from(now_s + DEFAULT_SESSION_LIFETIME_S + HOLD_MARGIN_S).unwrap_or_default();
+        move_holds_reconciled(&self.inventory, reservation, &cart.stock, expires_at, None).await?;
+        let new = NewSession {
+            mode: cart.mode,
+            line_items: &cart.items,
+            reservation,
+            return_url,
+        };
+        let key = format!("{}-{reservation}", self.function);
+        match self.stripe.create_session(&new, &key).await {
+            Ok(created) => Ok(Reply::created(
+                &SessionSummary::from(&created.session),
+                created.client_secret.as_deref(),
+            )),
+            Err(error) => {
+                let undo = reversed(&cart.stock);
+                if let Err(e) =
+                    move_holds_reconciled(&self.inventory, reservation, &undo, expires_at, None)
+                        .await
+                {
+                    tracing::error!(error = %e, ?undo, "could not release the holds of a session Stripe did not create");
+                }
+                Err(Failure::Create(error))
+            }
+        }
+    }
+
     /// Retrieve → plan → update. Runs only while this request holds the session's lease.
-    async fn change_cart(&self, accepted: &Accepted) -> Result<SessionSummary, Failure> {
-        let command = &accepted.command;
+    async fn change_cart(
+        &self,
+        command: &Command,
+        client_key: Option<&IdempotencyKey>,
+    ) -> Result<SessionSummary, Failure> {
         let session = self
             .stripe
             .retrieve_session(&command.session_id)
@@ -308,7 +395,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             return Ok(SessionSummary::from(&session));
         }
         let holds = self.hold_stock(&session, &plan).await?;
-        let key = self.stripe_idempotency_key(&session, &plan, accepted.key.as_ref());
+        let key = self.stripe_idempotency_key(&session, &plan, client_key);
         let updated = self
             .stripe
             .update_line_items(&command.session_id, &plan.line_items, &key)

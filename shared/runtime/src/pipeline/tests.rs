@@ -1,6 +1,14 @@
 //! In-process handler tests: the real pipeline over a fake Stripe gateway.
 
 use super::*;
+
+fn change_interval(body: &[u8]) -> Result<Operation, Rejection> {
+    cart_validation::request::change_interval(body).map(Operation::Change)
+}
+
+fn update_quantity(body: &[u8]) -> Result<Operation, Rejection> {
+    cart_validation::request::update_quantity(body).map(Operation::Change)
+}
 use crate::guard::memory::MemoryGuardStore;
 use crate::inventory::memory::MemoryInventory;
 use cart_validation::{
@@ -29,6 +37,34 @@ impl FakeStripe {
 }
 
 impl StripeGateway for FakeStripe {
+    async fn create_session(
+        &self,
+        new: &NewSession<'_>,
+        _key: &str,
+    ) -> Result<crate::stripe::CreatedSession, StripeError> {
+        if let Some(e) = self.update_error.lock().unwrap().take() {
+            return Err(e);
+        }
+        let mut session = open_session();
+        session
+            .metadata
+            .insert(RESERVATION_METADATA_KEY.into(), new.reservation.into());
+        session.line_items = new
+            .line_items
+            .iter()
+            .enumerate()
+            .map(|(n, (price, quantity))| LineItemSnapshot {
+                quantity: *quantity,
+                ..item(&format!("li_new{n}"), price.as_str(), None)
+            })
+            .collect();
+        *self.session.lock().unwrap() = Some(session.clone());
+        Ok(crate::stripe::CreatedSession {
+            session,
+            client_secret: Some("cs_test_abc_secret_x".into()),
+        })
+    }
+
     async fn retrieve_session(
         &self,
         _id: &CheckoutSessionId,
@@ -172,9 +208,7 @@ fn post(body: &str) -> Request {
 }
 
 async fn call(app: &TestApp, request: Request) -> (u16, serde_json::Value) {
-    let response = app
-        .handle(request, cart_validation::request::change_interval)
-        .await;
+    let response = app.handle(request, change_interval).await;
     assert_eq!(
         response.headers().get("content-type").unwrap(),
         "application/json"
@@ -368,7 +402,7 @@ async fn a_repeated_key_replays_the_stored_response_without_touching_stripe() {
     let first = app
         .handle(
             post_with_key(YEARLY, "k-1"),
-            cart_validation::request::change_interval,
+            change_interval,
         )
         .await;
     assert_eq!(first.status(), 200);
@@ -379,7 +413,7 @@ async fn a_repeated_key_replays_the_stored_response_without_touching_stripe() {
     let again = app
         .handle(
             post_with_key(YEARLY, "k-1"),
-            cart_validation::request::change_interval,
+            change_interval,
         )
         .await;
 
@@ -402,7 +436,7 @@ async fn a_key_reused_with_another_body_is_a_422() {
     let app = app(FakeStripe::with(open_session()));
     app.handle(
         post_with_key(YEARLY, "k-1"),
-        cart_validation::request::change_interval,
+        change_interval,
     )
     .await;
     let other = r#"{"checkout_session_id":"cs_test_abc","interval":"monthly"}"#;
@@ -427,9 +461,7 @@ async fn a_bad_idempotency_key_is_a_400() {
 async fn a_session_held_by_another_request_is_409_busy_with_retry_after() {
     let app = app(FakeStripe::with(open_session()));
     app.guard.hold_lease("lease#cs_test_abc", now_ms() + 60_000);
-    let response = app
-        .handle(post(YEARLY), cart_validation::request::change_interval)
-        .await;
+    let response = app.handle(post(YEARLY), change_interval).await;
     assert_eq!(response.status(), 409);
     assert_eq!(response.headers().get("retry-after").unwrap(), "1");
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
@@ -465,7 +497,7 @@ async fn a_4xx_is_stored_and_replayed() {
     let replay = app
         .handle(
             post_with_key(YEARLY, "k-4"),
-            cart_validation::request::change_interval,
+            change_interval,
         )
         .await;
     assert_eq!(replay.status(), 409);
@@ -476,9 +508,10 @@ async fn a_4xx_is_stored_and_replayed() {
 fn a_missing_runtime_deadline_still_gives_the_lease_a_full_budget() {
     let app = app(FakeStripe::default());
     let accepted = Accepted {
-        command: cart_validation::request::change_interval(YEARLY.as_bytes()).unwrap(),
+        operation: change_interval(YEARLY.as_bytes()).unwrap(),
         key: IdempotencyKey::parse(b"k"),
         body_hash: "h".into(),
+        scope: "cs_test_abc".into(),
     };
     // cargo-lambda's runtime emulation reports a deadline of 0.
     let request = post(YEARLY).with_lambda_context(lambda_http::Context::default());
@@ -510,9 +543,7 @@ fn set_tee(quantity: u64) -> String {
 }
 
 async fn call_quantity(app: &TestApp, body: &str) -> (u16, serde_json::Value) {
-    let response = app
-        .handle(post(body), cart_validation::request::update_quantity)
-        .await;
+    let response = app.handle(post(body), update_quantity).await;
     let status = response.status().as_u16();
     (
         status,
@@ -607,6 +638,72 @@ async fn removing_a_tracked_item_releases_its_hold() {
         .unwrap();
     let (status, body) = call_quantity(&app, &set_tee(0)).await;
     assert_eq!(status, 200, "{body}");
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (5, 0));
+}
+
+fn create(body: &[u8]) -> Result<Operation, Rejection> {
+    cart_validation::request::create_session(body).map(Operation::Create)
+}
+
+fn app_with_return_url(stripe: FakeStripe) -> TestApp {
+    let mut config = config();
+    config.return_url = Some("https://shop.example/return".into());
+    App::new(
+        stripe,
+        MemoryGuardStore::default(),
+        MemoryInventory::default(),
+        &config,
+        "create-session",
+    )
+}
+
+const NEW_CART: &str =
+    r#"{"items":[{"price":"price_pro_m","quantity":1},{"price":"price_tee","quantity":2}]}"#;
+
+#[tokio::test]
+async fn a_new_cart_holds_its_stock_and_answers_the_client_secret() {
+    let app = app_with_return_url(FakeStripe::default());
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 5).await.unwrap();
+
+    let response = app.handle(post_with_key(NEW_CART, "cart-1"), create).await;
+
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["session"]["client_secret"], "cs_test_abc_secret_x");
+    assert_eq!(body["session"]["line_items"][1]["quantity"], 2);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (3, 2));
+}
+
+#[tokio::test]
+async fn a_new_cart_beyond_stock_is_409_and_creates_nothing() {
+    let app = app_with_return_url(FakeStripe::default());
+    app.inventory
+        .receive(&Sku::parse("TEE").unwrap(), 1)
+        .await
+        .unwrap();
+    let response = app.handle(post(NEW_CART), create).await;
+    assert_eq!(response.status(), 409);
+    assert!(
+        app.stripe.session.lock().unwrap().is_none(),
+        "no Stripe session"
+    );
+}
+
+#[tokio::test]
+async fn when_stripe_cannot_create_the_session_the_holds_are_released() {
+    let stripe = FakeStripe::default();
+    *stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
+        attempts: 3,
+        cause: "timeout".into(),
+    });
+    let app = app_with_return_url(stripe);
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 5).await.unwrap();
+    let response = app.handle(post(NEW_CART), create).await;
+    assert_eq!(response.status(), 502);
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!((level.available, level.held), (5, 0));
 }

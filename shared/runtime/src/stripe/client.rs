@@ -7,9 +7,10 @@
 //! retries, and reads responses into version-neutral snapshots (see `wire`).
 
 use super::wire::{self, ErrorEnvelope};
-use super::{StripeError, StripeGateway};
+use super::{CreatedSession, NewSession, StripeError, StripeGateway};
 use crate::config::{ConfigError, StripeConfig};
 use crate::error_chain;
+use crate::stripe::ApiVersion;
 use bytes::Bytes;
 use cart_validation::{CheckoutSessionId, PlannedLineItem, SessionSnapshot};
 use http_body_util::{BodyExt, Full};
@@ -40,6 +41,33 @@ pub struct HttpStripe {
     version: HeaderValue,
     attempt_timeout: Duration,
     max_attempts: u32,
+    api_version: ApiVersion,
+}
+
+/// The create form. Hand-written rather than async-stripe's `CreateCheckoutSession`, whose
+/// types follow endive: they cannot say `ui_mode=custom` nor the preview's
+/// `permissions[update_line_items]`.
+#[derive(Debug, serde::Serialize)]
+struct CreateForm<'a> {
+    mode: &'static str,
+    ui_mode: &'static str,
+    return_url: &'a str,
+    line_items: Vec<CreateLineItem<'a>>,
+    metadata: std::collections::BTreeMap<&'static str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<CreatePermissions>,
+    expand: [&'static str; 1],
+}
+
+#[derive(Debug, serde::Serialize)]
+struct CreateLineItem<'a> {
+    price: &'a str,
+    quantity: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct CreatePermissions {
+    update_line_items: &'static str,
 }
 
 impl HttpStripe {
@@ -76,6 +104,7 @@ impl HttpStripe {
             version,
             attempt_timeout: config.attempt_timeout,
             max_attempts: config.max_attempts,
+            api_version: config.api_version.clone(),
         })
     }
 
@@ -206,8 +235,13 @@ impl HttpStripe {
     }
 
     async fn session_from(&self, body: Bytes) -> Result<SessionSnapshot, StripeError> {
-        let mut session: wire::Session = serde_json::from_slice(&body)
+        let session: wire::Session = serde_json::from_slice(&body)
             .map_err(|e| StripeError::Malformed(format!("checkout session: {e}")))?;
+        self.complete(session).await
+    }
+
+    /// The snapshot of a session whose first line item page is expanded, paging for the rest.
+    async fn complete(&self, mut session: wire::Session) -> Result<SessionSnapshot, StripeError> {
         let first_page = session
             .line_items
             .take()
@@ -265,6 +299,45 @@ fn line_item_params(items: &[PlannedLineItem]) -> Vec<UpdateCheckoutSessionLineI
 }
 
 impl StripeGateway for HttpStripe {
+    async fn create_session(
+        &self,
+        new: &NewSession<'_>,
+        idempotency_key: &str,
+    ) -> Result<CreatedSession, StripeError> {
+        let form = CreateForm {
+            mode: match new.mode {
+                cart_validation::SessionMode::Subscription => "subscription",
+                _ => "payment",
+            },
+            ui_mode: self.api_version.elements_ui_mode(),
+            return_url: new.return_url,
+            line_items: new
+                .line_items
+                .iter()
+                .map(|(price, quantity)| CreateLineItem {
+                    price: price.as_str(),
+                    quantity: *quantity,
+                })
+                .collect(),
+            metadata: [(cart_validation::RESERVATION_METADATA_KEY, new.reservation)]
+                .into_iter()
+                .collect(),
+            permissions: self.api_version.is_preview().then_some(CreatePermissions {
+                update_line_items: "server_only",
+            }),
+            expand: ["line_items"],
+        };
+        let req = RequestBuilder::new(StripeMethod::Post, "/checkout/sessions").form(&form);
+        let body = self.send(req, Some(idempotency_key)).await?;
+        let mut session: wire::Session = serde_json::from_slice(&body)
+            .map_err(|e| StripeError::Malformed(format!("created session: {e}")))?;
+        let client_secret = session.client_secret.take();
+        Ok(CreatedSession {
+            session: self.complete(session).await?,
+            client_secret,
+        })
+    }
+
     async fn retrieve_session(
         &self,
         id: &CheckoutSessionId,
@@ -318,6 +391,54 @@ mod tests {
              &line_items[2][id]=li_c&line_items[2][quantity]=5"
         );
         assert_eq!(req.path, "/checkout/sessions/cs_test_1");
+    }
+
+    #[test]
+    fn the_create_form_speaks_the_configured_dialect() {
+        let items = [(PriceId::parse("price_m").unwrap(), 1)];
+        let form = |preview: bool| {
+            let version = if preview {
+                ApiVersion::parse("2025-03-31.basil; checkout_server_update_beta=v1;").unwrap()
+            } else {
+                ApiVersion::default()
+            };
+            let form = CreateForm {
+                mode: "subscription",
+                ui_mode: version.elements_ui_mode(),
+                return_url: "https://shop.example/r",
+                line_items: items
+                    .iter()
+                    .map(|(p, q)| CreateLineItem {
+                        price: p.as_str(),
+                        quantity: *q,
+                    })
+                    .collect(),
+                metadata: [("cart_reservation", "rsv_1")].into_iter().collect(),
+                permissions: version.is_preview().then_some(CreatePermissions {
+                    update_line_items: "server_only",
+                }),
+                expand: ["line_items"],
+            };
+            RequestBuilder::new(StripeMethod::Post, "/checkout/sessions")
+                .form(&form)
+                .body
+                .unwrap()
+                .replace("%5B", "[")
+                .replace("%5D", "]")
+        };
+        let preview = form(true);
+        assert!(preview.contains("ui_mode=custom"), "{preview}");
+        assert!(
+            preview.contains("permissions[update_line_items]=server_only"),
+            "{preview}"
+        );
+        assert!(preview.contains("line_items[0][price]=price_m&line_items[0][quantity]=1"));
+        assert!(preview.contains("metadata[cart_reservation]=rsv_1"));
+        let ga = form(false);
+        assert!(
+            ga.contains("ui_mode=elements") && !ga.contains("permissions"),
+            "{ga}"
+        );
     }
 
     #[test]

@@ -33,6 +33,22 @@ pub enum StripeError {
     Malformed(String),
 }
 
+/// A Checkout Session to create, in the configured API dialect.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub mode: cart_validation::SessionMode,
+    pub line_items: &'a [(cart_validation::PriceId, u64)],
+    pub reservation: &'a str,
+    pub return_url: &'a str,
+}
+
+/// A created session: what the browser needs to mount Elements, and the snapshot.
+#[derive(Debug, Clone)]
+pub struct CreatedSession {
+    pub session: SessionSnapshot,
+    pub client_secret: Option<String>,
+}
+
 /// The Stripe operations the pipeline performs.
 pub trait StripeGateway: Send + Sync {
     /// The session with EVERY line item (paging past Stripe's first ten when needed).
@@ -49,4 +65,12 @@ pub trait StripeGateway: Send + Sync {
         line_items: &[PlannedLineItem],
         idempotency_key: &str,
     ) -> impl Future<Output = Result<SessionSnapshot, StripeError>> + Send;
+
+    /// Creates an Elements session (`ui_mode` and permissions per the configured version) whose
+    /// metadata names `reservation`.
+    fn create_session(
+        &self,
+        session: &NewSession<'_>,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<CreatedSession, StripeError>> + Send;
 }

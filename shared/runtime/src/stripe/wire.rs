@@ -22,6 +22,7 @@ pub(super) struct Session {
     #[serde(default)]
     metadata: Option<BTreeMap<String, String>>,
     expires_at: Option<i64>,
+    pub(super) client_secret: Option<String>,
     pub(super) line_items: Option<List<LineItem>>,
 }
 
