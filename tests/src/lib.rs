@@ -21,6 +21,8 @@ pub const PREVIEW_VERSION: &str = "2025-03-31.basil; checkout_server_update_beta
 /// A generally available version after the `custom` → `elements` rename.
 pub const GA_VERSION: &str = "2026-09-30.endive";
 pub const SECRET_KEY: &str = "sk_test_e2e_local";
+/// The signing secret shared by the emulator's webhook endpoint and the stripe-webhook function.
+pub const WEBHOOK_SECRET: &str = "whsec_e2e_local_signing_secret";
 
 /// Test result: any error, sendable so requests can run on threads.
 pub type Result<T = (), E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
@@ -539,6 +541,11 @@ impl Functions {
             .collect()
     }
 
+    /// The function URL of `function` at `path`.
+    pub fn url(&self, function: &str, path: &str) -> String {
+        format!("{}/{function}{path}", self.base)
+    }
+
     /// POSTs a raw body with extra headers.
     pub fn send(
         &self,
@@ -620,11 +627,17 @@ impl Stack {
                 "CHECKOUT_RETURN_URL",
                 "https://shop.example/checkout/return",
             ),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ];
         env.extend(dynamo_env.iter().map(|(k, v)| (*k, v.as_str())));
         env.extend_from_slice(extra_env);
         let functions = Functions::start(
-            &["change-interval", "update-quantity", "create-session"],
+            &[
+                "change-interval",
+                "update-quantity",
+                "create-session",
+                "stripe-webhook",
+            ],
             &env,
             instances,
         )?;
@@ -671,6 +684,22 @@ impl Stack {
     pub fn change_interval(&self, body: &str) -> Result<(u16, Value)> {
         self.functions
             .post("change-interval", "/change-subscription-interval", body)
+    }
+
+    /// Points the emulator's webhook deliveries at the stripe-webhook function.
+    pub fn connect_webhooks(&self) -> Result<()> {
+        let endpoint = serde_json::json!({
+            "url": self.functions.url("stripe-webhook", "/stripe-webhook"),
+            "secret": WEBHOOK_SECRET,
+        });
+        let response = agent()
+            .post(format!("{}/_emulator/webhook_endpoints", self.stripe.base))
+            .send_json(&endpoint)?;
+        let (status, body) = read(response)?;
+        if status >= 300 {
+            return Err(format!("webhook endpoint refused: {status} {body}").into());
+        }
+        Ok(())
     }
 
     /// `POST /checkout-sessions` with `items` as `(price, quantity)` and an optional key.

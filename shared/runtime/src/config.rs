@@ -25,6 +25,22 @@ pub enum ConfigError {
     },
 }
 
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// Where and how to reach Stripe.
 #[derive(Clone)]
 pub struct StripeConfig {
@@ -59,6 +75,8 @@ pub struct Config {
     pub inventory_table: String,
     /// `CHECKOUT_RETURN_URL`: where Stripe sends the shopper after paying (create-session).
     pub return_url: Option<String>,
+    /// `STRIPE_WEBHOOK_SECRET` (`whsec_…`): verifies webhook signatures (stripe-webhook).
+    pub webhook_secret: Option<Secret>,
     pub guard: GuardSettings,
 }
 
@@ -133,6 +151,16 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
             });
         }
     }
+    let webhook_secret = non_empty("STRIPE_WEBHOOK_SECRET");
+    if webhook_secret
+        .as_deref()
+        .is_some_and(|s| !s.starts_with("whsec_"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "STRIPE_WEBHOOK_SECRET",
+            reason: "must be a webhook signing secret starting with whsec_".into(),
+        });
+    }
     let inventory_table = non_empty("INVENTORY_TABLE").ok_or(ConfigError::Missing {
         name: "INVENTORY_TABLE",
         hint: "name of the DynamoDB table for stock and holds",
@@ -157,6 +185,7 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
         idempotency_table,
         inventory_table,
         return_url,
+        webhook_secret: webhook_secret.map(Secret),
         guard,
         stripe: StripeConfig {
             api_base,
@@ -230,6 +259,13 @@ mod tests {
             !format!("{cfg:?}").contains("sk_test_1"),
             "secret never logged"
         );
+        let with_webhook = load(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("CATALOG_JSON", CATALOG),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_topsecret"),
+        ])
+        .unwrap();
+        assert!(!format!("{with_webhook:?}").contains("topsecret"));
     }
 
     #[test]

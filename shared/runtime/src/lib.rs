@@ -14,24 +14,39 @@ mod pipeline;
 pub mod stripe;
 pub mod telemetry;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, Secret};
 pub use pipeline::{App, Operation, Parser};
 
-/// A function's whole `main`: JSON logs, configuration and clients built once (a bad
-/// configuration stops the cold start with an error naming the variable), then every invocation
-/// through the pipeline with `parse` as the endpoint's request parser.
-pub async fn serve(function: &'static str, parse: Parser) -> Result<(), lambda_http::Error> {
+/// Cold start: JSON logs, then configuration and clients, built once. A bad configuration stops
+/// the function with an error naming the variable.
+async fn start(
+    function: &'static str,
+) -> Result<
+    App<stripe::HttpStripe, guard::DynamoGuardStore, inventory::DynamoInventory>,
+    lambda_http::Error,
+> {
     telemetry::init();
-    let app = match App::from_env(function).await {
-        Ok(app) => app,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration; the function cannot start");
-            return Err(error.into());
-        }
-    };
-    let app = &app;
+    App::from_env(function).await.map_err(|error| {
+        tracing::error!(%error, "invalid configuration; the function cannot start");
+        error.into()
+    })
+}
+
+/// A cart endpoint's whole `main`: every invocation goes through the pipeline with `parse` as
+/// the endpoint's request parser.
+pub async fn serve(function: &'static str, parse: Parser) -> Result<(), lambda_http::Error> {
+    let app = &start(function).await?;
     lambda_http::run(lambda_http::service_fn(move |request| async move {
         Ok::<_, lambda_http::Error>(app.handle(request, parse).await)
+    }))
+    .await
+}
+
+/// The stripe-webhook function's `main`: signed Stripe events settle inventory holds.
+pub async fn serve_webhook(function: &'static str) -> Result<(), lambda_http::Error> {
+    let app = &start(function).await?;
+    lambda_http::run(lambda_http::service_fn(move |request| async move {
+        Ok::<_, lambda_http::Error>(app.handle_webhook(request).await)
     }))
     .await
 }

@@ -61,6 +61,8 @@ pub struct App<S, G, I> {
     policy: UpdatePolicy,
     /// Where Stripe sends the shopper after paying (create-session only).
     return_url: Option<String>,
+    /// Signing secret of the webhook endpoint (stripe-webhook only).
+    webhook_secret: Option<crate::config::Secret>,
     /// The function's name; scopes idempotency records and derived Stripe keys per endpoint.
     function: &'static str,
 }
@@ -99,6 +101,8 @@ enum Failure {
     Create(StripeError),
     #[error("{0} is not configured")]
     Unconfigured(&'static str),
+    #[error("webhook signature: {0}")]
+    Signature(webhook::SignatureError),
     #[error(transparent)]
     Store(#[from] crate::guard::StoreError),
     #[error(transparent)]
@@ -116,6 +120,7 @@ impl Failure {
                 .with_param("Idempotency-Key"),
             Self::Rejected(rejection) => ApiError::from(rejection.clone()),
             Self::Unconfigured(_) => ApiError::new(ErrorCode::InternalError),
+            Self::Signature(_) => ApiError::new(ErrorCode::InvalidSignature),
             Self::Retrieve(e) | Self::Update(e) | Self::Create(e) => match e {
                 StripeError::NotFound => ApiError::new(ErrorCode::SessionNotFound),
                 StripeError::Unavailable { .. } => {
@@ -160,6 +165,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             catalog: config.catalog.clone(),
             policy: config.stripe.api_version.update_policy(),
             return_url: config.return_url.clone(),
+            webhook_secret: config.webhook_secret.clone(),
             function,
         }
     }
@@ -494,6 +500,8 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         format!("{}-{}", self.function, hex::encode(hash.finalize()))
     }
 }
+
+pub mod webhook;
 
 #[cfg(test)]
 mod tests;

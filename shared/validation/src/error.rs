@@ -12,6 +12,7 @@ const SOMETHING_WENT_WRONG: &str = "Something went wrong on our end. Please try 
 pub enum ErrorCode {
     InvalidJson,
     InvalidRequest,
+    InvalidSignature,
     MethodNotAllowed,
     SessionNotFound,
     LineItemNotFound,
@@ -30,7 +31,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
-            Self::InvalidJson | Self::InvalidRequest => 400,
+            Self::InvalidJson | Self::InvalidRequest | Self::InvalidSignature => 400,
             Self::SessionNotFound | Self::LineItemNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::SessionNotUpdatable
@@ -50,6 +51,7 @@ impl ErrorCode {
         match self {
             Self::InvalidJson => "invalid_json",
             Self::InvalidRequest => "invalid_request",
+            Self::InvalidSignature => "invalid_signature",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::SessionNotFound => "session_not_found",
             Self::LineItemNotFound => "line_item_not_found",
@@ -71,6 +73,7 @@ impl ErrorCode {
         match self {
             Self::InvalidJson => "The request body must be a JSON object.",
             Self::InvalidRequest => "The request is invalid.",
+            Self::InvalidSignature => "The webhook signature could not be verified.",
             Self::MethodNotAllowed => "Use POST for this endpoint.",
             Self::SessionNotFound => "This checkout session does not exist.",
             Self::LineItemNotFound => "That item is not in this cart.",
@@ -242,6 +245,7 @@ mod tests {
         let all = [
             ErrorCode::InvalidJson,
             ErrorCode::InvalidRequest,
+            ErrorCode::InvalidSignature,
             ErrorCode::MethodNotAllowed,
             ErrorCode::SessionNotFound,
             ErrorCode::LineItemNotFound,

@@ -3,7 +3,7 @@
 //! expires_at, session_id, sweep}. `sweep` exists only while a hold holds stock, so the sparse
 //! index the sweeper reads lists exactly the live holds.
 
-use super::{InventoryError, InventoryStore, StockLevel};
+use super::{InventoryError, InventoryStore, Settlement, StockLevel};
 use crate::error_chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -14,6 +14,8 @@ use aws_sdk_dynamodb::Client;
 use cart_validation::{Sku, StockChange};
 
 const HELD: &str = "HELD";
+const SOLD: &str = "SOLD";
+const RELEASED: &str = "RELEASED";
 
 #[derive(Debug, Clone)]
 pub struct DynamoInventory {
@@ -195,6 +197,69 @@ impl InventoryStore for DynamoInventory {
         Err(InventoryError::Store(format!(
             "holds not moved: {reasons:?}"
         )))
+    }
+
+    async fn settle(
+        &self,
+        reservation: &str,
+        settlements: &[Settlement],
+    ) -> Result<(), InventoryError> {
+        let mut request = self.client.transact_write_items();
+        for settlement in settlements {
+            let sold = settlement.sold.min(settlement.held);
+            let stock = Update::builder()
+                .table_name(&self.table)
+                .key("pk", sku_key(&settlement.sku))
+                .update_expression(
+                    "SET held = held - :held, sold = sold + :sold, available = available + :back",
+                )
+                .condition_expression("held >= :held")
+                .expression_attribute_values(":held", n(settlement.held))
+                .expression_attribute_values(":sold", n(sold))
+                .expression_attribute_values(":back", n(settlement.held - sold))
+                .build()
+                .map_err(|e| InventoryError::Store(e.to_string()))?;
+            let hold = Update::builder()
+                .table_name(&self.table)
+                .key("pk", hold_key(reservation, &settlement.sku))
+                .update_expression("SET #state = :end, sold = :sold REMOVE sweep")
+                .condition_expression("#state = :held AND quantity = :quantity")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":end", s(if sold > 0 { SOLD } else { RELEASED }))
+                .expression_attribute_values(":sold", n(sold))
+                .expression_attribute_values(":held", s(HELD))
+                .expression_attribute_values(":quantity", n(settlement.held))
+                .build()
+                .map_err(|e| InventoryError::Store(e.to_string()))?;
+            request = request
+                .transact_items(TransactWriteItem::builder().update(stock).build())
+                .transact_items(TransactWriteItem::builder().update(hold).build());
+        }
+        if settlements.is_empty() {
+            return Ok(());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let index = c
+                        .cancellation_reasons()
+                        .iter()
+                        .position(|r| r.code() != Some("None"))
+                        .unwrap_or(0);
+                    Err(InventoryError::HoldMismatch {
+                        sku: settlements
+                            .get(index / 2)
+                            .map_or_else(|| settlements[0].sku.clone(), |s| s.sku.clone()),
+                    })
+                }
+                other => Err(InventoryError::Store(format!("settling holds: {other}"))),
+            },
+            Err(other) => Err(InventoryError::Store(format!(
+                "settling holds: {}",
+                error_chain(&other)
+            ))),
+        }
     }
 
     async fn hold(&self, reservation: &str, sku: &Sku) -> Result<u64, InventoryError> {

@@ -1,6 +1,6 @@
 //! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, for in-process tests.
 
-use super::{InventoryError, InventoryStore, StockLevel};
+use super::{InventoryError, InventoryStore, Settlement, StockLevel};
 use cart_validation::{Sku, StockChange};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -54,6 +54,30 @@ impl InventoryStore for MemoryInventory {
             level.available = level.available + change.from - change.to;
             level.held = level.held + change.to - change.from;
             holds.insert((reservation.to_owned(), change.sku.clone()), change.to);
+        }
+        Ok(())
+    }
+
+    async fn settle(
+        &self,
+        reservation: &str,
+        settlements: &[Settlement],
+    ) -> Result<(), InventoryError> {
+        let mut state = self.lock();
+        let (stock, holds) = &mut *state;
+        for s in settlements {
+            let key = (reservation.to_owned(), s.sku.clone());
+            if holds.get(&key).copied().unwrap_or(0) != s.held {
+                return Err(InventoryError::HoldMismatch { sku: s.sku.clone() });
+            }
+        }
+        for s in settlements {
+            let sold = s.sold.min(s.held);
+            let level = stock.entry(s.sku.clone()).or_default();
+            level.held -= s.held;
+            level.sold += sold;
+            level.available += s.held - sold;
+            holds.remove(&(reservation.to_owned(), s.sku.clone()));
         }
         Ok(())
     }

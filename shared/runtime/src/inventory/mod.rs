@@ -57,6 +57,14 @@ pub trait InventoryStore: Send + Sync {
         sku: &Sku,
     ) -> impl Future<Output = Result<u64, InventoryError>> + Send;
 
+    /// Closes holds for good: `sold` units of each become sold, the rest of the hold goes back
+    /// to available. Each hold must still be HELD at `held` units, so a settlement applies once.
+    fn settle(
+        &self,
+        reservation: &str,
+        settlements: &[Settlement],
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+
     /// Adds received stock (seeding, restocking).
     fn receive(
         &self,
@@ -65,6 +73,14 @@ pub trait InventoryStore: Send + Sync {
     ) -> impl Future<Output = Result<(), InventoryError>> + Send;
 
     fn stock(&self, sku: &Sku) -> impl Future<Output = Result<StockLevel, InventoryError>> + Send;
+}
+
+/// How one hold ends: `sold` of its `held` units were bought (0 when the session expired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub sku: Sku,
+    pub held: u64,
+    pub sold: u64,
 }
 
 /// `move_holds` that converges when a hold is not where the cart says it should be (a previous

@@ -400,10 +400,7 @@ fn post_with_key(body: &str, key: &str) -> Request {
 async fn a_repeated_key_replays_the_stored_response_without_touching_stripe() {
     let app = app(FakeStripe::with(open_session()));
     let first = app
-        .handle(
-            post_with_key(YEARLY, "k-1"),
-            change_interval,
-        )
+        .handle(post_with_key(YEARLY, "k-1"), change_interval)
         .await;
     assert_eq!(first.status(), 200);
     assert!(first.headers().get("idempotent-replayed").is_none());
@@ -411,10 +408,7 @@ async fn a_repeated_key_replays_the_stored_response_without_touching_stripe() {
         Some(StripeError::Malformed("must not be called".into()));
 
     let again = app
-        .handle(
-            post_with_key(YEARLY, "k-1"),
-            change_interval,
-        )
+        .handle(post_with_key(YEARLY, "k-1"), change_interval)
         .await;
 
     assert_eq!(again.status(), 200);
@@ -434,11 +428,8 @@ async fn a_repeated_key_replays_the_stored_response_without_touching_stripe() {
 #[tokio::test]
 async fn a_key_reused_with_another_body_is_a_422() {
     let app = app(FakeStripe::with(open_session()));
-    app.handle(
-        post_with_key(YEARLY, "k-1"),
-        change_interval,
-    )
-    .await;
+    app.handle(post_with_key(YEARLY, "k-1"), change_interval)
+        .await;
     let other = r#"{"checkout_session_id":"cs_test_abc","interval":"monthly"}"#;
     let (status, body) = call(&app, post_with_key(other, "k-1")).await;
     assert_eq!(
@@ -495,10 +486,7 @@ async fn a_4xx_is_stored_and_replayed() {
     let (status, _) = call(&app, post_with_key(YEARLY, "k-4")).await;
     assert_eq!(status, 409);
     let replay = app
-        .handle(
-            post_with_key(YEARLY, "k-4"),
-            change_interval,
-        )
+        .handle(post_with_key(YEARLY, "k-4"), change_interval)
         .await;
     assert_eq!(replay.status(), 409);
     assert_eq!(replay.headers().get("idempotent-replayed").unwrap(), "true");

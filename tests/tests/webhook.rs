@@ -1,0 +1,201 @@
+//! POST /stripe-webhook end to end: the Stripe emulator signs and delivers events to the
+//! function, which settles the session's stock holds in DynamoDB exactly once.
+
+use e2e_tests::{Result, Stack, GA_VERSION, TEE_SKU, WEBHOOK_SECRET};
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A session created through create-session holding the plan and `tees` T-shirts.
+fn created(stack: &Stack, tees: i64) -> Result<String> {
+    let c = &stack.catalog;
+    let reply = stack.create_cart(&[(&c.monthly, 1), (&c.tee, tees)], None)?;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    Ok(reply.body["session"]["id"].as_str().ok_or("id")?.to_owned())
+}
+
+fn wait_for_stock(stack: &Stack, want: (u64, u64, u64, u64)) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stock = stack.dynamo.stock(TEE_SKU)?;
+        if stock == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("stock {stock:?}, wanted {want:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn control(stack: &Stack, path: &str, body: &Value) -> Result<Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{}{path}", stack.stripe.base))
+        .send_json(body)?;
+    Ok(serde_json::from_str(
+        &response.body_mut().read_to_string()?,
+    )?)
+}
+
+/// `Stripe-Signature` for `payload` at time `t`, computed with Python's hmac (an independent
+/// implementation of what the function verifies).
+fn signature(payload: &str, secret: &str, t: i64) -> Result<String> {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), \
+             (sys.argv[2] + '.' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
+            secret,
+            &t.to_string(),
+            payload,
+        ])
+        .output()?;
+    Ok(format!(
+        "t={t},v1={}",
+        String::from_utf8(output.stdout)?.trim()
+    ))
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+#[test]
+fn a_completed_session_sells_its_held_stock_once_even_when_delivered_twice() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 5)?;
+    stack.connect_webhooks()?;
+    let id = created(&stack, 2)?;
+    let tee_line = stack.stripe.session(&id)?["line_items"]["data"][1]["id"]
+        .as_str()
+        .ok_or("li")?
+        .to_owned();
+    assert_eq!(stack.update_quantity(&id, &tee_line, 3)?.status, 200);
+    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (2, 3, 0, 5));
+
+    control(
+        &stack,
+        &format!("/_emulator/checkout/sessions/{id}/complete"),
+        &json!({}),
+    )?;
+
+    wait_for_stock(&stack, (2, 0, 3, 5))?;
+    // Stripe delivers again (a duplicate): nothing moves twice.
+    let events = stack
+        .stripe
+        .get("/v1/events?type=checkout.session.completed", GA_VERSION)?
+        .1;
+    let event_id = events["data"][0]["id"].as_str().ok_or("event id")?;
+    control(
+        &stack,
+        &format!("/_emulator/events/{event_id}/redeliver"),
+        &json!({}),
+    )?;
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (2, 0, 3, 5));
+    let replays = stack
+        .functions
+        .responses_logged()
+        .iter()
+        .filter(|l| l["fields"]["replayed"] == true)
+        .count();
+    assert!(
+        replays >= 1,
+        "the duplicate was answered from the stored outcome"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_expired_session_gives_its_stock_back() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 5)?;
+    stack.connect_webhooks()?;
+    let id = created(&stack, 2)?;
+    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (3, 2, 0, 5));
+
+    let (status, _) = stack.stripe.post(
+        &format!("/v1/checkout/sessions/{id}/expire"),
+        &[],
+        GA_VERSION,
+    )?;
+    assert_eq!(status, 200);
+
+    wait_for_stock(&stack, (5, 0, 0, 5))
+}
+
+#[test]
+fn forged_stale_and_unsigned_deliveries_are_400_and_change_nothing() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 5)?;
+    let id = created(&stack, 2)?;
+    let event = json!({
+        "id": "evt_forged_1", "object": "event", "type": "checkout.session.completed",
+        "data": { "object": { "id": id, "object": "checkout.session",
+                              "metadata": stack.stripe.session(&id)?["metadata"] } }
+    })
+    .to_string();
+    let url = "/stripe-webhook";
+    let cases = [
+        (
+            "forged",
+            signature(&event, "whsec_not_the_secret", now_s())?,
+        ),
+        ("stale", signature(&event, WEBHOOK_SECRET, now_s() - 3_600)?),
+        ("garbled", "t=abc,v1=zz".to_owned()),
+    ];
+    for (what, header) in cases {
+        let reply = stack.functions.send(
+            "stripe-webhook",
+            url,
+            &event,
+            &[("Stripe-Signature", &header)],
+        )?;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (400, Some("invalid_signature")),
+            "{what}"
+        );
+    }
+    let unsigned = stack.functions.send("stripe-webhook", url, &event, &[])?;
+    assert_eq!(unsigned.status, 400);
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        (3, 2, 0, 5),
+        "nothing sold by a forgery"
+    );
+
+    // The same body, properly signed and fresh, is accepted: the checks above were the signature.
+    let good = stack.functions.send(
+        "stripe-webhook",
+        url,
+        &event,
+        &[(
+            "Stripe-Signature",
+            &signature(&event, WEBHOOK_SECRET, now_s())?,
+        )],
+    )?;
+    assert_eq!(good.status, 200, "{}", good.body);
+    let ignored = json!({ "id": "evt_other", "type": "invoice.paid", "data": { "object": { "id": "in_1" } } })
+        .to_string();
+    let reply = stack.functions.send(
+        "stripe-webhook",
+        url,
+        &ignored,
+        &[(
+            "Stripe-Signature",
+            &signature(&ignored, WEBHOOK_SECRET, now_s())?,
+        )],
+    )?;
+    assert_eq!(
+        (reply.status, reply.body["action"].as_str()),
+        (200, Some("ignored"))
+    );
+    Ok(())
+}
