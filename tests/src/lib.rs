@@ -332,6 +332,31 @@ print(json.dumps(item.get("Item")))
         Ok(serde_json::from_slice(&output.stdout)?)
     }
 
+    /// Creates an SSM parameter (moto serves SSM too), a SecureString when `secure`.
+    pub fn put_parameter(&self, name: &str, value: &str, secure: bool) -> Result<()> {
+        let script = r#"
+import boto3, sys
+client = boto3.client("ssm", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+client.put_parameter(Name=sys.argv[2], Value=sys.argv[3],
+                     Type="SecureString" if sys.argv[4] == "1" else "String", Overwrite=True)
+"#;
+        let status = Command::new("python3")
+            .args([
+                "-c",
+                script,
+                &self.endpoint,
+                name,
+                value,
+                if secure { "1" } else { "0" },
+            ])
+            .status()?;
+        if !status.success() {
+            return Err(format!("put_parameter failed: {status}").into());
+        }
+        Ok(())
+    }
+
     /// Puts `quantity` units of `sku` in stock (a fresh SKU item).
     pub fn receive(&self, sku: &str, quantity: u64) -> Result<()> {
         let n = |v: u64| serde_json::json!({ "N": v.to_string() });
@@ -592,6 +617,15 @@ impl Functions {
     }
 }
 
+/// Where the functions find their secrets and catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, `CATALOG_JSON` (local development).
+    InEnvironment,
+    /// `*_PARAMETER` names of SSM parameters (how template.yaml deploys them); served by moto.
+    InParameterStore,
+}
+
 /// Emulator + catalog + the change-interval function configured for one Stripe API version.
 #[derive(Debug)]
 pub struct Stack {
@@ -613,6 +647,17 @@ impl Stack {
         extra_env: &[(&str, &str)],
         instances: usize,
     ) -> Result<Self> {
+        Self::start_with(api_version, extra_env, instances, Secrets::InEnvironment)
+    }
+
+    /// The full form: `secrets` says whether the Stripe key, webhook secret and catalog reach
+    /// the functions as plain variables (local) or as SSM parameters (as deployed).
+    pub fn start_with(
+        api_version: &'static str,
+        extra_env: &[(&str, &str)],
+        instances: usize,
+        secrets: Secrets,
+    ) -> Result<Self> {
         let stripe = Emulator::start()?;
         let dynamo = Dynamo::start()?;
         let catalog = Catalog::seed(&stripe)?;
@@ -620,15 +665,30 @@ impl Stack {
         let dynamo_env = dynamo.env();
         let mut env = vec![
             ("STRIPE_API_BASE", stripe.base.as_str()),
-            ("STRIPE_SECRET_KEY", SECRET_KEY),
             ("STRIPE_API_VERSION", api_version),
-            ("CATALOG_JSON", catalog_json.as_str()),
             (
                 "CHECKOUT_RETURN_URL",
                 "https://shop.example/checkout/return",
             ),
-            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ];
+        match secrets {
+            Secrets::InEnvironment => env.extend([
+                ("STRIPE_SECRET_KEY", SECRET_KEY),
+                ("CATALOG_JSON", catalog_json.as_str()),
+                ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ]),
+            Secrets::InParameterStore => {
+                dynamo.put_parameter("/cart/stripe-secret-key", SECRET_KEY, true)?;
+                dynamo.put_parameter("/cart/webhook-secret", WEBHOOK_SECRET, true)?;
+                dynamo.put_parameter("/cart/catalog", &catalog_json, false)?;
+                env.extend([
+                    ("STRIPE_SECRET_KEY_PARAMETER", "/cart/stripe-secret-key"),
+                    ("STRIPE_WEBHOOK_SECRET_PARAMETER", "/cart/webhook-secret"),
+                    ("CATALOG_PARAMETER", "/cart/catalog"),
+                    ("AWS_ENDPOINT_URL_SSM", dynamo.endpoint.as_str()),
+                ]);
+            }
+        }
         env.extend(dynamo_env.iter().map(|(k, v)| (*k, v.as_str())));
         env.extend_from_slice(extra_env);
         let functions = Functions::start(

@@ -1,7 +1,7 @@
 //! POST /checkout-sessions end to end: a cart checked against the catalog, its stock held, and an
 //! Elements session created in the configured dialect, tagged with its reservation.
 
-use e2e_tests::{Result, Stack, GA_VERSION, PREVIEW_VERSION, TEE_SKU};
+use e2e_tests::{Result, Secrets, Stack, GA_VERSION, PREVIEW_VERSION, TEE_SKU};
 
 fn create_and_check(api_version: &'static str, ui_mode: &str) -> Result {
     let stack = Stack::start(api_version, &[])?;
@@ -116,5 +116,16 @@ fn carts_beyond_stock_or_outside_the_catalog_create_nothing() -> Result {
         .count();
     assert_eq!(creates, 0, "Stripe never asked");
     assert_eq!(stack.dynamo.stock(TEE_SKU)?, (1, 0, 0, 1));
+    Ok(())
+}
+
+#[test]
+fn deployed_configuration_reads_the_key_and_catalog_from_ssm_parameters() -> Result {
+    // As template.yaml deploys it: no secret or catalog in the environment, only parameter names.
+    let stack = Stack::start_with(GA_VERSION, &[], 1, Secrets::InParameterStore)?;
+    stack.dynamo.receive(TEE_SKU, 2)?;
+    let reply = stack.create_cart(&[(&stack.catalog.tee, 1)], None)?;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (1, 1, 0, 2));
     Ok(())
 }

@@ -220,10 +220,55 @@ fn number(
     }
 }
 
+/// Deployed, secrets and the catalog are not in the environment: the environment names an SSM
+/// parameter (`<VAR>_PARAMETER`, a SecureString for secrets) that is read once at cold start.
+const FROM_PARAMETERS: [(&str, &str); 3] = [
+    ("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY_PARAMETER"),
+    ("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_PARAMETER"),
+    ("CATALOG_JSON", "CATALOG_PARAMETER"),
+];
+
 impl Config {
-    /// Reads the process environment (once, at cold start).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        from_lookup(|name| std::env::var(name).ok())
+    /// Reads the process environment (once, at cold start), fetching from SSM Parameter Store
+    /// whatever the environment names by parameter.
+    pub async fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let mut fetched = std::collections::HashMap::new();
+        let mut ssm = None;
+        for (var, parameter_var) in FROM_PARAMETERS {
+            let Some(name) = std::env::var(parameter_var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+            else {
+                continue;
+            };
+            let client = ssm.get_or_insert_with(|| aws_sdk_ssm::Client::new(aws));
+            let value = client
+                .get_parameter()
+                .name(&name)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| ConfigError::Invalid {
+                    name: parameter_var,
+                    reason: format!(
+                        "cannot read SSM parameter `{name}`: {}",
+                        crate::error_chain(&e)
+                    ),
+                })?
+                .parameter
+                .and_then(|p| p.value)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: parameter_var,
+                    reason: format!("SSM parameter `{name}` has no value"),
+                })?;
+            fetched.insert(var, value);
+        }
+        from_lookup(|name| {
+            fetched
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+        })
     }
 }
 

@@ -70,10 +70,10 @@ pub struct App<S, G, I> {
 impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
     /// Reads the configuration and builds the clients (once per cold start).
     pub async fn from_env(function: &'static str) -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
+        let config = Config::from_env(&aws).await?;
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         Ok(Self::new(
             HttpStripe::new(&config.stripe)?,
