@@ -381,6 +381,17 @@ client.put_parameter(Name=sys.argv[2], Value=sys.argv[3],
         Ok((n("available"), n("held"), n("sold"), n("received")))
     }
 
+    /// Moves a hold's expiry into the past, as if its time had come.
+    pub fn expire_hold(&self, reservation: &str, sku: &str) -> Result<()> {
+        let pk = format!("hold#{reservation}#{sku}");
+        let mut item = self.get("InventoryTable", &pk)?;
+        if item.is_null() {
+            return Err(format!("no hold {pk}").into());
+        }
+        item["expires_at"] = serde_json::json!({ "N": "1" });
+        self.put("InventoryTable", &item)
+    }
+
     /// Environment that points a function's AWS SDK at this DynamoDB.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -566,6 +577,22 @@ impl Functions {
             .collect()
     }
 
+    /// Invokes a non-HTTP function (like a schedule would) through the Lambda Invoke API.
+    pub fn invoke(&self, function: &str, payload: &Value) -> Result<Value> {
+        let root = self.base.trim_end_matches("/lambda-url");
+        let response = self
+            .agent
+            .post(format!(
+                "{root}/2015-03-31/functions/{function}/invocations"
+            ))
+            .send_json(payload)?;
+        let (status, body) = read(response)?;
+        if status != 200 {
+            return Err(format!("invoking {function}: {status} {body}").into());
+        }
+        Ok(body)
+    }
+
     /// The function URL of `function` at `path`.
     pub fn url(&self, function: &str, path: &str) -> String {
         format!("{}/{function}{path}", self.base)
@@ -697,6 +724,7 @@ impl Stack {
                 "update-quantity",
                 "create-session",
                 "stripe-webhook",
+                "release-holds",
             ],
             &env,
             instances,

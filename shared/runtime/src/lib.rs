@@ -51,6 +51,18 @@ pub async fn serve_webhook(function: &'static str) -> Result<(), lambda_http::Er
     .await
 }
 
+/// The release-holds function's `main`: each scheduled invocation runs one sweep and returns its
+/// report.
+pub async fn serve_sweeper(function: &'static str) -> Result<(), lambda_http::Error> {
+    let app = &start(function).await?;
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |_: lambda_http::LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, lambda_http::Error>(app.sweep().await)
+        },
+    ))
+    .await
+}
+
 /// `outer: inner: root`: hyper's and the AWS SDK's own messages ("client error (Connect)",
 /// "dispatch failure") hide the cause that explains a failure.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {

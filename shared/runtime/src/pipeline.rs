@@ -368,10 +368,21 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         };
         let key = format!("{}-{reservation}", self.function);
         match self.stripe.create_session(&new, &key).await {
-            Ok(created) => Ok(Reply::created(
-                &SessionSummary::from(&created.session),
-                created.client_secret.as_deref(),
-            )),
+            Ok(created) => {
+                let skus: Vec<_> = cart.stock.iter().map(|c| c.sku.clone()).collect();
+                if let Err(error) = self
+                    .inventory
+                    .attach_session(reservation, &skus, created.session.id.as_str())
+                    .await
+                {
+                    // The webhook still finds the holds through the session's metadata.
+                    tracing::warn!(%error, "could not record the session on its holds");
+                }
+                Ok(Reply::created(
+                    &SessionSummary::from(&created.session),
+                    created.client_secret.as_deref(),
+                ))
+            }
             Err(error) => {
                 let undo = reversed(&cart.stock);
                 if let Err(e) =
@@ -501,6 +512,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
     }
 }
 
+pub mod sweeper;
 pub mod webhook;
 
 #[cfg(test)]

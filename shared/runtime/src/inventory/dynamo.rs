@@ -3,7 +3,7 @@
 //! expires_at, session_id, sweep}. `sweep` exists only while a hold holds stock, so the sparse
 //! index the sweeper reads lists exactly the live holds.
 
-use super::{InventoryError, InventoryStore, Settlement, StockLevel};
+use super::{HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
 use crate::error_chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -14,6 +14,8 @@ use aws_sdk_dynamodb::Client;
 use cart_validation::{Sku, StockChange};
 
 const HELD: &str = "HELD";
+/// Sparse index of live holds by expiry (partition `sweep`, sort `expires_at`), in template.yaml.
+pub const SWEEP_INDEX: &str = "holds-by-expiry";
 const SOLD: &str = "SOLD";
 const RELEASED: &str = "RELEASED";
 
@@ -260,6 +262,66 @@ impl InventoryStore for DynamoInventory {
                 error_chain(&other)
             ))),
         }
+    }
+
+    async fn attach_session(
+        &self,
+        reservation: &str,
+        skus: &[Sku],
+        session: &str,
+    ) -> Result<(), InventoryError> {
+        for sku in skus {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", hold_key(reservation, sku))
+                .update_expression("SET session_id = :session")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":session", s(session))
+                .send()
+                .await
+                .map_err(|e| {
+                    InventoryError::Store(format!("recording the session: {}", error_chain(&e)))
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn expired_holds(
+        &self,
+        now_s: u64,
+        limit: usize,
+    ) -> Result<Vec<HoldRecord>, InventoryError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(SWEEP_INDEX)
+            .key_condition_expression("sweep = :held AND expires_at < :now")
+            .expression_attribute_values(":held", s(HELD))
+            .expression_attribute_values(":now", n(now_s))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| {
+                InventoryError::Store(format!("listing expired holds: {}", error_chain(&e)))
+            })?;
+        let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| {
+            item.get(name).and_then(|v| v.as_s().ok()).cloned()
+        };
+        Ok(output
+            .items()
+            .iter()
+            .filter_map(|item| {
+                Some(HoldRecord {
+                    reservation: text(item, "reservation")?,
+                    sku: Sku::parse(&text(item, "sku")?)?,
+                    quantity: number(Some(item), "quantity"),
+                    session: text(item, "session_id"),
+                    expires_at_s: number(Some(item), "expires_at"),
+                })
+            })
+            .collect())
     }
 
     async fn hold(&self, reservation: &str, sku: &Sku) -> Result<u64, InventoryError> {

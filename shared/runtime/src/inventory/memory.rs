@@ -1,6 +1,6 @@
 //! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, for in-process tests.
 
-use super::{InventoryError, InventoryStore, Settlement, StockLevel};
+use super::{HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
 use cart_validation::{Sku, StockChange};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -80,6 +80,37 @@ impl InventoryStore for MemoryInventory {
             holds.remove(&(reservation.to_owned(), s.sku.clone()));
         }
         Ok(())
+    }
+
+    async fn attach_session(
+        &self,
+        _reservation: &str,
+        _skus: &[Sku],
+        _session: &str,
+    ) -> Result<(), InventoryError> {
+        Ok(())
+    }
+
+    /// The memory store keeps no expiries: every live hold counts as expired.
+    async fn expired_holds(
+        &self,
+        _now_s: u64,
+        limit: usize,
+    ) -> Result<Vec<HoldRecord>, InventoryError> {
+        Ok(self
+            .lock()
+            .1
+            .iter()
+            .filter(|(_, q)| **q > 0)
+            .take(limit)
+            .map(|((reservation, sku), quantity)| HoldRecord {
+                reservation: reservation.clone(),
+                sku: sku.clone(),
+                quantity: *quantity,
+                session: None,
+                expires_at_s: 0,
+            })
+            .collect())
     }
 
     async fn hold(&self, reservation: &str, sku: &Sku) -> Result<u64, InventoryError> {

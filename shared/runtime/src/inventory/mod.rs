@@ -65,6 +65,22 @@ pub trait InventoryStore: Send + Sync {
         settlements: &[Settlement],
     ) -> impl Future<Output = Result<(), InventoryError>> + Send;
 
+    /// Records the session a reservation became (create-session, once Stripe answered), so the
+    /// sweeper can ask Stripe about holds whose webhook never came.
+    fn attach_session(
+        &self,
+        reservation: &str,
+        skus: &[Sku],
+        session: &str,
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+
+    /// Live holds whose expiry has passed (at most `limit`), oldest first.
+    fn expired_holds(
+        &self,
+        now_s: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<HoldRecord>, InventoryError>> + Send;
+
     /// Adds received stock (seeding, restocking).
     fn receive(
         &self,
@@ -73,6 +89,16 @@ pub trait InventoryStore: Send + Sync {
     ) -> impl Future<Output = Result<(), InventoryError>> + Send;
 
     fn stock(&self, sku: &Sku) -> impl Future<Output = Result<StockLevel, InventoryError>> + Send;
+}
+
+/// A live hold as the sweeper sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRecord {
+    pub reservation: String,
+    pub sku: Sku,
+    pub quantity: u64,
+    pub session: Option<String>,
+    pub expires_at_s: u64,
 }
 
 /// How one hold ends: `sold` of its `held` units were bought (0 when the session expired).

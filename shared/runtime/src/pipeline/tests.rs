@@ -695,3 +695,35 @@ async fn when_stripe_cannot_create_the_session_the_holds_are_released() {
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!((level.available, level.held), (5, 0));
 }
+
+#[tokio::test]
+async fn the_sweeper_releases_holds_of_sessions_that_never_came_to_be() {
+    let app = app(FakeStripe::default());
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 5).await.unwrap();
+    app.inventory
+        .move_holds(
+            "rsv_lost",
+            &[cart_validation::StockChange {
+                sku: tee.clone(),
+                from: 0,
+                to: 3,
+            }],
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+
+    let report = app.sweep().await;
+
+    assert_eq!(report.units_released, 3);
+    assert_eq!(report.errors, 0);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (5, 0));
+    assert_eq!(
+        app.sweep().await.holds_checked,
+        0,
+        "nothing left the second time"
+    );
+}
