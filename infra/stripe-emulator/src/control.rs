@@ -102,6 +102,10 @@ pub struct FaultSpec {
     #[serde(default)]
     pub latency_ms: u64,
     pub count: Option<u64>,
+    /// Chance (0 to 1) that a matching request is hit; absent = every one. For "Stripe fails about
+    /// 30 % of calls" fault runs.
+    #[serde(default)]
+    pub probability: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,6 +140,9 @@ impl Faults {
         if spec.count == Some(0) {
             return Err("count must be at least 1 (omit it for no limit)".to_owned());
         }
+        if spec.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+            return Err("probability must be between 0 and 1".to_owned());
+        }
         self.next += 1;
         let rule = FaultRule {
             id: format!("fault_{}", self.next),
@@ -145,7 +152,8 @@ impl Faults {
         Ok(rule)
     }
 
-    /// The first rule matching the request, counted down (and dropped when used up).
+    /// The first rule matching the request (and winning its dice roll, if it has a
+    /// probability), counted down (and dropped when used up).
     pub fn take(&mut self, method: &str, path: &str) -> Option<FaultHit> {
         let index = self.rules.iter().position(|rule| {
             rule.spec
@@ -157,6 +165,7 @@ impl Faults {
                     .path_prefix
                     .as_deref()
                     .is_none_or(|prefix| path.starts_with(prefix))
+                && rule.spec.probability.is_none_or(|p| fastrand::f64() < p)
         })?;
         let rule = &mut self.rules[index];
         let hit = FaultHit {
@@ -438,7 +447,21 @@ mod tests {
             status: Some(500),
             latency_ms: 0,
             count,
+            probability: None,
         }
+    }
+
+    #[test]
+    fn a_probability_hits_about_that_share_of_requests() {
+        let mut f = Faults::default();
+        let mut rule = spec(None, None, None);
+        rule.probability = Some(0.3);
+        f.add(rule).expect("added");
+        let hits = (0..2000).filter(|_| f.take("GET", "/v1/x").is_some()).count();
+        assert!((450..=750).contains(&hits), "{hits} of 2000");
+        let mut bad = spec(None, None, None);
+        bad.probability = Some(1.5);
+        assert!(f.add(bad).is_err());
     }
 
     #[test]

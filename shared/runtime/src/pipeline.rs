@@ -19,7 +19,7 @@ use crate::inventory::{
 use crate::stripe::{HttpStripe, NewSession, StripeError, StripeGateway};
 use cart_validation::{
     plan, plan_new_cart, ApiError, CartPlan, Catalog, Command, ErrorCode, NewCartRequest,
-    PlannedLineItem, Rejection, SessionSnapshot, SessionSummary, UpdatePolicy,
+    PlannedLineItem, Rejection, SessionSnapshot, SessionSummary, StockChange, UpdatePolicy,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
@@ -411,27 +411,58 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         if plan.is_noop() {
             return Ok(SessionSummary::from(&session));
         }
-        let holds = self.hold_stock(&session, &plan).await?;
+        // Stock moves are ordered so the holds never fall below the cart Stripe has: more units
+        // are held before Stripe sees the new cart, fewer only after it has accepted it.
+        let (increases, decreases): (Vec<StockChange>, Vec<StockChange>) =
+            plan.stock.iter().cloned().partition(|c| c.to > c.from);
+        let holds = self.holds_of(&session, &plan)?;
+        if let Some((reservation, expires_at)) = holds {
+            move_holds_reconciled(
+                &self.inventory,
+                reservation,
+                &increases,
+                expires_at,
+                Some(session.id.as_str()),
+            )
+            .await?;
+        }
         let key = self.stripe_idempotency_key(&session, &plan, client_key);
         let updated = self
             .stripe
             .update_line_items(&command.session_id, &plan.line_items, &key)
             .await;
+        let Some((reservation, expires_at)) = holds else {
+            return updated
+                .map(|u| SessionSummary::from(&u))
+                .map_err(Failure::Update);
+        };
         match updated {
-            Ok(updated) => Ok(SessionSummary::from(&updated)),
-            Err(error) => {
-                if let Some((reservation, expires_at)) = holds {
-                    self.release_stock(&session, reservation, &plan, expires_at)
-                        .await;
+            Ok(updated) => {
+                if let Err(error) = move_holds_reconciled(
+                    &self.inventory,
+                    reservation,
+                    &decreases,
+                    expires_at,
+                    Some(session.id.as_str()),
+                )
+                .await
+                {
+                    // Holds stay above the cart: never an oversell; the next move, the webhook
+                    // or the sweeper settles the surplus.
+                    tracing::error!(%error, ?decreases, "could not release stock after the update");
                 }
+                Ok(SessionSummary::from(&updated))
+            }
+            Err(error) => {
+                self.align_holds_with_stripe(&session, reservation, &plan, expires_at)
+                    .await;
                 Err(Failure::Update(error))
             }
         }
     }
 
-    /// Moves the session's holds to the planned quantities before Stripe sees the new cart, so
-    /// stock is never promised twice. Returns where they were moved, for an undo.
-    async fn hold_stock<'s>(
+    /// The session's reservation and hold expiry when the plan moves tracked stock.
+    fn holds_of<'s>(
         &self,
         session: &'s SessionSnapshot,
         plan: &CartPlan,
@@ -445,38 +476,60 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         let expires_at = session.expires_at.unwrap_or_else(|| {
             i64::try_from(now_ms() / 1000).unwrap_or_default() + DEFAULT_SESSION_LIFETIME_S
         }) + HOLD_MARGIN_S;
-        let expires_at = u64::try_from(expires_at).unwrap_or_default();
-        move_holds_reconciled(
-            &self.inventory,
+        Ok(Some((
             reservation,
-            &plan.stock,
-            expires_at,
-            Some(session.id.as_str()),
-        )
-        .await?;
-        Ok(Some((reservation, expires_at)))
+            u64::try_from(expires_at).unwrap_or_default(),
+        )))
     }
 
-    /// Undoes [`Self::hold_stock`] after Stripe refused the cart. If even that fails, the holds are
-    /// left larger than the cart: never an oversell, and the next move or the sweeper reconciles.
-    async fn release_stock(
+    /// After a failed update Stripe may or may not have applied it (a timeout, a 5xx): read the
+    /// cart back and set the holds of the plan's SKUs to what it really holds. If even that read
+    /// fails, the holds stay where they are, which is at or above the cart either way.
+    async fn align_holds_with_stripe(
         &self,
         session: &SessionSnapshot,
         reservation: &str,
         plan: &CartPlan,
         expires_at: u64,
     ) {
-        let undo = reversed(&plan.stock);
-        if let Err(error) = move_holds_reconciled(
-            &self.inventory,
-            reservation,
-            &undo,
-            expires_at,
-            Some(session.id.as_str()),
-        )
-        .await
-        {
-            tracing::error!(%error, ?undo, "could not move stock back after Stripe refused the cart");
+        let actual = match self.stripe.retrieve_session(&session.id).await {
+            Ok(actual) => actual,
+            Err(error) => {
+                tracing::warn!(%error, "cart unknown after a failed update; holds kept");
+                return;
+            }
+        };
+        for change in &plan.stock {
+            let in_cart: u64 = actual
+                .line_items
+                .iter()
+                .filter(|li| {
+                    self.catalog.item(&li.price.id).and_then(|i| i.sku()) == Some(&change.sku)
+                })
+                .map(|li| li.quantity)
+                .sum();
+            let aligned = async {
+                let held = self.inventory.hold(reservation, &change.sku).await?;
+                if held == in_cart {
+                    return Ok(());
+                }
+                let fix = [StockChange {
+                    sku: change.sku.clone(),
+                    from: held,
+                    to: in_cart,
+                }];
+                move_holds_reconciled(
+                    &self.inventory,
+                    reservation,
+                    &fix,
+                    expires_at,
+                    Some(session.id.as_str()),
+                )
+                .await
+            };
+            if let Err(error) = aligned.await {
+                tracing::error!(%error, sku = %change.sku, "could not align a hold with the cart");
+            }
         }
     }
 

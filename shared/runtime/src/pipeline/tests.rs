@@ -24,6 +24,8 @@ struct FakeStripe {
     session: Mutex<Option<SessionSnapshot>>,
     retrieve_error: Mutex<Option<StripeError>>,
     update_error: Mutex<Option<StripeError>>,
+    /// Apply the update, then report a timeout (Stripe did the work, the answer got lost).
+    lose_update_answer: Mutex<bool>,
     updates: Mutex<Vec<(Vec<PlannedLineItem>, String)>>,
 }
 
@@ -122,6 +124,12 @@ impl StripeGateway for FakeStripe {
             session
                 .line_items
                 .push(item.ok_or(StripeError::Malformed("unknown id".into()))?);
+        }
+        if std::mem::take(&mut *self.lose_update_answer.lock().unwrap()) {
+            return Err(StripeError::Unavailable {
+                attempts: 3,
+                cause: "no response within 4000 ms".into(),
+            });
         }
         Ok(session.clone())
     }
@@ -547,7 +555,7 @@ async fn more_units_than_available_is_409_out_of_stock_with_what_is_left() {
     app.inventory
         .move_holds(
             "rsv_1",
-            &[cart_validation::StockChange {
+            &[StockChange {
                 sku: tee.clone(),
                 from: 0,
                 to: 2,
@@ -581,7 +589,7 @@ async fn stock_moves_back_when_stripe_refuses_the_cart() {
     app.inventory
         .move_holds(
             "rsv_1",
-            &[cart_validation::StockChange {
+            &[StockChange {
                 sku: tee.clone(),
                 from: 0,
                 to: 2,
@@ -614,7 +622,7 @@ async fn removing_a_tracked_item_releases_its_hold() {
     app.inventory
         .move_holds(
             "rsv_1",
-            &[cart_validation::StockChange {
+            &[StockChange {
                 sku: tee.clone(),
                 from: 0,
                 to: 2,
@@ -704,7 +712,7 @@ async fn the_sweeper_releases_holds_of_sessions_that_never_came_to_be() {
     app.inventory
         .move_holds(
             "rsv_lost",
-            &[cart_validation::StockChange {
+            &[StockChange {
                 sku: tee.clone(),
                 from: 0,
                 to: 3,
@@ -725,5 +733,70 @@ async fn the_sweeper_releases_holds_of_sessions_that_never_came_to_be() {
         app.sweep().await.holds_checked,
         0,
         "nothing left the second time"
+    );
+}
+
+#[tokio::test]
+async fn fewer_units_are_released_only_after_stripe_accepted_the_cart() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 5).await.unwrap();
+    app.inventory
+        .move_holds(
+            "rsv_1",
+            &[StockChange {
+                sku: tee.clone(),
+                from: 0,
+                to: 2,
+            }],
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+    *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
+        attempts: 3,
+        cause: "HTTP 503".into(),
+    });
+
+    let (status, _) = call_quantity(&app, &set_tee(1)).await;
+
+    assert_eq!(status, 502);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!(
+        (level.available, level.held),
+        (3, 2),
+        "the cart still holds 2"
+    );
+}
+
+#[tokio::test]
+async fn when_stripe_applied_the_update_but_the_answer_was_lost_holds_follow_the_cart() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 5).await.unwrap();
+    app.inventory
+        .move_holds(
+            "rsv_1",
+            &[StockChange {
+                sku: tee.clone(),
+                from: 0,
+                to: 2,
+            }],
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+    *app.stripe.lose_update_answer.lock().unwrap() = true;
+
+    let (status, _) = call_quantity(&app, &set_tee(1)).await;
+
+    assert_eq!(status, 502);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!(
+        (level.available, level.held),
+        (4, 1),
+        "read back: the cart holds 1 now"
     );
 }
