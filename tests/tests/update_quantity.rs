@@ -159,3 +159,22 @@ fn when_stripe_fails_the_held_stock_moves_back() -> Result {
     assert_eq!(items(&stack.stripe.session(&id)?)[1]["quantity"], 2);
     Ok(())
 }
+
+#[test]
+fn a_cart_that_returns_to_an_earlier_state_is_still_updated() -> Result {
+    // 1 → 2 → 1 → 2: the last request has the same cart and plan as the first. Without a client
+    // key it must be a new Stripe update, not a replay of the first one's answer.
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 10)?;
+    let (id, tee) = tee_session(&stack)?;
+    for quantity in [2, 1, 2] {
+        assert_eq!(stack.update_quantity(&id, &tee, quantity)?.status, 200);
+    }
+    assert_eq!(items(&stack.stripe.session(&id)?)[1]["quantity"], 2);
+    assert_eq!(
+        assert_invariant(&stack)?,
+        (8, 2, 0, 10),
+        "the hold is the cart's"
+    );
+    Ok(())
+}

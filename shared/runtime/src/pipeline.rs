@@ -426,6 +426,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             )
             .await?;
         }
+        // One key for every attempt of this update (the transport retries with it).
         let key = self.stripe_idempotency_key(&session, &plan, client_key);
         let updated = self
             .stripe
@@ -535,7 +536,10 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
 
     /// Same client key + same cart + same plan → same key, so a retried update is replayed by
     /// Stripe instead of being applied twice; any change to the cart in between yields a new key
-    /// (Stripe refuses a key reused with different parameters).
+    /// (Stripe refuses a key reused with different parameters). Without a client key nothing tells
+    /// a retry from a new request, and a cart that returns to an earlier state (1 → 2 → 1 → 2)
+    /// must not get the earlier request's answer replayed instead of being updated: such a
+    /// request's key is unique.
     fn stripe_idempotency_key(
         &self,
         session: &SessionSnapshot,
@@ -547,7 +551,14 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         hash.update(b"\n");
         hash.update(session.id.as_str().as_bytes());
         hash.update(b"\n");
-        hash.update(client_key.map_or("", IdempotencyKey::as_str).as_bytes());
+        match client_key {
+            Some(key) => hash.update(key.as_str().as_bytes()),
+            None => hash.update(format!(
+                "once {:016x}{:016x}",
+                fastrand::u64(..),
+                fastrand::u64(..)
+            )),
+        }
         for item in &session.line_items {
             hash.update(
                 format!("\nhave {} {} {}", item.id, item.price.id, item.quantity).as_bytes(),

@@ -379,20 +379,24 @@ fn idempotency_keys_follow_the_cart_and_the_plan() {
     let catalog = app.catalog.clone();
     let action = cart_validation::CartAction::ChangeInterval(cart_validation::Interval::Yearly);
     let plan = plan(&session, &action, &catalog, app.policy).unwrap();
-    let first = app.stripe_idempotency_key(&session, &plan, None);
+    let client = IdempotencyKey::parse(b"client-1").unwrap();
+    let first = app.stripe_idempotency_key(&session, &plan, Some(&client));
     assert_eq!(
         first,
-        app.stripe_idempotency_key(&session, &plan, None),
-        "deterministic"
+        app.stripe_idempotency_key(&session, &plan, Some(&client)),
+        "a client's retry gets Stripe's replay"
     );
     assert!(first.len() <= 255);
     let mut changed = session.clone();
     changed.line_items[1].quantity = 2;
-    assert_ne!(first, app.stripe_idempotency_key(&changed, &plan, None));
-    let client = IdempotencyKey::parse(b"client-1").unwrap();
     assert_ne!(
         first,
-        app.stripe_idempotency_key(&session, &plan, Some(&client))
+        app.stripe_idempotency_key(&changed, &plan, Some(&client))
+    );
+    // Without a client key the same cart and plan later on is a new request (1 → 2 → 1 → 2).
+    assert_ne!(
+        app.stripe_idempotency_key(&session, &plan, None),
+        app.stripe_idempotency_key(&session, &plan, None)
     );
 }
 
