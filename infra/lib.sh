@@ -7,31 +7,34 @@ export ROOT
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Installs what a fresh machine lacks: the Python tools (cargo-lambda, stripe-python, pytest).
-ensure_tools() {
-    command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
-    command -v python3 >/dev/null || die "python3 with pip is required"
-    if ! python3 - "$ROOT/infra/requirements.txt" <<'PY' >/dev/null 2>&1
+# Installs the exact pins of a requirements file unless they are all there already.
+ensure_python_requirements() {
+    local file=$1
+    if ! python3 - "$file" <<'PY' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
 for line in open(sys.argv[1]):
     line = line.split("#")[0].strip()
     if line:
         name, want = line.split("==")
-        name = name.split("[")[0]
-        assert version(name) == want, name
+        assert version(name.split("[")[0]) == want, name
 PY
     then
-        log "installing Python tools from infra/requirements.txt"
-        python3 -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt" \
-            || die "pip install failed; see the output above"
+        log "installing Python tools from ${file#"$ROOT"/}"
+        python3 -m pip install --quiet --disable-pip-version-check -r "$file" \
+            || die "pip install -r $file failed; see the output above"
     fi
     # pip's script directory may not be on PATH (e.g. --user installs).
-    if ! command -v cargo-lambda >/dev/null; then
-        PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
-        export PATH
-        command -v cargo-lambda >/dev/null || die "cargo-lambda was installed but is not on PATH"
-    fi
+    PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+    export PATH
+}
+
+# Installs what a fresh machine lacks: the Python tools (cargo-lambda, stripe-python, moto, pytest).
+ensure_tools() {
+    command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
+    command -v python3 >/dev/null || die "python3 with pip is required"
+    ensure_python_requirements "$ROOT/infra/requirements.txt"
+    command -v cargo-lambda >/dev/null || die "cargo-lambda was installed but is not on PATH"
 }
 
 # Waits until something listens on 127.0.0.1:$1 (up to $2 seconds).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit + property + in-process handler tests,
-# end-to-end tests (each starts its own Stripe emulator and cargo-lambda runtime on free ports and
-# stops them), and the stripe-python fidelity suite of the emulator.
+# end-to-end tests (each starts its own Stripe emulator, moto and cargo-lambda runtime on free
+# ports and stops them), the deployment checks (SAM, cfn-lint, OpenAPI) and the stripe-python
+# fidelity suite of the emulator.
 # Installs missing tools first. Usage: infra/test.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +26,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --locked --no-fail-fast
 fi
+
+log "deployment: sam validate --lint, cfn-lint, template/OpenAPI/least-privilege checks"
+infra/deploy/check.sh
 
 log "Stripe emulator fidelity, driven by the official stripe-python client"
 STRIPE_EMULATOR_BIN="$ROOT/target/debug/stripe-emulator" \

@@ -457,7 +457,9 @@ mod tests {
         let mut rule = spec(None, None, None);
         rule.probability = Some(0.3);
         f.add(rule).expect("added");
-        let hits = (0..2000).filter(|_| f.take("GET", "/v1/x").is_some()).count();
+        let hits = (0..2000)
+            .filter(|_| f.take("GET", "/v1/x").is_some())
+            .count();
         assert!((450..=750).contains(&hits), "{hits} of 2000");
         let mut bad = spec(None, None, None);
         bad.probability = Some(1.5);

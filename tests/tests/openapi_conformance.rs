@@ -1,0 +1,1227 @@
+//! openapi.yaml against reality: each built HTTP function, behind cargo-lambda's runtime emulation
+//! with the Stripe emulator and local DynamoDB, is driven into every answer the spec says it gives,
+//! and each real status, body and header is validated against the spec. A field, type, status, code
+//! or header the spec does not allow fails the test, and so does a status or code the spec lists for
+//! a function that no request produced (bar the few named as not reproducible locally).
+//!
+//! The validator is hand-written for the JSON Schema subset openapi.yaml uses; a keyword outside that
+//! subset is an error, so the spec cannot grow a rule that silently goes unchecked.
+
+use cart_validation::ErrorCode;
+use e2e_tests::{Reply, Result, Stack, GA_VERSION, PREVIEW_VERSION, TEE_SKU, WEBHOOK_SECRET};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// A function and its route, as in its Cargo.toml `[package.metadata.api]`.
+#[derive(Debug, Clone, Copy)]
+struct Endpoint {
+    function: &'static str,
+    route: &'static str,
+}
+
+const CHANGE_INTERVAL: Endpoint = Endpoint {
+    function: "change-interval",
+    route: "/change-subscription-interval",
+};
+const CREATE_SESSION: Endpoint = Endpoint {
+    function: "create-session",
+    route: "/checkout-sessions",
+};
+const UPDATE_QUANTITY: Endpoint = Endpoint {
+    function: "update-quantity",
+    route: "/update-quantity",
+};
+const STRIPE_WEBHOOK: Endpoint = Endpoint {
+    function: "stripe-webhook",
+    route: "/stripe-webhook",
+};
+/// The route the validator's own tests use.
+const ROUTE: &str = CHANGE_INTERVAL.route;
+
+/// Every error code of the taxonomy (a new variant belongs here and, when answered, in openapi.yaml).
+const ALL_CODES: [ErrorCode; 16] = [
+    ErrorCode::InvalidJson,
+    ErrorCode::InvalidRequest,
+    ErrorCode::InvalidSignature,
+    ErrorCode::MethodNotAllowed,
+    ErrorCode::SessionNotFound,
+    ErrorCode::LineItemNotFound,
+    ErrorCode::SessionNotUpdatable,
+    ErrorCode::OutOfStock,
+    ErrorCode::SessionBusy,
+    ErrorCode::RequestInProgress,
+    ErrorCode::OfferNotAvailable,
+    ErrorCode::QuantityOutOfRange,
+    ErrorCode::CannotRemoveLastItem,
+    ErrorCode::IdempotencyKeyReused,
+    ErrorCode::PaymentProviderUnavailable,
+    ErrorCode::InternalError,
+];
+
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Keywords that only document; everything else must be understood by [`Spec::validate`].
+const ANNOTATIONS: [&str; 5] = ["description", "title", "example", "examples", "deprecated"];
+
+/// openapi.yaml, parsed once per test.
+#[derive(Debug)]
+struct Spec {
+    doc: Value,
+}
+
+impl Spec {
+    fn load() -> Self {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let doc = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Self { doc }
+    }
+
+    /// What a local `$ref` (`#/a/b~1c`) names.
+    fn resolve(&self, reference: &str) -> std::result::Result<&Value, String> {
+        let pointer = reference
+            .strip_prefix('#')
+            .ok_or_else(|| format!("only local $refs are supported: {reference}"))?;
+        self.doc
+            .pointer(pointer)
+            .ok_or_else(|| format!("dangling $ref {reference}"))
+    }
+
+    /// The node itself, or what it names when it is a `{$ref: …}`.
+    fn deref<'a>(&'a self, node: &'a Value) -> std::result::Result<&'a Value, String> {
+        match node.get("$ref").and_then(Value::as_str) {
+            None => Ok(node),
+            Some(reference) => self.resolve(reference),
+        }
+    }
+
+    /// The responses a path gives to a method: its operation's, or `x-other-methods`' for a method
+    /// the path does not route.
+    fn responses(
+        &self,
+        path: &str,
+        method: &str,
+    ) -> std::result::Result<&Map<String, Value>, String> {
+        let item = self.doc["paths"]
+            .get(path)
+            .ok_or_else(|| format!("openapi.yaml has no path {path}"))?;
+        let responses = match item.get(method.to_ascii_lowercase().as_str()) {
+            Some(operation) => &operation["responses"],
+            None => &self.deref(&item["x-other-methods"])?["responses"],
+        };
+        responses
+            .as_object()
+            .ok_or_else(|| format!("openapi.yaml: no responses for {method} {path}"))
+    }
+
+    fn response(
+        &self,
+        path: &str,
+        method: &str,
+        status: u16,
+    ) -> std::result::Result<&Value, String> {
+        let response = self
+            .responses(path, method)?
+            .get(&status.to_string())
+            .ok_or_else(|| {
+                format!("status {status} is not a documented answer to {method} {path}")
+            })?;
+        self.deref(response)
+    }
+
+    /// Every problem with the headers of an answer: each one the function set must be declared for
+    /// that status, with a value of the declared schema.
+    fn check_headers(&self, path: &str, method: &str, reply: &Reply) -> Vec<String> {
+        let Ok(response) = self.response(path, method, reply.status) else {
+            return Vec::new(); // check() reports the undocumented status
+        };
+        let retry_after = reply.retry_after.as_deref().map(|v| {
+            v.parse::<u64>()
+                .map_or_else(|_| json!(v), |seconds| json!(seconds))
+        });
+        let present = [
+            ("Retry-After", retry_after),
+            ("Idempotent-Replayed", reply.replayed.then(|| json!("true"))),
+        ];
+        let mut errors = Vec::new();
+        for (name, value) in present {
+            let Some(value) = value else { continue };
+            match response
+                .pointer(&format!("/headers/{name}"))
+                .map(|h| self.deref(h))
+            {
+                Some(Ok(header)) => self.validate(&header["schema"], &value, name, &mut errors),
+                Some(Err(error)) => errors.push(error),
+                None => errors.push(format!(
+                    "header {name} is not declared for status {}",
+                    reply.status
+                )),
+            }
+        }
+        errors
+    }
+
+    /// Every problem with answering `method path` by `status` + `body` (empty = conforms).
+    fn check(&self, path: &str, method: &str, status: u16, body: &Value) -> Vec<String> {
+        let schema = self.response(path, method, status).and_then(|response| {
+            response
+                .pointer("/content/application~1json/schema")
+                .ok_or_else(|| format!("{method} {path} {status} has no application/json schema"))
+        });
+        match schema {
+            Ok(schema) => {
+                let mut errors = Vec::new();
+                self.validate(schema, body, "$", &mut errors);
+                errors
+            }
+            Err(error) => vec![error],
+        }
+    }
+
+    fn validate(&self, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+        let Some(schema) = schema.as_object() else {
+            errors.push(format!("{at}: schema is not an object: {schema}"));
+            return;
+        };
+        for (keyword, rule) in schema {
+            match keyword.as_str() {
+                "$ref" => match self.resolve(rule.as_str().unwrap_or_default()) {
+                    Ok(target) => self.validate(target, value, at, errors),
+                    Err(error) => errors.push(error),
+                },
+                "allOf" => {
+                    for sub in rule.as_array().into_iter().flatten() {
+                        self.validate(sub, value, at, errors);
+                    }
+                }
+                "oneOf" => {
+                    let subs = rule.as_array().map(Vec::as_slice).unwrap_or_default();
+                    let mut failures = Vec::new();
+                    for sub in subs {
+                        let mut sub_errors = Vec::new();
+                        self.validate(sub, value, at, &mut sub_errors);
+                        failures.push(sub_errors);
+                    }
+                    let passed = failures.iter().filter(|f| f.is_empty()).count();
+                    if passed != 1 {
+                        errors.push(format!(
+                            "{at}: matches {passed} of the oneOf schemas (want 1): {failures:?}"
+                        ));
+                    }
+                }
+                "type" => {
+                    let allowed: Vec<&str> = match rule {
+                        Value::String(one) => vec![one.as_str()],
+                        other => other
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .collect(),
+                    };
+                    if !allowed.iter().any(|t| has_type(value, t)) {
+                        errors.push(format!("{at}: {value} is not of type {allowed:?}"));
+                    }
+                }
+                "enum" => {
+                    if !rule
+                        .as_array()
+                        .is_some_and(|options| options.contains(value))
+                    {
+                        errors.push(format!("{at}: {value} is not one of {rule}"));
+                    }
+                }
+                "const" => {
+                    if rule != value {
+                        errors.push(format!("{at}: {value} is not {rule}"));
+                    }
+                }
+                "required" => {
+                    for name in rule
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        if value.is_object() && value.get(name).is_none() {
+                            errors.push(format!("{at}: required field `{name}` is missing"));
+                        }
+                    }
+                }
+                "properties" => {
+                    let (Some(fields), Some(rules)) = (value.as_object(), rule.as_object()) else {
+                        continue;
+                    };
+                    for (name, field) in fields {
+                        if let Some(field_schema) = rules.get(name) {
+                            self.validate(field_schema, field, &format!("{at}.{name}"), errors);
+                        }
+                    }
+                }
+                "additionalProperties" => {
+                    let Some(fields) = value.as_object() else {
+                        continue;
+                    };
+                    let declared = schema.get("properties").and_then(Value::as_object);
+                    for (name, field) in fields {
+                        if declared.is_some_and(|d| d.contains_key(name)) {
+                            continue;
+                        }
+                        match rule {
+                            Value::Bool(true) => {}
+                            Value::Bool(false) => {
+                                errors.push(format!("{at}: field `{name}` is not allowed"));
+                            }
+                            sub => self.validate(sub, field, &format!("{at}.{name}"), errors),
+                        }
+                    }
+                }
+                "items" => {
+                    for (n, item) in value.as_array().into_iter().flatten().enumerate() {
+                        self.validate(rule, item, &format!("{at}[{n}]"), errors);
+                    }
+                }
+                "pattern" => {
+                    let Some(text) = value.as_str() else { continue };
+                    match rule.as_str().map(regex_lite::Regex::new) {
+                        Some(Ok(regex)) if regex.is_match(text) => {}
+                        Some(Ok(_)) => errors.push(format!("{at}: {value} does not match {rule}")),
+                        _ => errors.push(format!("{at}: bad pattern {rule}")),
+                    }
+                }
+                "minItems" | "maxItems" => {
+                    let (Some(items), Some(limit)) = (value.as_array(), rule.as_u64()) else {
+                        continue;
+                    };
+                    let count = u64::try_from(items.len()).unwrap_or(u64::MAX);
+                    if (keyword == "minItems" && count < limit)
+                        || (keyword == "maxItems" && count > limit)
+                    {
+                        errors.push(format!("{at}: {count} items break {keyword} {limit}"));
+                    }
+                }
+                "minLength" | "maxLength" => {
+                    let (Some(text), Some(limit)) = (value.as_str(), rule.as_u64()) else {
+                        continue;
+                    };
+                    let length = u64::try_from(text.chars().count()).unwrap_or(u64::MAX);
+                    let ok = if keyword == "minLength" {
+                        length >= limit
+                    } else {
+                        length <= limit
+                    };
+                    if !ok {
+                        errors.push(format!("{at}: length {length} breaks {keyword} {limit}"));
+                    }
+                }
+                "minimum" | "maximum" => {
+                    let (Some(n), Some(limit)) = (value.as_f64(), rule.as_f64()) else {
+                        continue;
+                    };
+                    if (keyword == "minimum" && n < limit) || (keyword == "maximum" && n > limit) {
+                        errors.push(format!("{at}: {n} breaks {keyword} {limit}"));
+                    }
+                }
+                other if ANNOTATIONS.contains(&other) => {}
+                other => errors.push(format!(
+                    "{at}: openapi.yaml uses `{other}`, which this validator does not check"
+                )),
+            }
+        }
+    }
+
+    /// The error codes a response may carry: every `code` enum reachable from its schema.
+    fn codes(&self, response: &Value) -> BTreeSet<String> {
+        fn walk(spec: &Spec, node: &Value, codes: &mut BTreeSet<String>) {
+            let Ok(node) = spec.deref(node) else { return };
+            if let Some(options) = node
+                .pointer("/properties/code/enum")
+                .and_then(Value::as_array)
+            {
+                codes.extend(options.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            for key in ["allOf", "oneOf"] {
+                for sub in node
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    walk(spec, sub, codes);
+                }
+            }
+        }
+        let mut codes = BTreeSet::new();
+        if let Ok(response) = self.deref(response) {
+            if let Some(schema) = response.pointer("/content/application~1json/schema") {
+                walk(self, schema, &mut codes);
+            }
+        }
+        codes
+    }
+
+    /// status -> codes of the answers the function itself gives to `method path` (API Gateway's own
+    /// answers, marked `x-answered-by: api-gateway`, cannot happen locally).
+    fn function_answers(
+        &self,
+        path: &str,
+        method: &str,
+    ) -> Result<BTreeMap<u16, BTreeSet<String>>> {
+        let mut answers = BTreeMap::new();
+        for (status, response) in self.responses(path, method)? {
+            let response = self.deref(response)?;
+            if response["x-answered-by"] == "api-gateway" {
+                continue;
+            }
+            answers.insert(status.parse()?, self.codes(response));
+        }
+        Ok(answers)
+    }
+}
+
+fn has_type(value: &Value, name: &str) -> bool {
+    match name {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => false,
+    }
+}
+
+/// What one test saw of one endpoint: (method, status) -> codes.
+#[derive(Debug)]
+struct Seen {
+    endpoint: Endpoint,
+    answers: BTreeMap<(String, u16), BTreeSet<String>>,
+}
+
+impl Seen {
+    fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            answers: BTreeMap::new(),
+        }
+    }
+
+    /// Asserts the answer (status, body and headers) conforms, and remembers it.
+    fn record(&mut self, spec: &Spec, what: &str, method: &str, reply: &Reply) {
+        let route = self.endpoint.route;
+        let mut problems = spec.check(route, method, reply.status, &reply.body);
+        problems.extend(spec.check_headers(route, method, reply));
+        assert!(
+            problems.is_empty(),
+            "{what}: {method} {route} answered {} {} (Retry-After {:?}, replayed {}), which \
+             openapi.yaml does not allow:\n  {}",
+            reply.status,
+            reply.body,
+            reply.retry_after,
+            reply.replayed,
+            problems.join("\n  ")
+        );
+        let codes = self
+            .answers
+            .entry((method.to_owned(), reply.status))
+            .or_default();
+        if let Some(code) = reply.body["code"].as_str() {
+            codes.insert(code.to_owned());
+        }
+    }
+
+    /// POSTs to the endpoint, records the answer, and returns it.
+    fn post(
+        &mut self,
+        spec: &Spec,
+        stack: &Stack,
+        what: &str,
+        input: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
+        let reply = send(stack, self.endpoint, input, headers)?;
+        self.record(spec, what, "POST", &reply);
+        Ok(reply)
+    }
+
+    /// GETs the endpoint straight from its function URL (the HTTP API would not route it).
+    fn get(&mut self, spec: &Spec, stack: &Stack) -> Result {
+        let Endpoint { function, route } = self.endpoint;
+        let reply = get(&stack.functions.url(function, route))?;
+        self.record(spec, "GET on the function URL", "GET", &reply);
+        Ok(())
+    }
+
+    /// Asserts that every answer the spec says the function gives was produced, with every code,
+    /// except those listed as not reproducible locally.
+    fn assert_covers(&self, spec: &Spec, not_reproducible: &[(u16, &str)]) -> Result {
+        let route = self.endpoint.route;
+        for method in ["POST", "GET"] {
+            for (status, mut codes) in spec.function_answers(route, method)? {
+                codes.retain(|c| !not_reproducible.contains(&(status, c.as_str())));
+                let key = (method.to_owned(), status);
+                let seen = self.answers.get(&key).cloned().unwrap_or_default();
+                assert!(
+                    self.answers.contains_key(&key) || codes.is_empty() && status != 200,
+                    "openapi.yaml lists {method} {route} -> {status}, which no request produced; \
+                     seen: {:?}",
+                    self.answers
+                );
+                assert_eq!(
+                    seen, codes,
+                    "{method} {route} {status}: codes produced vs listed in openapi.yaml"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn body(session_id: &str, interval: &str) -> String {
+    json!({ "checkout_session_id": session_id, "interval": interval }).to_string()
+}
+
+fn session_id(created: &Value) -> Result<String> {
+    Ok(created["id"].as_str().ok_or("session id")?.to_owned())
+}
+
+/// POSTs to a function, with optional headers, keeping the answer's headers.
+fn send(stack: &Stack, endpoint: Endpoint, input: &str, headers: &[(&str, &str)]) -> Result<Reply> {
+    stack
+        .functions
+        .send(endpoint.function, endpoint.route, input, headers)
+}
+
+fn get(url: &str) -> Result<Reply> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut response = agent.get(url).call()?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (retry_after, replayed) = (header("retry-after"), header("idempotent-replayed"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string()?;
+    Ok(Reply {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        replayed: replayed.as_deref() == Some("true"),
+        retry_after,
+    })
+}
+
+/// A stack with two instances of each function, so answers that need a request in flight (in
+/// progress, busy) can happen; short waits keep those quick, and a long Stripe budget lets a slowed
+/// call finish on its first attempt.
+fn concurrent_stack() -> Result<Stack> {
+    let env = [
+        ("IDEMPOTENCY_WAIT_MS", "300"),
+        ("LEASE_WAIT_MS", "300"),
+        ("STRIPE_TIMEOUT_MS", "10000"),
+    ];
+    Stack::start_scaled(GA_VERSION, &env, 2)
+}
+
+/// A recurring price of a product the catalog does not know.
+fn off_catalog_price(stack: &Stack) -> Result<String> {
+    let product = stack
+        .stripe
+        .create("/v1/products", &[("name", "Legacy plan")], GA_VERSION)?;
+    let price = stack.stripe.create(
+        "/v1/prices",
+        &[
+            ("currency", "usd"),
+            ("unit_amount", "900"),
+            ("recurring[interval]", "month"),
+            ("product", product["id"].as_str().ok_or("product id")?),
+        ],
+        GA_VERSION,
+    )?;
+    Ok(price["id"].as_str().ok_or("price id")?.to_owned())
+}
+
+/// Sends `first` and, while Stripe holds its `stripe_method` call to `stripe_path` for 4 s, `twin`
+/// then `other`; returns the three answers.
+fn while_one_is_slow(
+    stack: &Stack,
+    endpoint: Endpoint,
+    (stripe_method, stripe_path): (&str, &str),
+    first: (&str, &[(&str, &str)]),
+    twin: (&str, &[(&str, &str)]),
+    other: (&str, &[(&str, &str)]),
+) -> Result<[Reply; 3]> {
+    stack.stripe.inject_fault(&json!({
+        "method": stripe_method, "path_prefix": stripe_path, "latency_ms": 4000, "count": 1
+    }))?;
+    let (slow, twin, other) = std::thread::scope(|scope| {
+        let slow = scope.spawn(|| send(stack, endpoint, first.0, first.1));
+        std::thread::sleep(Duration::from_millis(700));
+        let twin = send(stack, endpoint, twin.0, twin.1);
+        let other = send(stack, endpoint, other.0, other.1);
+        (slow.join(), twin, other)
+    });
+    Ok([
+        slow.map_err(|_| "the slow request panicked")??,
+        twin?,
+        other?,
+    ])
+}
+
+// --- the spec itself ------------------------------------------------------------------------------
+
+#[test]
+fn openapi_error_codes_sit_under_the_status_the_taxonomy_answers_them_with() -> Result {
+    let spec = Spec::load();
+    let by_name: BTreeMap<&str, ErrorCode> = ALL_CODES.iter().map(|c| (c.as_str(), *c)).collect();
+    let paths = spec.doc["paths"].as_object().ok_or("paths")?;
+    let mut checked = 0;
+    for (path, item) in paths {
+        let item = item.as_object().ok_or("path item")?;
+        // An operation's own responses, and those of methods the path does not route.
+        let mut all: Vec<&Value> = item
+            .iter()
+            .filter(|(key, _)| HTTP_METHODS.contains(&key.as_str()))
+            .map(|(_, operation)| &operation["responses"])
+            .collect();
+        if let Some(other) = item.get("x-other-methods") {
+            all.push(&spec.deref(other)?["responses"]);
+        }
+        for responses in all {
+            for (status, response) in responses.as_object().ok_or("responses")? {
+                let status: u16 = status.parse()?;
+                for code in spec.codes(response) {
+                    let known = by_name
+                        .get(code.as_str())
+                        .ok_or_else(|| format!("{path} {status}: `{code}` is not an ErrorCode"))?;
+                    assert_eq!(
+                        known.status(),
+                        status,
+                        "{path}: `{code}` is listed under {status}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 8,
+        "only {checked} codes found: is the spec readable?"
+    );
+    Ok(())
+}
+
+#[test]
+fn openapi_validator_refuses_what_the_spec_does_not_allow() {
+    let spec = Spec::load();
+    let success = json!({"type": "success", "session": {
+        "id": "cs_test_abc", "status": "open", "currency": "usd", "amount_subtotal": 1500,
+        "amount_total": 1500,
+        "line_items": [{"id": "li_1", "price": "price_1", "quantity": 1, "amount_total": 1500}]
+    }});
+    let error =
+        json!({"type": "error", "code": "invalid_request", "message": "m", "param": "interval"});
+    assert_eq!(
+        spec.check(ROUTE, "POST", 200, &success),
+        Vec::<String>::new()
+    );
+    assert_eq!(spec.check(ROUTE, "POST", 400, &error), Vec::<String>::new());
+    let mut nulls = success.clone();
+    nulls["session"]["currency"] = Value::Null;
+    assert_eq!(spec.check(ROUTE, "POST", 200, &nulls), Vec::<String>::new());
+
+    let mutate = |base: &Value, pointer: &str, value: Value| {
+        let mut copy = base.clone();
+        if let Some(slot) = copy.pointer_mut(pointer) {
+            *slot = value;
+        }
+        copy
+    };
+    let mut extra_field = success.clone();
+    extra_field["session"]["client_secret"] = json!("cs_secret");
+    let mut missing = error.clone();
+    if let Some(fields) = missing.as_object_mut() {
+        fields.remove("message");
+    }
+    let refused: [(&str, u16, Value); 11] = [
+        ("field the spec does not allow", 200, extra_field),
+        (
+            "wrong type",
+            200,
+            mutate(&success, "/session/amount_total", json!("1500")),
+        ),
+        (
+            "float for an integer",
+            200,
+            mutate(&success, "/session/amount_total", json!(15.5)),
+        ),
+        (
+            "null where not nullable",
+            200,
+            mutate(&success, "/session/line_items/0/quantity", Value::Null),
+        ),
+        (
+            "unknown status value",
+            200,
+            mutate(&success, "/session/status", json!("paid")),
+        ),
+        (
+            "id of the wrong kind",
+            200,
+            mutate(&success, "/session/line_items/0/price", json!("prod_1")),
+        ),
+        (
+            "code not listed under this status",
+            400,
+            mutate(&error, "/code", json!("session_not_found")),
+        ),
+        ("missing required field", 400, missing),
+        ("empty message", 400, mutate(&error, "/message", json!(""))),
+        ("status the spec does not list", 418, error.clone()),
+        ("success shape for an error status", 404, success.clone()),
+    ];
+    for (what, status, body) in refused {
+        assert!(
+            !spec.check(ROUTE, "POST", status, &body).is_empty(),
+            "{what} must be refused: {status} {body}"
+        );
+    }
+    // Exactly one branch of the 500 oneOf must match.
+    assert!(spec
+        .check(
+            ROUTE,
+            "POST",
+            500,
+            &json!({"message": "Internal Server Error"})
+        )
+        .is_empty());
+    assert!(!spec
+        .check(
+            ROUTE,
+            "POST",
+            500,
+            &json!({"message": "x", "code": "internal_error"})
+        )
+        .is_empty());
+
+    // Headers: only where declared, with the declared value.
+    let reply = |status: u16, retry_after: Option<&str>, replayed: bool| Reply {
+        status,
+        body: Value::Null,
+        replayed,
+        retry_after: retry_after.map(str::to_owned),
+    };
+    assert!(spec
+        .check_headers(ROUTE, "POST", &reply(409, Some("1"), false))
+        .is_empty());
+    assert!(spec
+        .check_headers(ROUTE, "POST", &reply(200, None, true))
+        .is_empty());
+    for (what, bad) in [
+        ("Retry-After on a 200", reply(200, Some("1"), false)),
+        (
+            "Retry-After that is not seconds",
+            reply(409, Some("soon"), false),
+        ),
+        ("a replayed 400 (never stored)", reply(400, None, true)),
+    ] {
+        assert!(
+            !spec.check_headers(ROUTE, "POST", &bad).is_empty(),
+            "{what}"
+        );
+    }
+}
+
+// --- the real function ----------------------------------------------------------------------------
+
+#[test]
+fn openapi_every_change_interval_answer_conforms_under_the_ga_api() -> Result {
+    let spec = Spec::load();
+    let stack = concurrent_stack()?;
+    let c = &stack.catalog;
+    let mut seen = Seen::new(CHANGE_INTERVAL);
+    let mut post = |what: &str, input: &str, headers: &[(&str, &str)]| {
+        seen.post(&spec, &stack, what, input, headers)
+    };
+
+    let id = session_id(&stack.create_session(&[(&c.sticker, 2), (&c.monthly, 1)])?)?;
+    let changed = post("change to yearly", &body(&id, "yearly"), &[])?;
+    assert_eq!(changed.body["type"], "success", "{}", changed.body);
+    post("no-op change", &body(&id, "yearly"), &[])?;
+    post("not JSON", "{\"checkout_session_id\": ", &[])?;
+    post("JSON but not an object", "[1]", &[])?;
+    let no_interval = json!({ "checkout_session_id": id }).to_string();
+    post("interval missing", &no_interval, &[])?;
+    post(
+        "session id of another kind",
+        &body("sub_123", "monthly"),
+        &[],
+    )?;
+    let long_key = "k".repeat(256);
+    let long_key = [("Idempotency-Key", long_key.as_str())];
+    post("Idempotency-Key too long", &body(&id, "monthly"), &long_key)?;
+    post(
+        "unknown session",
+        &body("cs_test_doesNotExist0000", "monthly"),
+        &[],
+    )?;
+
+    let expired = session_id(&stack.create_session(&[(&c.monthly, 1)])?)?;
+    let (status, _) = stack.stripe.post(
+        &format!("/v1/checkout/sessions/{expired}/expire"),
+        &[],
+        GA_VERSION,
+    )?;
+    assert_eq!(status, 200);
+    post("expired session", &body(&expired, "yearly"), &[])?;
+
+    // A plan price the catalog does not know: there is no counterpart to switch to.
+    let legacy = off_catalog_price(&stack)?;
+    let off_catalog = session_id(&stack.create_session(&[(&legacy, 1)])?)?;
+    post(
+        "plan not in the catalog",
+        &body(&off_catalog, "yearly"),
+        &[],
+    )?;
+
+    // Idempotency: a replay carries Idempotent-Replayed; the key with another body is refused.
+    let keyed = session_id(&stack.create_session(&[(&c.monthly, 1)])?)?;
+    let key = [("Idempotency-Key", "conformance-1")];
+    let first = post("keyed change", &body(&keyed, "yearly"), &key)?;
+    let replay = post("keyed replay", &body(&keyed, "yearly"), &key)?;
+    assert!(
+        replay.replayed && replay.body == first.body,
+        "{}",
+        replay.body
+    );
+    post(
+        "key reused with another body",
+        &body(&keyed, "monthly"),
+        &key,
+    )?;
+
+    // Stripe refusing the update we built is our fault: 500 internal_error.
+    let refused = session_id(&stack.create_session(&[(&c.monthly, 1)])?)?;
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{refused}"),
+        "status": 400, "count": 1
+    }))?;
+    post("Stripe refuses the update", &body(&refused, "yearly"), &[])?;
+
+    // Stripe failing every attempt: 502 after the bounded retries.
+    let down = session_id(&stack.create_session(&[(&c.monthly, 1)])?)?;
+    stack.stripe.inject_fault(&json!({
+        "path_prefix": format!("/v1/checkout/sessions/{down}"), "status": 500
+    }))?;
+    post("Stripe unavailable", &body(&down, "yearly"), &[])?;
+
+    // While one change of a session waits on a slow Stripe: its twin is in progress, and any other
+    // change of that session finds the session busy.
+    let slow = session_id(&stack.create_session(&[(&c.monthly, 1)])?)?;
+    let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "conformance-slow")];
+    let other_key: &[(&str, &str)] = &[("Idempotency-Key", "other")];
+    let yearly = body(&slow, "yearly");
+    let [first, twin, other] = while_one_is_slow(
+        &stack,
+        CHANGE_INTERVAL,
+        ("POST", &format!("/v1/checkout/sessions/{slow}")),
+        (&yearly, slow_key),
+        (&yearly, slow_key),
+        (&yearly, other_key),
+    )?;
+    seen.record(&spec, "slow change", "POST", &first);
+    seen.record(&spec, "twin of a running request", "POST", &twin);
+    assert_eq!(twin.body["code"], "request_in_progress", "{}", twin.body);
+    seen.record(&spec, "other change of a leased session", "POST", &other);
+    assert_eq!(other.body["code"], "session_busy", "{}", other.body);
+
+    seen.get(&spec, &stack)?;
+    seen.assert_covers(&spec, &[])
+}
+
+#[test]
+fn openapi_every_create_session_answer_conforms() -> Result {
+    let spec = Spec::load();
+    let stack = concurrent_stack()?;
+    stack.dynamo.receive(TEE_SKU, 3)?;
+    let c = &stack.catalog;
+    let mut seen = Seen::new(CREATE_SESSION);
+    let cart = |items: &[(&str, i64)]| {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(price, quantity)| json!({ "price": price, "quantity": quantity }))
+            .collect();
+        json!({ "items": items }).to_string()
+    };
+    let mut post = |what: &str, input: &str, headers: &[(&str, &str)]| {
+        seen.post(&spec, &stack, what, input, headers)
+    };
+
+    let created = post(
+        "a plan and stickers",
+        &cart(&[(&c.monthly, 1), (&c.sticker, 2)]),
+        &[],
+    )?;
+    assert!(
+        created.body["session"]["client_secret"].is_string(),
+        "{}",
+        created.body
+    );
+    post("stock-tracked item", &cart(&[(&c.tee, 2)]), &[])?;
+    post("more than the stock left", &cart(&[(&c.tee, 2)]), &[])?;
+    post("not JSON", "{\"items\": [", &[])?;
+    post("no items", &json!({ "items": [] }).to_string(), &[])?;
+    post("not a price id", &cart(&[("prod_1", 1)]), &[])?;
+    post("quantity 0", &cart(&[(&c.sticker, 0)]), &[])?;
+    let wrong_mode =
+        json!({ "items": [{ "price": c.sticker, "quantity": 1 }], "mode": "subscription" });
+    post("mode that does not fit", &wrong_mode.to_string(), &[])?;
+    let legacy = off_catalog_price(&stack)?;
+    post("price not in the catalog", &cart(&[(&legacy, 1)]), &[])?;
+    post(
+        "above the product's bounds",
+        &cart(&[(&c.onboarding, 2)]),
+        &[],
+    )?;
+
+    let key = [("Idempotency-Key", "create-1")];
+    let first = post("keyed create", &cart(&[(&c.sticker, 1)]), &key)?;
+    let replay = post("keyed replay", &cart(&[(&c.sticker, 1)]), &key)?;
+    assert!(
+        replay.replayed && replay.body == first.body,
+        "{}",
+        replay.body
+    );
+    post(
+        "key reused with another body",
+        &cart(&[(&c.sticker, 3)]),
+        &key,
+    )?;
+
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": "/v1/checkout/sessions", "status": 400, "count": 1
+    }))?;
+    post("Stripe refuses the session", &cart(&[(&c.sticker, 1)]), &[])?;
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": "/v1/checkout/sessions", "status": 500, "count": 3
+    }))?;
+    post("Stripe unavailable", &cart(&[(&c.sticker, 1)]), &[])?;
+
+    let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "create-slow")];
+    let stickers = cart(&[(&c.sticker, 1)]);
+    let [first, twin, other] = while_one_is_slow(
+        &stack,
+        CREATE_SESSION,
+        ("POST", "/v1/checkout/sessions"),
+        (&stickers, slow_key),
+        (&stickers, slow_key),
+        (&stickers, &[]),
+    )?;
+    seen.record(&spec, "slow create", "POST", &first);
+    seen.record(&spec, "twin of a running create", "POST", &twin);
+    assert_eq!(twin.body["code"], "request_in_progress", "{}", twin.body);
+    seen.record(&spec, "another create meanwhile", "POST", &other);
+
+    seen.get(&spec, &stack)?;
+    // session_busy: only when a reservation's holds move under it, which needs a writer that
+    // ignores the lease.
+    seen.assert_covers(&spec, &[(409, "session_busy")])
+}
+
+#[test]
+fn openapi_every_update_quantity_answer_conforms() -> Result {
+    let spec = Spec::load();
+    let stack = concurrent_stack()?;
+    stack.dynamo.receive(TEE_SKU, 3)?;
+    let c = &stack.catalog;
+    let mut seen = Seen::new(UPDATE_QUANTITY);
+    // A session of this app (stock held) with `items`; returns its id and its items' ids, in order.
+    let new_cart = |items: &[(&str, i64)]| -> Result<(String, Vec<String>)> {
+        let created = stack.create_cart(items, None)?;
+        assert_eq!(created.status, 200, "{}", created.body);
+        let session = &created.body["session"];
+        let ids = session["line_items"]
+            .as_array()
+            .ok_or("line items")?
+            .iter()
+            .filter_map(|li| li["id"].as_str().map(str::to_owned))
+            .collect();
+        Ok((session_id(session)?, ids))
+    };
+    let set = |session: &str, item: &str, quantity: i64| {
+        json!({ "checkout_session_id": session, "line_item_id": item, "quantity": quantity })
+            .to_string()
+    };
+    let mut post = |what: &str, input: &str, headers: &[(&str, &str)]| {
+        seen.post(&spec, &stack, what, input, headers)
+    };
+
+    // 3 T-shirts in stock: this cart holds 1, then 2; 5 would need 3 more than are left.
+    let (id, items) = new_cart(&[(&c.sticker, 1), (&c.tee, 1)])?;
+    let (sticker, tee) = (&items[0], &items[1]);
+    post("more T-shirts", &set(&id, tee, 2), &[])?;
+    post("beyond the stock", &set(&id, tee, 5), &[])?;
+    post("above the bounds", &set(&id, tee, 6), &[])?;
+    post("remove the stickers", &set(&id, sticker, 0), &[])?;
+    post("remove the last item", &set(&id, tee, 0), &[])?;
+    post("unknown item", &set(&id, "li_doesNotExist0", 1), &[])?;
+    post(
+        "unknown session",
+        &set("cs_test_doesNotExist0000", tee, 1),
+        &[],
+    )?;
+    post("not JSON", "{", &[])?;
+    post("negative quantity", &set(&id, tee, -1), &[])?;
+
+    let key = [("Idempotency-Key", "quantity-1")];
+    let first = post("keyed change", &set(&id, tee, 1), &key)?;
+    let replay = post("keyed replay", &set(&id, tee, 1), &key)?;
+    assert!(
+        replay.replayed && replay.body == first.body,
+        "{}",
+        replay.body
+    );
+    post("key reused with another body", &set(&id, tee, 2), &key)?;
+
+    // The other carts hold no T-shirt: the stock is spoken for.
+    let untracked: &[(&str, i64)] = &[(&c.sticker, 1), (&c.onboarding, 1)];
+    let (expired, expired_items) = new_cart(untracked)?;
+    let (status, _) = stack.stripe.post(
+        &format!("/v1/checkout/sessions/{expired}/expire"),
+        &[],
+        GA_VERSION,
+    )?;
+    assert_eq!(status, 200);
+    post("expired session", &set(&expired, &expired_items[0], 2), &[])?;
+
+    // An item whose price the catalog does not (or no longer) know.
+    let legacy = off_catalog_price(&stack)?;
+    let foreign = session_id(&stack.create_session(&[(&legacy, 1), (&c.sticker, 1)])?)?;
+    let foreign_item = stack.stripe.session(&foreign)?["line_items"]["data"][0]["id"]
+        .as_str()
+        .ok_or("item id")?
+        .to_owned();
+    post(
+        "item not in the catalog",
+        &set(&foreign, &foreign_item, 2),
+        &[],
+    )?;
+
+    let (refused, refused_items) = new_cart(untracked)?;
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{refused}"),
+        "status": 400, "count": 1
+    }))?;
+    post(
+        "Stripe refuses the update",
+        &set(&refused, &refused_items[0], 3),
+        &[],
+    )?;
+    let (down, down_items) = new_cart(untracked)?;
+    stack.stripe.inject_fault(&json!({
+        "path_prefix": format!("/v1/checkout/sessions/{down}"), "status": 500
+    }))?;
+    post("Stripe unavailable", &set(&down, &down_items[0], 3), &[])?;
+
+    let (slow, slow_items) = new_cart(untracked)?;
+    let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "quantity-slow")];
+    let change = set(&slow, &slow_items[0], 2);
+    let [first, twin, other] = while_one_is_slow(
+        &stack,
+        UPDATE_QUANTITY,
+        ("POST", &format!("/v1/checkout/sessions/{slow}")),
+        (&change, slow_key),
+        (&change, slow_key),
+        (&set(&slow, &slow_items[0], 3), &[]),
+    )?;
+    seen.record(&spec, "slow change", "POST", &first);
+    seen.record(&spec, "twin of a running request", "POST", &twin);
+    assert_eq!(twin.body["code"], "request_in_progress", "{}", twin.body);
+    seen.record(&spec, "other change of a leased session", "POST", &other);
+    assert_eq!(other.body["code"], "session_busy", "{}", other.body);
+
+    seen.get(&spec, &stack)?;
+    seen.assert_covers(&spec, &[])
+}
+
+/// `Stripe-Signature` for `payload`, computed with Python's hmac (independent of the function's).
+fn stripe_signature(payload: &str) -> Result<String> {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), \
+             (sys.argv[2] + '.' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
+            WEBHOOK_SECRET,
+            &t.to_string(),
+            payload,
+        ])
+        .output()?;
+    Ok(format!(
+        "t={t},v1={}",
+        String::from_utf8(output.stdout)?.trim()
+    ))
+}
+
+#[test]
+fn openapi_every_stripe_webhook_answer_conforms() -> Result {
+    let spec = Spec::load();
+    let stack = concurrent_stack()?;
+    stack.dynamo.receive(TEE_SKU, 5)?;
+    let c = &stack.catalog;
+    let mut seen = Seen::new(STRIPE_WEBHOOK);
+    // A session of this app holding a T-shirt, and its reservation.
+    let held = || -> Result<(String, String)> {
+        let created = stack.create_cart(&[(&c.tee, 1)], None)?;
+        let id = session_id(&created.body["session"])?;
+        let session = stack.stripe.session(&id)?;
+        let reservation = session["metadata"]["cart_reservation"]
+            .as_str()
+            .ok_or("reservation")?;
+        Ok((id, reservation.to_owned()))
+    };
+    let event = |id: &str, kind: &str, session: &str, reservation: &str| {
+        json!({
+            "id": id, "object": "event", "type": kind,
+            "data": { "object": { "id": session, "object": "checkout.session",
+                                  "metadata": { "cart_reservation": reservation } } }
+        })
+        .to_string()
+    };
+    let mut post = |what: &str, payload: &str, signature: Option<&str>| -> Result<Reply> {
+        let signed = match signature {
+            Some(given) => given.to_owned(),
+            None => stripe_signature(payload)?,
+        };
+        seen.post(
+            &spec,
+            &stack,
+            what,
+            payload,
+            &[("Stripe-Signature", &signed)],
+        )
+    };
+
+    let (id, reservation) = held()?;
+    let expired = event("evt_conf_1", "checkout.session.expired", &id, &reservation);
+    post("unsigned", &expired, Some(""))?;
+    post("wrong signature", &expired, Some("t=1,v1=00"))?;
+    post("signed, not JSON", "{", None)?;
+    let other = event("evt_conf_2", "customer.created", &id, &reservation);
+    post("an event this app ignores", &other, None)?;
+    let released = post("expired session", &expired, None)?;
+    let again = post("redelivery", &expired, None)?;
+    assert!(
+        again.replayed && again.body == released.body,
+        "{}",
+        again.body
+    );
+    let (sold, sold_reservation) = held()?;
+    let completed = event(
+        "evt_conf_3",
+        "checkout.session.completed",
+        &sold,
+        &sold_reservation,
+    );
+    post("completed session", &completed, None)?;
+    let unknown = event(
+        "evt_conf_4",
+        "checkout.session.expired",
+        "cs_test_doesNotExist0000",
+        &reservation,
+    );
+    post("session Stripe does not know", &unknown, None)?;
+
+    let (refused, refused_reservation) = held()?;
+    stack.stripe.inject_fault(&json!({
+        "method": "GET", "path_prefix": format!("/v1/checkout/sessions/{refused}"),
+        "status": 400, "count": 1
+    }))?;
+    let refused_event = event(
+        "evt_conf_5",
+        "checkout.session.expired",
+        &refused,
+        &refused_reservation,
+    );
+    post("Stripe refuses the read", &refused_event, None)?;
+    let (down, down_reservation) = held()?;
+    stack.stripe.inject_fault(&json!({
+        "path_prefix": format!("/v1/checkout/sessions/{down}"), "status": 500
+    }))?;
+    let down_event = event(
+        "evt_conf_6",
+        "checkout.session.expired",
+        &down,
+        &down_reservation,
+    );
+    post("Stripe unavailable", &down_event, None)?;
+
+    let (slow, slow_reservation) = held()?;
+    let first = event(
+        "evt_conf_7",
+        "checkout.session.expired",
+        &slow,
+        &slow_reservation,
+    );
+    let second = event(
+        "evt_conf_8",
+        "checkout.session.expired",
+        &slow,
+        &slow_reservation,
+    );
+    let (first_sig, second_sig) = (stripe_signature(&first)?, stripe_signature(&second)?);
+    let first_sig: &[(&str, &str)] = &[("Stripe-Signature", &first_sig)];
+    let second_sig: &[(&str, &str)] = &[("Stripe-Signature", &second_sig)];
+    let [first, twin, other] = while_one_is_slow(
+        &stack,
+        STRIPE_WEBHOOK,
+        ("GET", &format!("/v1/checkout/sessions/{slow}")),
+        (&first, first_sig),
+        (&first, first_sig),
+        (&second, second_sig),
+    )?;
+    seen.record(&spec, "slow delivery", "POST", &first);
+    seen.record(&spec, "redelivery while the first runs", "POST", &twin);
+    assert_eq!(twin.body["code"], "request_in_progress", "{}", twin.body);
+    seen.record(&spec, "another event of that session", "POST", &other);
+    assert_eq!(other.body["code"], "session_busy", "{}", other.body);
+
+    seen.get(&spec, &stack)?;
+    seen.assert_covers(&spec, &[])
+}
+
+#[test]
+fn openapi_answers_conform_under_the_preview_api_too() -> Result {
+    let spec = Spec::load();
+    let stack = Stack::start(PREVIEW_VERSION, &[])?;
+    let c = &stack.catalog;
+    let mut seen = Seen::new(CHANGE_INTERVAL);
+
+    let id = session_id(&stack.create_session(&[(&c.monthly, 3), (&c.onboarding, 1)])?)?;
+    let changed = send(&stack, CHANGE_INTERVAL, &body(&id, "yearly"), &[])?;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    seen.record(&spec, "change to yearly", "POST", &changed);
+
+    let (status, _) = stack.stripe.post(
+        &format!("/v1/checkout/sessions/{id}/expire"),
+        &[],
+        PREVIEW_VERSION,
+    )?;
+    assert_eq!(status, 200);
+    let refused = send(&stack, CHANGE_INTERVAL, &body(&id, "monthly"), &[])?;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    seen.record(&spec, "expired session", "POST", &refused);
+    Ok(())
+}
