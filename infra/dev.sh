@@ -18,6 +18,7 @@ STRIPE_API_VERSION=${STRIPE_API_VERSION:-2026-09-30.endive}
 STACK="$ROOT/.stack"
 STRIPE_URL="http://127.0.0.1:$STRIPE_EMULATOR_PORT"
 SECRET_KEY=sk_test_local_dev
+WEBHOOK_SECRET=whsec_local_dev_signing_secret
 
 ensure_tools
 mkdir -p "$STACK"
@@ -28,8 +29,11 @@ cargo build --quiet -p stripe-emulator
 log "starting the Stripe emulator on $STRIPE_URL"
 # Each service reads its stdin from a pipe this script holds open: when the script ends, however it
 # ends, the pipe closes and the service exits (--exit-on-stdin-eof).
+# It signs checkout.session.* events and delivers them to the stripe-webhook function.
 exec {emulator_in}> >(exec "$ROOT/target/debug/stripe-emulator" --host 127.0.0.1 \
-    --port "$STRIPE_EMULATOR_PORT" --exit-on-stdin-eof >/dev/null 2>"$STACK/stripe-emulator.log")
+    --port "$STRIPE_EMULATOR_PORT" --exit-on-stdin-eof \
+    --webhook-url "http://127.0.0.1:$LAMBDA_PORT/lambda-url/stripe-webhook/stripe-webhook" \
+    --webhook-secret "$WEBHOOK_SECRET" >/dev/null 2>"$STACK/stripe-emulator.log")
 emulator_pid=$!
 wait_for_port "$STRIPE_EMULATOR_PORT" 30
 
@@ -40,18 +44,13 @@ moto_pid=$!
 trap 'kill "$emulator_pid" "$moto_pid" 2>/dev/null || true' EXIT
 wait_for_port "$DYNAMODB_PORT" 60
 python3 infra/local/create_tables.py --endpoint "http://127.0.0.1:$DYNAMODB_PORT" >/dev/null
+python3 infra/local/receive_stock.py --endpoint "http://127.0.0.1:$DYNAMODB_PORT" \
+    --sku TSHIRT --quantity 20 >/dev/null
 
 log "seeding the demo catalog"
 ids=$(python3 infra/local/seed.py --api-base "$STRIPE_URL" --secret-key "$SECRET_KEY" --out "$STACK/catalog.json")
 price() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$ids" "$1"; }
 
-if [[ "$STRIPE_API_VERSION" == *checkout_server_update_beta* ]]; then
-    session_flags="-d ui_mode=custom -d 'permissions[update_line_items]=server_only'"
-elif [[ "${STRIPE_API_VERSION:0:10}" < "2026-03-25" ]]; then
-    session_flags="-d ui_mode=custom"
-else
-    session_flags="-d ui_mode=elements"
-fi
 
 cat > "$STACK/functions.env" <<ENV
 STRIPE_API_BASE=$STRIPE_URL
@@ -59,6 +58,9 @@ STRIPE_SECRET_KEY=$SECRET_KEY
 STRIPE_API_VERSION=$STRIPE_API_VERSION
 CATALOG_PATH=$STACK/catalog.json
 IDEMPOTENCY_TABLE=IdempotencyTable
+INVENTORY_TABLE=InventoryTable
+CHECKOUT_RETURN_URL=http://127.0.0.1:$LAMBDA_PORT/return
+STRIPE_WEBHOOK_SECRET=$WEBHOOK_SECRET
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=local
@@ -67,28 +69,37 @@ AWS_EC2_METADATA_DISABLED=true
 RUST_LOG=info
 ENV
 
+FN="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 cat <<USAGE
 
-Local stack ready (Stripe API version: $STRIPE_API_VERSION).
+Local stack ready (Stripe API version: $STRIPE_API_VERSION; 20 T-shirts in stock).
+The first call to each function compiles it.
 
-1) Create a Checkout Session (monthly plan + a sticker pack) in the Stripe emulator:
+1) Create a Checkout Session (Pro monthly + 2 T-shirts, which are held):
 
-curl -s $STRIPE_URL/v1/checkout/sessions -u $SECRET_KEY: \\
-  -H 'Stripe-Version: $STRIPE_API_VERSION' \\
-  -d mode=subscription $session_flags -d return_url=https://example.com/return \\
-  -d 'line_items[0][price]=$(price pro_monthly)' -d 'line_items[0][quantity]=1' \\
-  -d 'line_items[1][price]=$(price sticker_pack)' -d 'line_items[1][quantity]=2'
+curl -s -X POST $FN/create-session/checkout-sessions -H 'content-type: application/json' \
+  -d '{"items":[{"price":"$(price pro_monthly)","quantity":1},{"price":"$(price tshirt)","quantity":2}]}'
 
-2) Switch it to yearly (paste the session id; the first call compiles the function):
+2) Switch it to yearly (paste the session id), idempotently:
 
-curl -s -X POST http://127.0.0.1:$LAMBDA_PORT/lambda-url/change-interval/change-subscription-interval \\
-  -H 'content-type: application/json' \\
+curl -s -X POST $FN/change-interval/change-subscription-interval -H 'content-type: application/json' \
   -H 'Idempotency-Key: demo-1' \
   -d '{"checkout_session_id":"cs_test_PASTE_ID_HERE","interval":"yearly"}'
 
    (Send it again: the same answer comes back, marked Idempotent-Replayed: true.)
 
-Emulator log: $STACK/stripe-emulator.log · requests it saw: curl -s $STRIPE_URL/_emulator/requests
+3) Change the T-shirts to 3 (paste the T-shirt line item id, li_...):
+
+curl -s -X POST $FN/update-quantity/update-quantity -H 'content-type: application/json' \
+  -d '{"checkout_session_id":"cs_test_PASTE_ID_HERE","line_item_id":"li_PASTE_ID_HERE","quantity":3}'
+
+4) Pay (the emulator completes the session and sends the signed webhook; the T-shirts are sold):
+
+curl -s -X POST $STRIPE_URL/_emulator/checkout/sessions/cs_test_PASTE_ID_HERE/complete
+
+More stock (prints the SKU's counters): python3 infra/local/receive_stock.py \\
+  --endpoint http://127.0.0.1:$DYNAMODB_PORT --sku TSHIRT --quantity 10
+Logs: $STACK/*.log · requests Stripe saw: curl -s $STRIPE_URL/_emulator/requests
 
 USAGE
 

@@ -45,6 +45,12 @@ def main() -> int:
     catalog = {
         "$schema": "../shared/validation/catalog.schema.json",
         "plans": [{"id": "pro", "monthly": monthly.id, "yearly": yearly.id}],
+        "products": [
+            {"price": one_time["sticker_pack"]},
+            {"price": one_time["onboarding_call"], "quantity": {"min": 1, "max": 1}},
+            # Stock-tracked: infra/local/receive_stock.py puts T-shirts on the shelf.
+            {"price": one_time["tshirt"], "sku": "TSHIRT", "quantity": {"min": 1, "max": 5}},
+        ],
     }
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
