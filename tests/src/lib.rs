@@ -415,10 +415,19 @@ pub struct Catalog {
     pub sticker: String,
     pub onboarding: String,
     pub tee: String,
+    /// Cross-sell offer for any cart ($12, stock-tracked as `MUG`).
+    pub mug: String,
+    /// Recurring add-on offered to carts with the Pro plan, at $5/month or $50/year.
+    pub support_monthly: String,
+    pub support_yearly: String,
+    /// Free gift for one-off carts of $50 or more.
+    pub gift: String,
 }
 
 /// The stock-tracked SKU of [`Catalog::tee`].
 pub const TEE_SKU: &str = "TEE";
+/// The stock-tracked SKU of [`Catalog::mug`].
+pub const MUG_SKU: &str = "MUG";
 
 impl Catalog {
     pub fn seed(stripe: &Emulator) -> Result<Self> {
@@ -440,23 +449,42 @@ impl Catalog {
         let sticker = stripe.create("/v1/products", &[("name", "Sticker pack")], v)?;
         let onboarding = stripe.create("/v1/products", &[("name", "Onboarding call")], v)?;
         let tee = stripe.create("/v1/products", &[("name", "T-shirt")], v)?;
+        let mug = stripe.create("/v1/products", &[("name", "Mug")], v)?;
+        let support = stripe.create("/v1/products", &[("name", "Priority support")], v)?;
+        let support_id = support["id"].as_str().ok_or("product id")?;
+        let gift = stripe.create("/v1/products", &[("name", "Thank-you stickers")], v)?;
         Ok(Self {
             monthly: price("1500", Some("month"), plan_id)?,
             yearly: price("15000", Some("year"), plan_id)?,
             sticker: price("500", None, sticker["id"].as_str().ok_or("product id")?)?,
             onboarding: price("9900", None, onboarding["id"].as_str().ok_or("product id")?)?,
             tee: price("2500", None, tee["id"].as_str().ok_or("product id")?)?,
+            mug: price("1200", None, mug["id"].as_str().ok_or("product id")?)?,
+            support_monthly: price("500", Some("month"), support_id)?,
+            support_yearly: price("5000", Some("year"), support_id)?,
+            gift: price("0", None, gift["id"].as_str().ok_or("product id")?)?,
         })
     }
 
     pub fn json(&self) -> String {
         serde_json::json!({
-            "plans": [{ "id": "pro", "monthly": self.monthly, "yearly": self.yearly }],
+            "plans": [
+                { "id": "pro", "monthly": self.monthly, "yearly": self.yearly },
+                { "id": "support", "monthly": self.support_monthly, "yearly": self.support_yearly,
+                  "quantity": { "min": 1, "max": 1 } },
+            ],
             "products": [
-                { "price": self.sticker },
-                { "price": self.onboarding, "quantity": { "min": 1, "max": 1 } },
-                { "price": self.tee, "sku": TEE_SKU, "quantity": { "min": 1, "max": 5 } },
-            ]
+                { "price": self.sticker, "unit_amount": 500 },
+                { "price": self.onboarding, "quantity": { "min": 1, "max": 1 }, "unit_amount": 9900 },
+                { "price": self.tee, "sku": TEE_SKU, "quantity": { "min": 1, "max": 5 }, "unit_amount": 2500 },
+                { "price": self.mug, "sku": MUG_SKU, "quantity": { "min": 1, "max": 2 }, "unit_amount": 1200 },
+                { "price": self.gift, "quantity": { "min": 1, "max": 1 }, "unit_amount": 0 },
+            ],
+            "offers": [
+                { "price": self.mug },
+                { "plan": "support", "requires": ["pro"] },
+            ],
+            "complimentary": { "price": self.gift, "threshold": 5000 }
         })
         .to_string()
     }
@@ -720,6 +748,7 @@ impl Stack {
         env.extend_from_slice(extra_env);
         let functions = Functions::start(
             &[
+                "add-cross-sell",
                 "change-interval",
                 "update-quantity",
                 "create-session",
@@ -800,6 +829,12 @@ impl Stack {
         let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
         self.functions
             .send("create-session", "/checkout-sessions", &body, &headers)
+    }
+
+    pub fn add_cross_sell(&self, session: &str, price: &str) -> Result<Reply> {
+        let body = serde_json::json!({ "checkout_session_id": session, "price_id": price });
+        self.functions
+            .send("add-cross-sell", "/add-cross-sell", &body.to_string(), &[])
     }
 
     pub fn update_quantity(&self, session: &str, line_item: &str, quantity: i64) -> Result<Reply> {

@@ -28,6 +28,10 @@ const CREATE_SESSION: Endpoint = Endpoint {
     function: "create-session",
     route: "/checkout-sessions",
 };
+const ADD_CROSS_SELL: Endpoint = Endpoint {
+    function: "add-cross-sell",
+    route: "/add-cross-sell",
+};
 const UPDATE_QUANTITY: Endpoint = Endpoint {
     function: "update-quantity",
     route: "/update-quantity",
@@ -1049,6 +1053,102 @@ fn openapi_every_update_quantity_answer_conforms() -> Result {
     assert_eq!(twin.body["code"], "request_in_progress", "{}", twin.body);
     seen.record(&spec, "other change of a leased session", "POST", &other);
     assert_eq!(other.body["code"], "session_busy", "{}", other.body);
+
+    seen.get(&spec, &stack)?;
+    seen.assert_covers(&spec, &[])
+}
+
+#[test]
+fn openapi_every_add_cross_sell_answer_conforms() -> Result {
+    let spec = Spec::load();
+    let stack = concurrent_stack()?;
+    stack.dynamo.receive(e2e_tests::MUG_SKU, 1)?;
+    let c = &stack.catalog;
+    let mut seen = Seen::new(ADD_CROSS_SELL);
+    let new_cart = |items: &[(&str, i64)]| -> Result<String> {
+        let created = stack.create_cart(items, None)?;
+        assert_eq!(created.status, 200, "{}", created.body);
+        session_id(&created.body["session"])
+    };
+    let offer = |session: &str, price: &str| {
+        json!({ "checkout_session_id": session, "price_id": price }).to_string()
+    };
+    let mut post = |what: &str, input: &str, headers: &[(&str, &str)]| {
+        seen.post(&spec, &stack, what, input, headers)
+    };
+
+    let id = new_cart(&[(&c.monthly, 1)])?;
+    post("add the mug", &offer(&id, &c.mug), &[])?;
+    post("add it again", &offer(&id, &c.mug), &[])?;
+    post("not an offer", &offer(&id, &c.sticker), &[])?;
+    post("bad price id", &offer(&id, "prod_1"), &[])?;
+    post("not JSON", "{", &[])?;
+    post(
+        "unknown session",
+        &offer("cs_test_doesNotExist0000", &c.mug),
+        &[],
+    )?;
+    let other = new_cart(&[(&c.monthly, 1)])?;
+    post("no mug left", &offer(&other, &c.mug), &[])?;
+
+    let key = [("Idempotency-Key", "offer-1")];
+    let first = post("keyed add", &offer(&other, &c.support_monthly), &key)?;
+    let replay = post("keyed replay", &offer(&other, &c.support_monthly), &key)?;
+    assert!(
+        replay.replayed && replay.body == first.body,
+        "{}",
+        replay.body
+    );
+    post(
+        "key reused with another body",
+        &offer(&other, &c.support_yearly),
+        &key,
+    )?;
+
+    let expired = new_cart(&[(&c.monthly, 1)])?;
+    let (status, _) = stack.stripe.post(
+        &format!("/v1/checkout/sessions/{expired}/expire"),
+        &[],
+        GA_VERSION,
+    )?;
+    assert_eq!(status, 200);
+    post("expired session", &offer(&expired, &c.support_monthly), &[])?;
+
+    let refused = new_cart(&[(&c.monthly, 1)])?;
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{refused}"),
+        "status": 400, "count": 1
+    }))?;
+    post(
+        "Stripe refuses the update",
+        &offer(&refused, &c.support_monthly),
+        &[],
+    )?;
+    let down = new_cart(&[(&c.monthly, 1)])?;
+    stack.stripe.inject_fault(&json!({
+        "path_prefix": format!("/v1/checkout/sessions/{down}"), "status": 500
+    }))?;
+    post("Stripe unavailable", &offer(&down, &c.support_monthly), &[])?;
+
+    let slow = new_cart(&[(&c.monthly, 1)])?;
+    let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "offer-slow")];
+    let add = offer(&slow, &c.support_monthly);
+    let [first, twin, other_change] = while_one_is_slow(
+        &stack,
+        ADD_CROSS_SELL,
+        ("POST", &format!("/v1/checkout/sessions/{slow}")),
+        (&add, slow_key),
+        (&add, slow_key),
+        (&offer(&slow, &c.mug), &[]),
+    )?;
+    seen.record(&spec, "slow add", "POST", &first);
+    seen.record(&spec, "twin of a running request", "POST", &twin);
+    seen.record(
+        &spec,
+        "other change of a leased session",
+        "POST",
+        &other_change,
+    );
 
     seen.get(&spec, &stack)?;
     seen.assert_covers(&spec, &[])

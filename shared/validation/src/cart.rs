@@ -1,7 +1,7 @@
 //! A new cart for a session that does not exist yet (create-session): the items a shopper asked
 //! for, checked against the catalog, with the mode Stripe needs and the stock to hold.
 
-use crate::catalog::{Catalog, CatalogItem, Sku};
+use crate::catalog::{CartMode, Catalog, CatalogItem, Sku};
 use crate::error::Rejection;
 use crate::ids::PriceId;
 use crate::planner::StockChange;
@@ -79,9 +79,35 @@ pub fn plan_new_cart(request: &NewCartRequest, catalog: &Catalog) -> Result<NewC
             },
         ));
     }
+    let mut items = request.items.clone();
+    // The complimentary rule, as after every change of an existing cart.
+    if let Some(gift) = catalog.complimentary() {
+        let eligible = gift.eligible_modes.contains(&match mode {
+            SessionMode::Subscription => CartMode::Subscription,
+            _ => CartMode::Payment,
+        });
+        let paid: i64 = items
+            .iter()
+            .filter(|(price, _)| *price != gift.price)
+            .map(|(price, q)| {
+                catalog.unit_amount(price).unwrap_or(0) * i64::try_from(*q).unwrap_or(i64::MAX)
+            })
+            .sum();
+        let has_gift = items.iter().any(|(price, _)| *price == gift.price);
+        if eligible && paid >= gift.threshold && !has_gift {
+            items.push((gift.price.clone(), 1));
+            if let Some(sku) = catalog.item(&gift.price).and_then(|i| i.sku()) {
+                *stock.entry(sku.clone()).or_default() += 1;
+            }
+        } else if has_gift && !(eligible && paid >= gift.threshold) {
+            return Err(Rejection::OfferNotAvailable {
+                reason: "the complimentary item is not available for this cart".into(),
+            });
+        }
+    }
     Ok(NewCart {
         mode,
-        items: request.items.clone(),
+        items,
         stock: stock
             .into_iter()
             .map(|(sku, to)| StockChange { sku, from: 0, to })

@@ -30,6 +30,50 @@ pub struct Product {
     pub sku: Option<Sku>,
     #[serde(default)]
     pub quantity: QuantityBounds,
+    /// Price per unit in minor units, as in Stripe; needed to know a cart's subtotal before Stripe
+    /// has seen it (the complimentary rule).
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+}
+
+/// A cross-sell the shopper may add: a plan (recurring, follows the cart's interval) or a
+/// product (one-time), offered only to carts holding one of the `requires` plans (any cart when
+/// empty).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offer {
+    #[serde(default)]
+    pub plan: Option<String>,
+    #[serde(default)]
+    pub price: Option<PriceId>,
+    #[serde(default)]
+    pub requires: Vec<String>,
+}
+
+/// The kind of cart a rule applies to (Checkout's `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CartMode {
+    Payment,
+    Subscription,
+}
+
+/// A free item added while the paid subtotal of an eligible cart is at least `threshold`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Complimentary {
+    /// A product of this catalog (normally priced at 0).
+    pub price: PriceId,
+    /// Minor units of the cart's currency.
+    pub threshold: i64,
+    /// Which carts qualify; by default one-off purchases only, so a subscription plan priced over
+    /// the threshold does not silently gain a one-time item.
+    #[serde(default = "payment_only")]
+    pub eligible_modes: Vec<CartMode>,
+}
+
+fn payment_only() -> Vec<CartMode> {
+    vec![CartMode::Payment]
 }
 
 /// Inclusive bounds on a line item's quantity (0 always means "remove").
@@ -134,6 +178,10 @@ struct CatalogFile {
     plans: Vec<Plan>,
     #[serde(default)]
     products: Vec<Product>,
+    #[serde(default)]
+    offers: Vec<Offer>,
+    #[serde(default)]
+    complimentary: Option<Complimentary>,
 }
 
 /// Why a catalog file was refused.
@@ -149,6 +197,10 @@ pub enum CatalogError {
     DuplicatePrice(PriceId),
     #[error("quantity bounds of `{0}` must satisfy 1 <= min <= max <= 999999")]
     BadBounds(String),
+    #[error("offer #{index}: {reason}")]
+    BadOffer { index: usize, reason: String },
+    #[error("complimentary item: {0}")]
+    BadComplimentary(String),
 }
 
 /// The validated catalog with its lookup indexes.
@@ -158,12 +210,60 @@ pub struct Catalog {
     products: Vec<Product>,
     plan_by_price: HashMap<PriceId, (usize, Interval)>,
     product_by_price: HashMap<PriceId, usize>,
+    offers: Vec<Offer>,
+    complimentary: Option<Complimentary>,
 }
 
 impl Catalog {
     pub fn from_json(json: &str) -> Result<Self, CatalogError> {
         let file: CatalogFile = serde_json::from_str(json)?;
-        Self::new(file.plans, file.products)
+        Self::new(file.plans, file.products)?.with_rules(file.offers, file.complimentary)
+    }
+
+    /// Adds the cross-sell offers and the complimentary rule, checked against plans and products.
+    pub fn with_rules(
+        mut self,
+        offers: Vec<Offer>,
+        complimentary: Option<Complimentary>,
+    ) -> Result<Self, CatalogError> {
+        let plan_exists = |id: &str| self.plans.iter().any(|p| p.id == id);
+        for (index, offer) in offers.iter().enumerate() {
+            let bad = |reason: String| CatalogError::BadOffer { index, reason };
+            match (&offer.plan, &offer.price) {
+                (Some(plan), None) if !plan_exists(plan) => {
+                    return Err(bad(format!("plan `{plan}` is not in `plans`")))
+                }
+                (None, Some(price)) if !self.product_by_price.contains_key(price) => {
+                    return Err(bad(format!("price `{price}` is not in `products`")))
+                }
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => return Err(bad("give exactly one of `plan` or `price`".into())),
+            }
+            if let Some(missing) = offer.requires.iter().find(|r| !plan_exists(r)) {
+                return Err(bad(format!("requires unknown plan `{missing}`")));
+            }
+        }
+        if let Some(gift) = &complimentary {
+            if !self.product_by_price.contains_key(&gift.price) {
+                return Err(CatalogError::BadComplimentary(format!(
+                    "price `{}` is not in `products`",
+                    gift.price
+                )));
+            }
+            if gift.threshold < 1 {
+                return Err(CatalogError::BadComplimentary(
+                    "threshold must be positive".into(),
+                ));
+            }
+            if offers.iter().any(|o| o.price.as_ref() == Some(&gift.price)) {
+                return Err(CatalogError::BadComplimentary(
+                    "a gift cannot also be an offer".into(),
+                ));
+            }
+        }
+        self.offers = offers;
+        self.complimentary = complimentary;
+        Ok(self)
     }
 
     pub fn new(plans: Vec<Plan>, products: Vec<Product>) -> Result<Self, CatalogError> {
@@ -192,6 +292,9 @@ impl Catalog {
         }
         let mut product_by_price = HashMap::new();
         for (index, product) in products.iter().enumerate() {
+            if product.unit_amount.is_some_and(|a| a < 0) {
+                return Err(CatalogError::BadBounds(product.price.to_string()));
+            }
             if !bounds_ok(product.quantity) {
                 return Err(CatalogError::BadBounds(product.price.to_string()));
             }
@@ -208,7 +311,31 @@ impl Catalog {
             products,
             plan_by_price,
             product_by_price,
+            offers: Vec::new(),
+            complimentary: None,
         })
+    }
+
+    /// The offer that allows adding `price`, if any.
+    pub fn offer_for(&self, price: &PriceId) -> Option<&Offer> {
+        let plan = self.plan_price(price).map(|p| p.plan.id.as_str());
+        self.offers
+            .iter()
+            .find(|offer| match (&offer.plan, &offer.price) {
+                (Some(id), _) => Some(id.as_str()) == plan,
+                (None, Some(p)) => p == price,
+                (None, None) => false,
+            })
+    }
+
+    pub fn complimentary(&self) -> Option<&Complimentary> {
+        self.complimentary.as_ref()
+    }
+
+    /// The catalog's unit amount of a product price.
+    pub fn unit_amount(&self, price: &PriceId) -> Option<i64> {
+        let &index = self.product_by_price.get(price)?;
+        self.products.get(index)?.unit_amount
     }
 
     pub fn products(&self) -> &[Product] {

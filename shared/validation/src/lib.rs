@@ -18,7 +18,8 @@ mod session;
 
 pub use cart::{plan_new_cart, NewCart, NewCartRequest};
 pub use catalog::{
-    Catalog, CatalogError, CatalogItem, Plan, PlanPrice, Product, QuantityBounds, Sku,
+    CartMode, Catalog, CatalogError, CatalogItem, Complimentary, Offer, Plan, PlanPrice, Product,
+    QuantityBounds, Sku,
 };
 pub use error::{ApiError, ErrorCode, NotUpdatableReason, Rejection};
 pub use ids::{CheckoutSessionId, IdError, LineItemId, PriceId};

@@ -231,6 +231,20 @@ fn prefixed(rejection: Rejection, n: usize) -> Rejection {
     }
 }
 
+/// `POST /add-cross-sell` `{checkout_session_id, price_id}`.
+pub fn add_cross_sell(body: &[u8]) -> Result<Command, Rejection> {
+    let body = JsonBody::parse(body)?;
+    let session_id = body.session_id("checkout_session_id")?;
+    let raw = body.string("price_id")?;
+    let price = PriceId::parse(raw).map_err(|e| {
+        Rejection::invalid_field("price_id", format!("`price_id` is not a Price id: it {e}."))
+    })?;
+    Ok(Command {
+        session_id,
+        action: CartAction::AddOffer(price),
+    })
+}
+
 /// `POST /update-quantity` `{checkout_session_id, line_item_id, quantity}`; 0 removes the item.
 pub fn update_quantity(body: &[u8]) -> Result<Command, Rejection> {
     let body = JsonBody::parse(body)?;
@@ -333,6 +347,23 @@ mod tests {
             ),
         ] {
             assert_eq!(param_of(update_quantity(body).unwrap_err()), param);
+        }
+    }
+
+    #[test]
+    fn add_cross_sell_wants_a_price_id() {
+        assert!(
+            add_cross_sell(br#"{"checkout_session_id":"cs_test_a","price_id":"price_m"}"#).is_ok()
+        );
+        for (body, param) in [
+            (&br#"{"checkout_session_id":"cs_test_a"}"#[..], "price_id"),
+            (
+                br#"{"checkout_session_id":"cs_test_a","price_id":"prod_1"}"#,
+                "price_id",
+            ),
+            (br#"{"price_id":"price_m"}"#, "checkout_session_id"),
+        ] {
+            assert_eq!(param_of(add_cross_sell(body).unwrap_err()), param);
         }
     }
 

@@ -114,6 +114,8 @@ pub struct Recurring {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriceSnapshot {
     pub id: PriceId,
+    /// Minor units per unit (None for tiered or custom-amount prices).
+    pub unit_amount: Option<i64>,
     /// `None` for one-time prices.
     pub recurring: Option<Recurring>,
 }

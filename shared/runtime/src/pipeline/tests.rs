@@ -112,6 +112,7 @@ impl StripeGateway for FakeStripe {
                     id: LineItemId::parse(&format!("li_new{n}")).unwrap(),
                     price: PriceSnapshot {
                         id: price.clone(),
+                        unit_amount: Some(15_000),
                         recurring: Some(Recurring {
                             interval: RecurringInterval::Year,
                             interval_count: 1,
@@ -140,6 +141,7 @@ fn item(id: &str, price: &str, interval: Option<RecurringInterval>) -> LineItemS
         id: LineItemId::parse(id).unwrap(),
         price: PriceSnapshot {
             id: PriceId::parse(price).unwrap(),
+            unit_amount: Some(1_000),
             recurring: interval.map(|interval| Recurring {
                 interval,
                 interval_count: 1,

@@ -48,6 +48,7 @@ pub(super) struct LineItem {
 #[derive(Debug, Deserialize)]
 struct Price {
     id: String,
+    unit_amount: Option<i64>,
     recurring: Option<PriceRecurring>,
 }
 
@@ -85,6 +86,7 @@ impl LineItem {
             id,
             price: PriceSnapshot {
                 id: price_id,
+                unit_amount: price.unit_amount,
                 recurring: price.recurring.map(|r| Recurring {
                     interval: RecurringInterval::from_stripe(&r.interval),
                     interval_count: r.interval_count,

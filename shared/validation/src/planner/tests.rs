@@ -1,5 +1,5 @@
 use super::*;
-use crate::catalog::{Plan, Product, QuantityBounds, Sku};
+use crate::catalog::{CartMode, Complimentary, Offer, Plan, Product, QuantityBounds, Sku};
 use crate::session::{
     LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionStatus,
     RESERVATION_METADATA_KEY,
@@ -45,6 +45,7 @@ fn item(
         id: LineItemId::parse(&format!("li_{n}")).unwrap(),
         price: PriceSnapshot {
             id: price(price_id),
+            unit_amount: Some(amount_of(price_id)),
             recurring: recurring.map(|interval| Recurring {
                 interval,
                 interval_count: 1,
@@ -52,6 +53,18 @@ fn item(
         },
         quantity,
         amount_total: 0,
+    }
+}
+
+/// Unit amounts the fake "Stripe" knows (and the shop catalog repeats for its products).
+fn amount_of(price_id: &str) -> i64 {
+    match price_id {
+        "price_tee" => 2_500,
+        "price_sticker" => 500,
+        "price_gift" => 0,
+        "price_mug" => 1_200,
+        p if p.ends_with("_year") => 15_000,
+        _ => 1_500,
     }
 }
 
@@ -296,11 +309,13 @@ fn shop() -> Catalog {
                 price: price("price_tee"),
                 sku: Sku::parse("TEE"),
                 quantity: QuantityBounds { min: 1, max: 3 },
+                unit_amount: Some(2_500),
             },
             Product {
                 price: price("price_sticker"),
                 sku: None,
                 quantity: QuantityBounds::default(),
+                unit_amount: Some(500),
             },
         ],
     )
@@ -453,6 +468,288 @@ proptest! {
         match reported {
             Some(change) => prop_assert_eq!((change.from, change.to), (tee_before, tee_after)),
             None => prop_assert_eq!(tee_before, tee_after),
+        }
+    }
+}
+
+/// The shop with offers and a gift: a mug (one-time) for any cart, a support plan add-on for
+/// carts with plan0, and a free gift for one-off carts from $50.
+fn shop_with_rules() -> Catalog {
+    let mut plans = vec![
+        Plan {
+            id: "plan0".into(),
+            monthly: price("price_p0_month"),
+            yearly: price("price_p0_year"),
+            quantity: QuantityBounds::default(),
+        },
+        Plan {
+            id: "support".into(),
+            monthly: price("price_support_month"),
+            yearly: price("price_support_year"),
+            quantity: QuantityBounds { min: 1, max: 1 },
+        },
+    ];
+    plans.truncate(2);
+    let product = |id: &str, sku: Option<&str>, max: u64| Product {
+        price: price(id),
+        sku: sku.and_then(Sku::parse),
+        quantity: QuantityBounds { min: 1, max },
+        unit_amount: Some(amount_of(id)),
+    };
+    Catalog::new(
+        plans,
+        vec![
+            product("price_tee", Some("TEE"), 9),
+            product("price_sticker", None, 99),
+            product("price_mug", Some("MUG"), 2),
+            product("price_gift", Some("GIFT"), 1),
+        ],
+    )
+    .unwrap()
+    .with_rules(
+        vec![
+            Offer {
+                plan: None,
+                price: Some(price("price_mug")),
+                requires: vec![],
+            },
+            Offer {
+                plan: Some("support".into()),
+                price: None,
+                requires: vec!["plan0".into()],
+            },
+        ],
+        Some(Complimentary {
+            price: price("price_gift"),
+            threshold: 5_000,
+            eligible_modes: vec![CartMode::Payment],
+        }),
+    )
+    .unwrap()
+}
+
+fn one_off(items: Vec<LineItemSnapshot>) -> SessionSnapshot {
+    let mut s = session(items);
+    s.mode = SessionMode::Payment;
+    s
+}
+
+fn add(p: &str) -> CartAction {
+    CartAction::AddOffer(price(p))
+}
+
+#[test]
+fn offers_are_added_at_the_end_once_and_only_where_allowed() {
+    let catalog = shop_with_rules();
+    let cart = tee_cart();
+    let with_offer = plan(&cart, &add("price_mug"), &catalog, GA).unwrap();
+    assert_eq!(
+        with_offer.line_items.last(),
+        Some(&PlannedLineItem::Add {
+            price: price("price_mug"),
+            quantity: 1
+        })
+    );
+    assert_eq!(
+        with_offer.stock,
+        vec![StockChange {
+            sku: Sku::parse("MUG").unwrap(),
+            from: 0,
+            to: 1
+        }]
+    );
+
+    let mut with_mug = tee_cart();
+    with_mug.line_items.push(item(9, "price_mug", None, 1));
+    assert!(
+        plan_ok(&with_mug, &add("price_mug"), &catalog).is_noop(),
+        "already there"
+    );
+
+    // The support add-on follows the cart's interval and needs plan0.
+    assert!(plan_ok(&cart, &add("price_support_month"), &catalog).changes_cart);
+    assert!(matches!(
+        plan(&cart, &add("price_support_year"), &catalog, GA),
+        Err(Rejection::OfferNotAvailable { .. })
+    ));
+    let no_plan = one_off(vec![item(2, "price_tee", None, 1)]);
+    assert!(matches!(
+        plan(&no_plan, &add("price_support_month"), &catalog, GA),
+        Err(Rejection::OfferNotAvailable { .. })
+    ));
+    assert!(
+        matches!(
+            plan(&cart, &add("price_sticker"), &catalog, GA),
+            Err(Rejection::OfferNotAvailable { .. })
+        ),
+        "a product that is not an offer"
+    );
+}
+
+fn plan_ok(cart: &SessionSnapshot, action: &CartAction, catalog: &Catalog) -> CartPlan {
+    plan(cart, action, catalog, GA).unwrap()
+}
+
+#[test]
+fn change_interval_swaps_recurring_cross_sells_too() {
+    let catalog = shop_with_rules();
+    let mut cart = tee_cart();
+    cart.line_items.push(item(
+        8,
+        "price_support_month",
+        Some(RecurringInterval::Month),
+        1,
+    ));
+    let plan = plan_ok(
+        &cart,
+        &CartAction::ChangeInterval(Interval::Yearly),
+        &catalog,
+    );
+    let added: Vec<&PriceId> = plan
+        .line_items
+        .iter()
+        .filter_map(|li| match li {
+            PlannedLineItem::Add { price, .. } => Some(price),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        added,
+        vec![&price("price_p0_year"), &price("price_support_year")]
+    );
+}
+
+#[test]
+fn the_gift_comes_at_the_threshold_and_goes_below_it_in_one_off_carts_only() {
+    let catalog = shop_with_rules();
+    // 1 T-shirt = $25: no gift. Set 2 = $50: gift added (and its stock held).
+    let cart = one_off(vec![item(2, "price_tee", None, 1)]);
+    let up = plan_ok(&cart, &set(2, 2), &catalog);
+    assert_eq!(
+        up.line_items.last(),
+        Some(&PlannedLineItem::Add {
+            price: price("price_gift"),
+            quantity: 1
+        })
+    );
+    assert!(up
+        .stock
+        .iter()
+        .any(|c| c.sku.as_str() == "GIFT" && c.to == 1));
+    // With the gift in the cart, going back to 1 removes it; the gift never counts itself.
+    let gifted = one_off(vec![
+        item(2, "price_tee", None, 2),
+        item(7, "price_gift", None, 1),
+    ]);
+    let down = plan_ok(&gifted, &set(2, 1), &catalog);
+    assert!(!down.line_items.iter().any(|li| *li == keep(7)));
+    assert!(plan_ok(&gifted, &set(2, 2), &catalog).is_noop());
+    // A subscription cart over the threshold gains nothing (not eligible by default).
+    let rich = session(vec![item(
+        1,
+        "price_p0_year",
+        Some(RecurringInterval::Year),
+        1,
+    )]);
+    assert!(plan_ok(
+        &rich,
+        &CartAction::ChangeInterval(Interval::Yearly),
+        &catalog
+    )
+    .is_noop());
+}
+
+/// Applies a plan the way Stripe would, with fresh ids for added items.
+fn apply(cart: &SessionSnapshot, plan: &CartPlan, next_id: &mut usize) -> SessionSnapshot {
+    let mut out = cart.clone();
+    out.line_items = plan
+        .line_items
+        .iter()
+        .map(|planned| match planned {
+            PlannedLineItem::Keep { id } => cart
+                .line_items
+                .iter()
+                .find(|li| &li.id == id)
+                .cloned()
+                .unwrap(),
+            PlannedLineItem::Update { id, quantity } => {
+                let mut li = cart
+                    .line_items
+                    .iter()
+                    .find(|li| &li.id == id)
+                    .cloned()
+                    .unwrap();
+                li.quantity = *quantity;
+                li
+            }
+            PlannedLineItem::Add { price, quantity } => {
+                *next_id += 1;
+                let recurring = if price.as_str().ends_with("_year") {
+                    Some(RecurringInterval::Year)
+                } else if price.as_str().ends_with("_month") {
+                    Some(RecurringInterval::Month)
+                } else {
+                    None
+                };
+                item(*next_id, price.as_str(), recurring, *quantity)
+            }
+        })
+        .collect();
+    out
+}
+
+fn arb_action() -> impl Strategy<Value = CartAction> {
+    prop_oneof![
+        (0..12usize, 0..10u64).prop_map(|(n, q)| set(n, q)),
+        prop_oneof![
+            Just("price_mug"),
+            Just("price_support_month"),
+            Just("price_support_year"),
+            Just("price_sticker")
+        ]
+        .prop_map(add),
+        prop_oneof![Just(Interval::Monthly), Just(Interval::Yearly)]
+            .prop_map(CartAction::ChangeInterval),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_sequence_of_actions_keeps_the_rules(
+        subscription in any::<bool>(),
+        actions in prop::collection::vec(arb_action(), 1..12),
+    ) {
+        let catalog = shop_with_rules();
+        let mut cart = if subscription {
+            session(vec![item(0, "price_p0_month", Some(RecurringInterval::Month), 1), item(1, "price_tee", None, 1)])
+        } else {
+            one_off(vec![item(1, "price_tee", None, 1)])
+        };
+        let mut next_id = 100;
+        for action in actions {
+            let Ok(plan) = plan(&cart, &action, &catalog, GA) else { continue };
+            let next = apply(&cart, &plan, &mut next_id);
+            // Kept items keep their ids.
+            for planned in &plan.line_items {
+                if let PlannedLineItem::Keep { id } | PlannedLineItem::Update { id, .. } = planned {
+                    prop_assert!(next.line_items.iter().any(|li| &li.id == id));
+                }
+            }
+            cart = next;
+            prop_assert!(!cart.line_items.is_empty());
+            // The gift is there iff the paid subtotal qualifies.
+            let paid: i64 = cart.line_items.iter()
+                .filter(|li| li.price.id.as_str() != "price_gift")
+                .map(|li| amount_of(li.price.id.as_str()) * li.quantity as i64)
+                .sum();
+            let gifts = cart.line_items.iter().filter(|li| li.price.id.as_str() == "price_gift").count();
+            let eligible = cart.mode == SessionMode::Payment;
+            prop_assert_eq!(gifts, usize::from(eligible && paid >= 5_000), "paid {}", paid);
+            // Recurring intervals agree.
+            let intervals: std::collections::HashSet<_> = cart.line_items.iter()
+                .filter_map(|li| catalog.plan_price(&li.price.id).map(|p| p.interval))
+                .collect();
+            prop_assert!(intervals.len() <= 1, "{:?}", intervals);
         }
     }
 }

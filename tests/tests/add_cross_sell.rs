@@ -1,0 +1,136 @@
+//! POST /add-cross-sell end to end, and the cart rules firing across actions: the complimentary
+//! gift follows the paid subtotal, recurring cross-sells follow change-interval.
+
+use e2e_tests::{Result, Stack, GA_VERSION, MUG_SKU, TEE_SKU};
+use serde_json::{json, Value};
+
+fn prices(session: &Value) -> Vec<String> {
+    session["line_items"]["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|li| li["price"]["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn created(stack: &Stack, items: &[(&str, i64)]) -> Result<String> {
+    let reply = stack.create_cart(items, None)?;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    Ok(reply.body["session"]["id"].as_str().ok_or("id")?.to_owned())
+}
+
+#[test]
+fn an_offer_is_added_once_with_its_stock_held() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 5)?;
+    stack.dynamo.receive(MUG_SKU, 1)?;
+    let c = &stack.catalog;
+    let id = created(&stack, &[(&c.monthly, 1), (&c.tee, 1)])?;
+
+    let added = stack.add_cross_sell(&id, &c.mug)?;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(
+        prices(&stack.stripe.session(&id)?),
+        vec![c.monthly.clone(), c.tee.clone(), c.mug.clone()]
+    );
+    assert_eq!(stack.dynamo.stock(MUG_SKU)?, (0, 1, 0, 1));
+
+    // Again: a success without a change.
+    let again = stack.add_cross_sell(&id, &c.mug)?;
+    assert_eq!(again.status, 200);
+    assert_eq!(stack.stripe.session_updates(&id)?.len(), 1);
+
+    // Another cart wants the last mug: out of stock, nothing changes there.
+    let other = created(&stack, &[(&c.monthly, 1)])?;
+    let refused = stack.add_cross_sell(&other, &c.mug)?;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (409, Some("out_of_stock"))
+    );
+    assert_eq!(refused.body["available"], 0);
+    Ok(())
+}
+
+#[test]
+fn offers_that_do_not_fit_the_cart_are_422_and_bad_input_400() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 5)?;
+    let c = &stack.catalog;
+    let subscription = created(&stack, &[(&c.monthly, 1)])?;
+    let one_off = created(&stack, &[(&c.tee, 1)])?;
+    let cases = [
+        (
+            stack.add_cross_sell(&subscription, &c.sticker)?,
+            422,
+            "offer_not_available",
+        ), // not an offer
+        (
+            stack.add_cross_sell(&subscription, &c.support_yearly)?,
+            422,
+            "offer_not_available",
+        ), // wrong interval
+        (
+            stack.add_cross_sell(&one_off, &c.support_monthly)?,
+            422,
+            "offer_not_available",
+        ), // needs Pro
+        (
+            stack.add_cross_sell(&subscription, "prod_123")?,
+            400,
+            "invalid_request",
+        ),
+        (
+            stack.add_cross_sell("cs_test_nosuchsession1", &c.mug)?,
+            404,
+            "session_not_found",
+        ),
+    ];
+    for (reply, status, code) in cases {
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (status, Some(code)),
+            "{}",
+            reply.body
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn recurring_cross_sells_follow_the_interval_and_the_gift_follows_the_subtotal() -> Result {
+    let stack = Stack::start(GA_VERSION, &[])?;
+    stack.dynamo.receive(TEE_SKU, 10)?;
+    let c = &stack.catalog;
+
+    // change-interval swaps the support add-on along with the plan.
+    let id = created(&stack, &[(&c.monthly, 1)])?;
+    assert_eq!(stack.add_cross_sell(&id, &c.support_monthly)?.status, 200);
+    let body = json!({ "checkout_session_id": id, "interval": "yearly" }).to_string();
+    assert_eq!(stack.change_interval(&body)?.0, 200);
+    assert_eq!(
+        prices(&stack.stripe.session(&id)?),
+        vec![c.yearly.clone(), c.support_yearly.clone()]
+    );
+
+    // A one-off cart of one T-shirt ($25): no gift; two ($50): the gift; back to one: gone.
+    let one_off = created(&stack, &[(&c.tee, 1)])?;
+    let tee_line = stack.stripe.session(&one_off)?["line_items"]["data"][0]["id"]
+        .as_str()
+        .ok_or("li")?
+        .to_owned();
+    assert_eq!(
+        prices(&stack.stripe.session(&one_off)?),
+        vec![c.tee.clone()]
+    );
+    assert_eq!(stack.update_quantity(&one_off, &tee_line, 2)?.status, 200);
+    assert_eq!(
+        prices(&stack.stripe.session(&one_off)?),
+        vec![c.tee.clone(), c.gift.clone()]
+    );
+    assert_eq!(stack.update_quantity(&one_off, &tee_line, 1)?.status, 200);
+    assert_eq!(
+        prices(&stack.stripe.session(&one_off)?),
+        vec![c.tee.clone()]
+    );
+    Ok(())
+}
