@@ -134,3 +134,69 @@ fn recurring_cross_sells_follow_the_interval_and_the_gift_follows_the_subtotal()
     );
     Ok(())
 }
+
+#[test]
+fn concurrent_cross_sells_and_quantity_changes_never_lose_an_update() -> Result {
+    // Both requests retransmit the whole cart; without the session lease the later one would
+    // silently drop the other's change.
+    const SESSIONS: usize = 10;
+    let stack = Stack::start_scaled(GA_VERSION, &[], 4)?;
+    stack.dynamo.receive(TEE_SKU, 50)?;
+    stack.dynamo.receive(MUG_SKU, 50)?;
+    let c = &stack.catalog;
+    let mut sessions = Vec::new();
+    for _ in 0..SESSIONS {
+        let id = created(&stack, &[(&c.monthly, 1), (&c.tee, 1)])?;
+        let tee_line = stack.stripe.session(&id)?["line_items"]["data"][1]["id"]
+            .as_str()
+            .ok_or("li")?
+            .to_owned();
+        sessions.push((id, tee_line));
+    }
+
+    let outcomes: Vec<(u16, u16)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sessions
+            .iter()
+            .map(|(id, tee_line)| {
+                let stack = &stack;
+                let add = scope.spawn(move || stack.add_cross_sell(id, &stack.catalog.mug));
+                let set = scope.spawn(move || stack.update_quantity(id, tee_line, 3));
+                (add, set)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(add, set)| {
+                let status = |h: std::thread::ScopedJoinHandle<'_, Result<e2e_tests::Reply>>| {
+                    h.join().ok().and_then(|r| r.ok()).map_or(0, |r| r.status)
+                };
+                (status(add), status(set))
+            })
+            .collect()
+    });
+
+    let mut both = 0;
+    for ((id, _), (added, set)) in sessions.iter().zip(&outcomes) {
+        assert!(
+            matches!(added, 200 | 409),
+            "add-cross-sell answered {added}"
+        );
+        assert!(matches!(set, 200 | 409), "update-quantity answered {set}");
+        let session = stack.stripe.session(id)?;
+        let cart = prices(&session);
+        if *added == 200 {
+            assert!(cart.contains(&c.mug), "the mug was kept: {cart:?}");
+        }
+        if *set == 200 {
+            assert_eq!(session["line_items"]["data"][1]["quantity"], 3, "{cart:?}");
+        }
+        both += usize::from(*added == 200 && *set == 200);
+    }
+    assert!(
+        both > 0,
+        "no session had both changes succeed: {outcomes:?}"
+    );
+    let (available, held, sold, received) = stack.dynamo.stock(MUG_SKU)?;
+    assert_eq!(available + held + sold, received);
+    Ok(())
+}
