@@ -37,6 +37,11 @@ ensure_tools() {
     command -v cargo-lambda >/dev/null || die "cargo-lambda was installed but is not on PATH"
 }
 
+# What the example page's browser test needs: Debian's Chromium and playwright-core.
+ensure_browser() {
+    bash "$ROOT/web/ensure-browser.sh" || die "web/ensure-browser.sh failed; see the output above"
+}
+
 # Waits until something listens on 127.0.0.1:$1 (up to $2 seconds).
 wait_for_port() {
     local port=$1 seconds=${2:-30} i

@@ -10,6 +10,7 @@ cd "$ROOT"
 started=$SECONDS
 
 ensure_tools
+ensure_browser
 
 log "cargo fmt --check"
 cargo fmt --all --check
@@ -33,5 +34,18 @@ infra/deploy/check.sh
 log "Stripe emulator fidelity, driven by the official stripe-python client"
 STRIPE_EMULATOR_BIN="$ROOT/target/debug/stripe-emulator" \
     python3 -m pytest -q -p no:cacheprovider infra/stripe-emulator/fidelity
+
+log "release build for Lambda (arm64, as sam build does it)"
+if rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
+    packages=()
+    for crate in functions/*/; do packages+=(-p "$(basename "$crate")"); done
+    cargo lambda build --release --arm64 --locked "${packages[@]}"
+    for bootstrap in target/lambda/*/bootstrap; do
+        printf '%-28s %8d bytes\n' "$(basename "$(dirname "$bootstrap")")" "$(stat -c %s "$bootstrap")"
+    done
+else
+    # Needs the network once (static.rust-lang.org); the README's Deploy section says what to do.
+    printf 'warning: rustup cannot install the aarch64-unknown-linux-gnu target here; arm64 build skipped\n' >&2
+fi
 
 log "all checks passed in $((SECONDS - started))s"
