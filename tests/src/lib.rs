@@ -422,6 +422,9 @@ pub struct Catalog {
     pub support_yearly: String,
     /// Free gift for one-off carts of $50 or more.
     pub gift: String,
+    /// Exclusive sales tax for US destinations (5 %) and, more specific, California (8.25 %).
+    pub tax_us: String,
+    pub tax_us_ca: String,
 }
 
 /// The stock-tracked SKU of [`Catalog::tee`].
@@ -453,7 +456,22 @@ impl Catalog {
         let support = stripe.create("/v1/products", &[("name", "Priority support")], v)?;
         let support_id = support["id"].as_str().ok_or("product id")?;
         let gift = stripe.create("/v1/products", &[("name", "Thank-you stickers")], v)?;
+        let tax_rate = |name: &str, percentage: &str, state: Option<&str>| -> Result<String> {
+            let mut form = vec![
+                ("display_name", name),
+                ("percentage", percentage),
+                ("inclusive", "false"),
+                ("country", "US"),
+            ];
+            if let Some(state) = state {
+                form.push(("state", state));
+            }
+            let created = stripe.create("/v1/tax_rates", &form, v)?;
+            Ok(created["id"].as_str().ok_or("tax rate id")?.to_owned())
+        };
         Ok(Self {
+            tax_us: tax_rate("Sales tax", "5", None)?,
+            tax_us_ca: tax_rate("CA sales tax", "8.25", Some("CA"))?,
             monthly: price("1500", Some("month"), plan_id)?,
             yearly: price("15000", Some("year"), plan_id)?,
             sticker: price("500", None, sticker["id"].as_str().ok_or("product id")?)?,
@@ -484,7 +502,25 @@ impl Catalog {
                 { "price": self.mug },
                 { "plan": "support", "requires": ["pro"] },
             ],
-            "complimentary": { "price": self.gift, "threshold": 5000 }
+            "complimentary": { "price": self.gift, "threshold": 5000 },
+            // Below $50 paid: standard $5 and express $15; from $50: free standard, express $10.
+            "shipping": {
+                "countries": ["US", "CA"],
+                "tiers": [
+                    { "id": "standard", "display_name": "Standard", "amount": 500, "below": 5000,
+                      "min_days": 3, "max_days": 5 },
+                    { "id": "express", "display_name": "Express", "amount": 1500, "below": 5000,
+                      "min_days": 1, "max_days": 2 },
+                    { "id": "free", "display_name": "Free shipping", "amount": 0, "from": 5000,
+                      "min_days": 3, "max_days": 5 },
+                    { "id": "express_over_50", "display_name": "Express", "amount": 1000,
+                      "from": 5000, "min_days": 1, "max_days": 2 },
+                ],
+            },
+            "tax_rates": [
+                { "country": "US", "tax_rate": self.tax_us },
+                { "country": "US", "state": "CA", "tax_rate": self.tax_us_ca },
+            ]
         })
         .to_string()
     }
@@ -749,6 +785,7 @@ impl Stack {
         let functions = Functions::start(
             &[
                 "add-cross-sell",
+                "update-shipping",
                 "change-interval",
                 "update-quantity",
                 "create-session",
@@ -835,6 +872,28 @@ impl Stack {
         let body = serde_json::json!({ "checkout_session_id": session, "price_id": price });
         self.functions
             .send("add-cross-sell", "/add-cross-sell", &body.to_string(), &[])
+    }
+
+    /// `POST /update-shipping-details` with a full address in `country` (and `state`).
+    pub fn update_shipping(
+        &self,
+        session: &str,
+        country: &str,
+        state: Option<&str>,
+    ) -> Result<Reply> {
+        let body = serde_json::json!({
+            "checkout_session_id": session,
+            "shipping_details": { "name": "Ada Lovelace", "address": {
+                "line1": "1 Main St", "city": "Springfield", "state": state,
+                "postal_code": "94105", "country": country,
+            }},
+        });
+        self.functions.send(
+            "update-shipping",
+            "/update-shipping-details",
+            &body.to_string(),
+            &[],
+        )
     }
 
     pub fn update_quantity(&self, session: &str, line_item: &str, quantity: i64) -> Result<Reply> {

@@ -32,6 +32,10 @@ const ADD_CROSS_SELL: Endpoint = Endpoint {
     function: "add-cross-sell",
     route: "/add-cross-sell",
 };
+const UPDATE_SHIPPING: Endpoint = Endpoint {
+    function: "update-shipping",
+    route: "/update-shipping-details",
+};
 const UPDATE_QUANTITY: Endpoint = Endpoint {
     function: "update-quantity",
     route: "/update-quantity",
@@ -44,7 +48,7 @@ const STRIPE_WEBHOOK: Endpoint = Endpoint {
 const ROUTE: &str = CHANGE_INTERVAL.route;
 
 /// Every error code of the taxonomy (a new variant belongs here and, when answered, in openapi.yaml).
-const ALL_CODES: [ErrorCode; 16] = [
+const ALL_CODES: [ErrorCode; 17] = [
     ErrorCode::InvalidJson,
     ErrorCode::InvalidRequest,
     ErrorCode::InvalidSignature,
@@ -58,6 +62,7 @@ const ALL_CODES: [ErrorCode; 16] = [
     ErrorCode::OfferNotAvailable,
     ErrorCode::QuantityOutOfRange,
     ErrorCode::CannotRemoveLastItem,
+    ErrorCode::DestinationNotSupported,
     ErrorCode::IdempotencyKeyReused,
     ErrorCode::PaymentProviderUnavailable,
     ErrorCode::InternalError,
@@ -1142,6 +1147,113 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
         (&offer(&slow, &c.mug), &[]),
     )?;
     seen.record(&spec, "slow add", "POST", &first);
+    seen.record(&spec, "twin of a running request", "POST", &twin);
+    seen.record(
+        &spec,
+        "other change of a leased session",
+        "POST",
+        &other_change,
+    );
+
+    seen.get(&spec, &stack)?;
+    seen.assert_covers(&spec, &[])
+}
+
+#[test]
+fn openapi_every_update_shipping_answer_conforms() -> Result {
+    let spec = Spec::load();
+    let stack = concurrent_stack()?;
+    stack.dynamo.receive(TEE_SKU, 10)?;
+    let c = &stack.catalog;
+    let mut seen = Seen::new(UPDATE_SHIPPING);
+    let new_cart = |items: &[(&str, i64)]| -> Result<String> {
+        let created = stack.create_cart(items, None)?;
+        assert_eq!(created.status, 200, "{}", created.body);
+        session_id(&created.body["session"])
+    };
+    let ship = |session: &str, country: &str, name: &str| {
+        json!({ "checkout_session_id": session, "shipping_details": { "name": name, "address": {
+            "line1": "1 Main St", "city": "San Francisco", "state": "CA", "postal_code": "94105",
+            "country": country } } })
+        .to_string()
+    };
+    let mut post = |what: &str, input: &str, headers: &[(&str, &str)]| {
+        seen.post(&spec, &stack, what, input, headers)
+    };
+
+    let id = new_cart(&[(&c.tee, 1)])?;
+    post("ship to California", &ship(&id, "US", "Ada"), &[])?;
+    post("the same again", &ship(&id, "US", "Ada"), &[])?;
+    post(
+        "a country the store does not serve",
+        &ship(&id, "FR", "Ada"),
+        &[],
+    )?;
+    post("a lowercase country", &ship(&id, "us", "Ada"), &[])?;
+    post(
+        "no address",
+        &json!({ "checkout_session_id": id, "shipping_details": { "name": "Ada" } }).to_string(),
+        &[],
+    )?;
+    post("not JSON", "{", &[])?;
+    post(
+        "unknown session",
+        &ship("cs_test_doesNotExist0000", "US", "Ada"),
+        &[],
+    )?;
+
+    let other = new_cart(&[(&c.tee, 1)])?;
+    let key = [("Idempotency-Key", "ship-1")];
+    let first = post("keyed", &ship(&other, "US", "Ada"), &key)?;
+    let replay = post("keyed replay", &ship(&other, "US", "Ada"), &key)?;
+    assert!(
+        replay.replayed && replay.body == first.body,
+        "{}",
+        replay.body
+    );
+    post(
+        "key reused with another body",
+        &ship(&other, "CA", "Ada"),
+        &key,
+    )?;
+
+    let expired = new_cart(&[(&c.tee, 1)])?;
+    let (status, _) = stack.stripe.post(
+        &format!("/v1/checkout/sessions/{expired}/expire"),
+        &[],
+        GA_VERSION,
+    )?;
+    assert_eq!(status, 200);
+    post("expired session", &ship(&expired, "US", "Ada"), &[])?;
+
+    let refused = new_cart(&[(&c.tee, 1)])?;
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{refused}"),
+        "status": 400, "count": 1
+    }))?;
+    post(
+        "Stripe refuses the update",
+        &ship(&refused, "US", "Ada"),
+        &[],
+    )?;
+    let down = new_cart(&[(&c.tee, 1)])?;
+    stack.stripe.inject_fault(&json!({
+        "path_prefix": format!("/v1/checkout/sessions/{down}"), "status": 500
+    }))?;
+    post("Stripe unavailable", &ship(&down, "US", "Ada"), &[])?;
+
+    let slow = new_cart(&[(&c.tee, 1)])?;
+    let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "ship-slow")];
+    let change = ship(&slow, "US", "Ada");
+    let [first, twin, other_change] = while_one_is_slow(
+        &stack,
+        UPDATE_SHIPPING,
+        ("POST", &format!("/v1/checkout/sessions/{slow}")),
+        (&change, slow_key),
+        (&change, slow_key),
+        (&ship(&slow, "US", "Grace"), &[]),
+    )?;
+    seen.record(&spec, "slow update", "POST", &first);
     seen.record(&spec, "twin of a running request", "POST", &twin);
     seen.record(
         &spec,

@@ -430,7 +430,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         let key = self.stripe_idempotency_key(&session, &plan, client_key);
         let updated = self
             .stripe
-            .update_line_items(&command.session_id, &plan.line_items, &key)
+            .update_line_items(&command.session_id, &plan, &key)
             .await;
         let Some((reservation, expires_at)) = holds else {
             return updated
@@ -572,6 +572,15 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             };
             hash.update(line.as_bytes());
         }
+        // Shipping and tax are parameters of the same update: a different destination is a
+        // different request and must not reuse the key.
+        hash.update(
+            format!(
+                "\nship {:?}\noptions {:?}\ntax {:?}",
+                plan.shipping_details, plan.shipping_options, plan.tax_rates
+            )
+            .as_bytes(),
+        );
         format!("{}-{}", self.function, hex::encode(hash.finalize()))
     }
 }

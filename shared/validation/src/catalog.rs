@@ -182,6 +182,74 @@ struct CatalogFile {
     offers: Vec<Offer>,
     #[serde(default)]
     complimentary: Option<Complimentary>,
+    #[serde(default)]
+    shipping: Option<Shipping>,
+    #[serde(default)]
+    tax_rates: Vec<TaxRateRule>,
+}
+
+/// Stripe allows at most this many shipping options on a Checkout Session.
+pub const MAX_SHIPPING_OPTIONS: usize = 5;
+
+/// Where the store ships and what it charges for it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shipping {
+    /// ISO 3166-1 alpha-2 codes of the countries the store ships to.
+    pub countries: Vec<String>,
+    /// Shipping options by paid subtotal; every tier whose band holds the subtotal is offered,
+    /// in this order (Stripe preselects the first).
+    #[serde(default)]
+    pub tiers: Vec<ShippingTier>,
+}
+
+/// One shipping option, offered while the cart's paid subtotal is in `[from, below)`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingTier {
+    pub id: String,
+    pub display_name: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Lowercase ISO 4217; when given, the tier applies only to sessions in that currency,
+    /// otherwise it is charged in the session's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Offered when the paid subtotal is at least this (inclusive).
+    #[serde(default)]
+    pub from: Option<i64>,
+    /// Offered when the paid subtotal is below this (exclusive).
+    #[serde(default)]
+    pub below: Option<i64>,
+    /// Delivery estimate in business days.
+    #[serde(default)]
+    pub min_days: Option<u32>,
+    #[serde(default)]
+    pub max_days: Option<u32>,
+}
+
+impl ShippingTier {
+    /// True when the tier is offered for this paid subtotal.
+    pub fn applies_to(&self, paid_subtotal: i64) -> bool {
+        self.from.is_none_or(|from| paid_subtotal >= from)
+            && self.below.is_none_or(|below| paid_subtotal < below)
+    }
+}
+
+/// The tax rate for a destination: `state` narrows it to one state or province.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRateRule {
+    pub country: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// A Stripe Tax Rate id (`txr_…`).
+    pub tax_rate: String,
+}
+
+/// Two uppercase ASCII letters, the shape of an ISO 3166-1 alpha-2 code.
+pub fn is_country_code(raw: &str) -> bool {
+    raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// Why a catalog file was refused.
@@ -201,6 +269,10 @@ pub enum CatalogError {
     BadOffer { index: usize, reason: String },
     #[error("complimentary item: {0}")]
     BadComplimentary(String),
+    #[error("shipping: {0}")]
+    BadShipping(String),
+    #[error("tax rate #{index}: {reason}")]
+    BadTaxRate { index: usize, reason: String },
 }
 
 /// The validated catalog with its lookup indexes.
@@ -212,12 +284,77 @@ pub struct Catalog {
     product_by_price: HashMap<PriceId, usize>,
     offers: Vec<Offer>,
     complimentary: Option<Complimentary>,
+    shipping: Option<Shipping>,
+    tax_rates: Vec<TaxRateRule>,
 }
 
 impl Catalog {
     pub fn from_json(json: &str) -> Result<Self, CatalogError> {
         let file: CatalogFile = serde_json::from_str(json)?;
-        Self::new(file.plans, file.products)?.with_rules(file.offers, file.complimentary)
+        Self::new(file.plans, file.products)?
+            .with_rules(file.offers, file.complimentary)?
+            .with_shipping(file.shipping, file.tax_rates)
+    }
+
+    /// Adds the shipping tiers and the tax rates by destination, checked as a whole.
+    pub fn with_shipping(
+        mut self,
+        shipping: Option<Shipping>,
+        tax_rates: Vec<TaxRateRule>,
+    ) -> Result<Self, CatalogError> {
+        if let Some(shipping) = &shipping {
+            check_shipping(shipping).map_err(CatalogError::BadShipping)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (index, rule) in tax_rates.iter().enumerate() {
+            let bad = |reason: String| CatalogError::BadTaxRate { index, reason };
+            if !is_country_code(&rule.country) {
+                return Err(bad(format!(
+                    "country `{}` must be 2 uppercase letters (ISO 3166-1 alpha-2)",
+                    rule.country
+                )));
+            }
+            if rule
+                .state
+                .as_ref()
+                .is_some_and(|s| s.trim().is_empty() || s.len() > 64)
+            {
+                return Err(bad("state must be 1 to 64 characters".into()));
+            }
+            let id_ok = rule.tax_rate.len() <= 255
+                && rule.tax_rate.strip_prefix("txr_").is_some_and(|rest| {
+                    !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                });
+            if !id_ok {
+                return Err(bad(format!(
+                    "`{}` is not a tax rate id (txr_…)",
+                    rule.tax_rate
+                )));
+            }
+            if !seen.insert((rule.country.as_str(), rule.state.as_deref())) {
+                return Err(bad("another rule has the same country and state".into()));
+            }
+        }
+        self.shipping = shipping;
+        self.tax_rates = tax_rates;
+        Ok(self)
+    }
+
+    pub fn shipping(&self) -> Option<&Shipping> {
+        self.shipping.as_ref()
+    }
+
+    /// The tax rate for a destination: its state's rule, else its country's, else none.
+    pub fn tax_rate_for(&self, country: &str, state: Option<&str>) -> Option<&str> {
+        let rule = |wanted: Option<&str>| {
+            self.tax_rates
+                .iter()
+                .find(|r| r.country == country && r.state.as_deref() == wanted)
+        };
+        state
+            .and_then(|s| rule(Some(s)))
+            .or_else(|| rule(None))
+            .map(|r| r.tax_rate.as_str())
     }
 
     /// Adds the cross-sell offers and the complimentary rule, checked against plans and products.
@@ -313,6 +450,8 @@ impl Catalog {
             product_by_price,
             offers: Vec::new(),
             complimentary: None,
+            shipping: None,
+            tax_rates: Vec::new(),
         })
     }
 
@@ -363,6 +502,89 @@ impl Catalog {
             interval,
         })
     }
+}
+
+/// Every tier well-formed, ids unique, and never more than Stripe's 5 options at once.
+fn check_shipping(shipping: &Shipping) -> Result<(), String> {
+    if shipping.countries.is_empty() {
+        return Err("`countries` must list at least one country".into());
+    }
+    let mut countries = std::collections::HashSet::new();
+    for country in &shipping.countries {
+        if !is_country_code(country) {
+            return Err(format!(
+                "country `{country}` must be 2 uppercase letters (ISO 3166-1 alpha-2)"
+            ));
+        }
+        if !countries.insert(country) {
+            return Err(format!("country `{country}` appears more than once"));
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for tier in &shipping.tiers {
+        let id = &tier.id;
+        if id.trim().is_empty() || !ids.insert(id.as_str()) {
+            return Err(format!("tier id `{id}` is empty or appears more than once"));
+        }
+        if tier.display_name.trim().is_empty() || tier.display_name.chars().count() > 100 {
+            return Err(format!(
+                "tier `{id}`: display_name must be 1 to 100 characters"
+            ));
+        }
+        if !(0..=99_999_999).contains(&tier.amount) {
+            return Err(format!("tier `{id}`: amount must be 0 to 99999999"));
+        }
+        if tier
+            .currency
+            .as_ref()
+            .is_some_and(|c| c.len() != 3 || !c.bytes().all(|b| b.is_ascii_lowercase()))
+        {
+            return Err(format!("tier `{id}`: currency must be 3 lowercase letters"));
+        }
+        if tier.from.is_some_and(|f| f < 0) || tier.below.is_some_and(|b| b < 1) {
+            return Err(format!("tier `{id}`: from must be >= 0 and below >= 1"));
+        }
+        if let (Some(from), Some(below)) = (tier.from, tier.below) {
+            if from >= below {
+                return Err(format!("tier `{id}`: from must be less than below"));
+            }
+        }
+        if tier.min_days == Some(0) || tier.max_days == Some(0) {
+            return Err(format!("tier `{id}`: delivery days must be at least 1"));
+        }
+        if let (Some(min), Some(max)) = (tier.min_days, tier.max_days) {
+            if min > max {
+                return Err(format!("tier `{id}`: min_days must not exceed max_days"));
+            }
+        }
+    }
+    // The set of applicable tiers only changes at a band edge, so checking every edge (and 0)
+    // checks every subtotal. Tiers of different currencies never apply to the same session.
+    let edges = std::iter::once(0).chain(
+        shipping
+            .tiers
+            .iter()
+            .flat_map(|t| [t.from, t.below])
+            .flatten(),
+    );
+    for subtotal in edges {
+        let mut by_currency: HashMap<Option<&str>, usize> = HashMap::new();
+        for tier in shipping.tiers.iter().filter(|t| t.applies_to(subtotal)) {
+            *by_currency.entry(tier.currency.as_deref()).or_default() += 1;
+        }
+        let untagged = by_currency.get(&None).copied().unwrap_or(0);
+        let worst = by_currency
+            .iter()
+            .map(|(currency, n)| if currency.is_some() { n + untagged } else { *n })
+            .max()
+            .unwrap_or(0);
+        if worst > MAX_SHIPPING_OPTIONS {
+            return Err(format!(
+                "{worst} tiers apply to a paid subtotal of {subtotal}; Stripe allows at most {MAX_SHIPPING_OPTIONS} shipping options"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -445,6 +667,108 @@ mod tests {
         ] {
             assert!(Catalog::from_json(json).is_err(), "{json}");
         }
+    }
+
+    const PLANS: &str = r#""plans":[{"id":"p","monthly":"price_m","yearly":"price_y"}]"#;
+
+    fn with(extra: &str) -> Result<Catalog, CatalogError> {
+        Catalog::from_json(&format!("{{{PLANS},{extra}}}"))
+    }
+
+    #[test]
+    fn shipping_tiers_and_tax_rates_load_and_match_the_most_specific_rule() {
+        let catalog = with(
+            r#""shipping":{"countries":["US","CA"],"tiers":[
+                {"id":"std","display_name":"Standard","amount":500,"below":5000,"min_days":3,"max_days":5},
+                {"id":"free","display_name":"Free","amount":0,"from":5000},
+                {"id":"express","display_name":"Express","amount":1500,"currency":"usd","min_days":1,"max_days":1}]},
+               "tax_rates":[{"country":"US","tax_rate":"txr_us"},
+                            {"country":"US","state":"CA","tax_rate":"txr_us_ca"}]"#,
+        )
+        .unwrap();
+        let shipping = catalog.shipping().unwrap();
+        assert_eq!(shipping.countries, ["US", "CA"]);
+        let ids = |subtotal| {
+            shipping
+                .tiers
+                .iter()
+                .filter(|t| t.applies_to(subtotal))
+                .map(|t| t.id.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(4999), ["std", "express"]);
+        assert_eq!(ids(5000), ["free", "express"]);
+        assert_eq!(catalog.tax_rate_for("US", Some("CA")), Some("txr_us_ca"));
+        assert_eq!(catalog.tax_rate_for("US", Some("NY")), Some("txr_us"));
+        assert_eq!(catalog.tax_rate_for("US", None), Some("txr_us"));
+        assert_eq!(catalog.tax_rate_for("CA", Some("ON")), None);
+    }
+
+    #[test]
+    fn bad_shipping_and_tax_rates_are_refused_with_a_reason() {
+        let tier = |id: &str, extra: &str| {
+            format!(r#"{{"id":"{id}","display_name":"Ship","amount":100{extra}}}"#)
+        };
+        let six: Vec<String> = (0..6).map(|n| tier(&format!("t{n}"), "")).collect();
+        let cases = [
+            (r#""shipping":{"countries":[],"tiers":[]}"#.to_owned(), "at least one"),
+            (r#""shipping":{"countries":["us"]}"#.to_owned(), "uppercase"),
+            (r#""shipping":{"countries":["USA"]}"#.to_owned(), "uppercase"),
+            (r#""shipping":{"countries":["US","US"]}"#.to_owned(), "more than once"),
+            (
+                format!(r#""shipping":{{"countries":["US"],"tiers":[{},{}]}}"#, tier("a", ""), tier("a", "")),
+                "more than once",
+            ),
+            (
+                format!(r#""shipping":{{"countries":["US"],"tiers":[{}]}}"#, tier("a", r#","from":500,"below":500"#)),
+                "less than below",
+            ),
+            (
+                format!(r#""shipping":{{"countries":["US"],"tiers":[{}]}}"#, tier("a", r#","min_days":5,"max_days":2"#)),
+                "min_days",
+            ),
+            (
+                format!(r#""shipping":{{"countries":["US"],"tiers":[{}]}}"#, tier("a", r#","currency":"USD""#)),
+                "currency",
+            ),
+            (
+                r#""shipping":{"countries":["US"],"tiers":[{"id":"a","display_name":" ","amount":1}]}"#.to_owned(),
+                "display_name",
+            ),
+            (
+                r#""shipping":{"countries":["US"],"tiers":[{"id":"a","display_name":"A","amount":-1}]}"#.to_owned(),
+                "amount",
+            ),
+            (
+                format!(r#""shipping":{{"countries":["US"],"tiers":[{}]}}"#, six.join(",")),
+                "at most 5",
+            ),
+            (r#""tax_rates":[{"country":"US","tax_rate":"tax_1"}]"#.to_owned(), "txr_"),
+            (r#""tax_rates":[{"country":"usa","tax_rate":"txr_1"}]"#.to_owned(), "uppercase"),
+            (r#""tax_rates":[{"country":"US","state":"","tax_rate":"txr_1"}]"#.to_owned(), "state"),
+            (
+                r#""tax_rates":[{"country":"US","tax_rate":"txr_1"},{"country":"US","tax_rate":"txr_2"}]"#.to_owned(),
+                "same country",
+            ),
+        ];
+        for (extra, why) in cases {
+            let error = with(&extra).unwrap_err().to_string();
+            assert!(error.contains(why), "{extra}: {error}");
+        }
+        // Six tiers are fine when their bands never overlap more than five at a time.
+        let banded: Vec<String> = (0..6)
+            .map(|n| {
+                tier(
+                    &format!("t{n}"),
+                    &format!(r#","from":{},"below":{}"#, n * 100, n * 100 + 100),
+                )
+            })
+            .collect();
+        assert!(with(&format!(
+            r#""shipping":{{"countries":["US"],"tiers":[{}]}}"#,
+            banded.join(",")
+        ))
+        .is_ok());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub enum ErrorCode {
     OfferNotAvailable,
     QuantityOutOfRange,
     CannotRemoveLastItem,
+    DestinationNotSupported,
     IdempotencyKeyReused,
     PaymentProviderUnavailable,
     InternalError,
@@ -41,6 +42,7 @@ impl ErrorCode {
             Self::OfferNotAvailable
             | Self::QuantityOutOfRange
             | Self::CannotRemoveLastItem
+            | Self::DestinationNotSupported
             | Self::IdempotencyKeyReused => 422,
             Self::PaymentProviderUnavailable => 502,
             Self::InternalError => 500,
@@ -62,6 +64,7 @@ impl ErrorCode {
             Self::OfferNotAvailable => "offer_not_available",
             Self::QuantityOutOfRange => "quantity_out_of_range",
             Self::CannotRemoveLastItem => "cannot_remove_last_item",
+            Self::DestinationNotSupported => "destination_not_supported",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PaymentProviderUnavailable => "payment_provider_unavailable",
             Self::InternalError => "internal_error",
@@ -88,6 +91,7 @@ impl ErrorCode {
             Self::OfferNotAvailable => "That option is not available for this cart.",
             Self::QuantityOutOfRange => "That quantity is not allowed for this item.",
             Self::CannotRemoveLastItem => "The last item in the cart cannot be removed.",
+            Self::DestinationNotSupported => "We do not ship to that country.",
             Self::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used with a different request."
             }
@@ -136,6 +140,8 @@ pub enum Rejection {
     QuantityOutOfRange { param: String, min: u64, max: u64 },
     #[error("the last item (or the subscription plan) cannot be removed")]
     CannotRemoveLastItem,
+    #[error("the store does not ship to {country}")]
+    DestinationNotSupported { country: String },
 }
 
 impl Rejection {
@@ -232,6 +238,10 @@ impl From<Rejection> for ApiError {
                     .with_param(param)
             }
             Rejection::CannotRemoveLastItem => Self::new(ErrorCode::CannotRemoveLastItem),
+            Rejection::DestinationNotSupported { .. } => {
+                Self::new(ErrorCode::DestinationNotSupported)
+                    .with_param("shipping_details.address.country")
+            }
         }
     }
 }
@@ -256,6 +266,7 @@ mod tests {
             ErrorCode::OfferNotAvailable,
             ErrorCode::QuantityOutOfRange,
             ErrorCode::CannotRemoveLastItem,
+            ErrorCode::DestinationNotSupported,
             ErrorCode::IdempotencyKeyReused,
             ErrorCode::PaymentProviderUnavailable,
             ErrorCode::InternalError,
@@ -287,6 +298,19 @@ mod tests {
                 "message": "must be monthly or yearly",
                 "param": "interval",
             })
+        );
+    }
+
+    #[test]
+    fn an_unserved_destination_is_422_naming_the_country_field() {
+        let err = ApiError::from(Rejection::DestinationNotSupported {
+            country: "FR".into(),
+        });
+        assert_eq!(err.status(), 422);
+        assert_eq!(err.code.as_str(), "destination_not_supported");
+        assert_eq!(
+            err.param.as_deref(),
+            Some("shipping_details.address.country")
         );
     }
 

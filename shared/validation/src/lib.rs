@@ -18,17 +18,19 @@ mod session;
 
 pub use cart::{plan_new_cart, NewCart, NewCartRequest};
 pub use catalog::{
-    CartMode, Catalog, CatalogError, CatalogItem, Complimentary, Offer, Plan, PlanPrice, Product,
-    QuantityBounds, Sku,
+    is_country_code, CartMode, Catalog, CatalogError, CatalogItem, Complimentary, Offer, Plan,
+    PlanPrice, Product, QuantityBounds, Shipping, ShippingTier, Sku, TaxRateRule,
+    MAX_SHIPPING_OPTIONS,
 };
 pub use error::{ApiError, ErrorCode, NotUpdatableReason, Rejection};
 pub use ids::{CheckoutSessionId, IdError, LineItemId, PriceId};
 pub use planner::{
-    plan, CartAction, CartPlan, Command, PlannedLineItem, StockChange, UpdatePolicy,
+    paid_subtotal, plan, CartAction, CartPlan, Command, PlannedLineItem, ShippingOptionPlan,
+    StockChange, UpdatePolicy,
 };
 pub use request::Interval;
 pub use session::{
-    LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionSnapshot,
-    SessionStatus, SessionSummary, SummaryLineItem, UiMode, UpdateLineItemsPermission,
-    RESERVATION_METADATA_KEY,
+    Address, LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode,
+    SessionSnapshot, SessionStatus, SessionSummary, ShippingDetails, ShippingOptionSnapshot,
+    SummaryLineItem, UiMode, UpdateLineItemsPermission, RESERVATION_METADATA_KEY,
 };

@@ -10,7 +10,8 @@ use crate::error::{NotUpdatableReason, Rejection};
 use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
 use crate::request::Interval;
 use crate::session::{
-    SessionMode, SessionSnapshot, SessionStatus, UiMode, UpdateLineItemsPermission,
+    Address, SessionMode, SessionSnapshot, SessionStatus, ShippingDetails, UiMode,
+    UpdateLineItemsPermission,
 };
 
 /// A customer interaction, already validated.
@@ -25,6 +26,8 @@ pub enum CartAction {
     },
     /// Add an allow-listed cross-sell offer.
     AddOffer(PriceId),
+    /// Set where the order ships: the destination picks the shipping options and the tax rate.
+    SetShipping { name: String, address: Address },
 }
 
 /// What a handler was asked to do, to which session.
@@ -61,6 +64,31 @@ pub struct CartPlan {
     pub changes_cart: bool,
     /// How the cart's demand on each tracked SKU changes (only SKUs whose total changes).
     pub stock: Vec<StockChange>,
+    /// New shipping details to send (`collected_information[shipping_details]`), set by
+    /// [`CartAction::SetShipping`] only.
+    pub shipping_details: Option<ShippingDetails>,
+    /// The complete list of shipping options for the new cart, recomputed whenever the session
+    /// has (or is getting) a destination and the catalog ships; `None` leaves Stripe's as they
+    /// are. Always `None` outside payment mode: Stripe has no shipping rates for subscriptions.
+    pub shipping_options: Option<Vec<ShippingOptionPlan>>,
+    /// The tax rates EVERY entry of `line_items` carries (added ones too), so tax follows the
+    /// destination after any action: `Some(vec![])` clears them, `None` leaves them as they are
+    /// (no destination yet).
+    pub tax_rates: Option<Vec<String>>,
+    /// True when shipping details, options or tax rates differ from what Stripe holds.
+    pub changes_shipping: bool,
+}
+
+/// One shipping option to offer, from a catalog tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingOptionPlan {
+    pub display_name: String,
+    /// Minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    /// Delivery estimate in business days.
+    pub min_days: Option<u32>,
+    pub max_days: Option<u32>,
 }
 
 /// A SKU's total quantity in the cart before and after the plan.
@@ -74,7 +102,7 @@ pub struct StockChange {
 impl CartPlan {
     /// True when sending the plan would not change the cart, so Stripe need not be called.
     pub fn is_noop(&self) -> bool {
-        !self.changes_cart
+        !self.changes_cart && !self.changes_shipping
     }
 }
 
@@ -93,6 +121,7 @@ pub fn plan(
             quantity,
         } => set_quantity(session, line_item, *quantity, catalog)?,
         CartAction::AddOffer(price) => add_offer(session, price, catalog)?,
+        CartAction::SetShipping { address, .. } => set_shipping(session, address, catalog)?,
     };
     // The same rules after every action, so no handler re-implements them.
     let line_items = complimentary_rule(session, line_items, catalog);
@@ -107,11 +136,131 @@ pub fn plan(
             .iter()
             .zip(&session.line_items)
             .any(|(planned, li)| !matches!(planned, PlannedLineItem::Keep { id } if *id == li.id));
+    let shipping_details = match action {
+        CartAction::SetShipping { name, address } => Some(ShippingDetails {
+            name: name.clone(),
+            address: address.clone(),
+        }),
+        _ => None,
+    };
+    let destination = shipping_details
+        .as_ref()
+        .or(session.shipping_details.as_ref())
+        .map(|d| &d.address);
+    let (shipping_options, tax_rates) = match destination {
+        None => (None, None),
+        Some(to) => {
+            let options = catalog
+                .shipping()
+                .filter(|_| session.mode == SessionMode::Payment)
+                .map(|shipping| {
+                    let paid = paid_subtotal(session, &line_items, catalog);
+                    shipping_options_for(shipping, paid, session.currency.as_deref())
+                });
+            let rates: Vec<String> = catalog
+                .tax_rate_for(&to.country, to.state.as_deref())
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            (options, Some(rates))
+        }
+    };
+    let changes_shipping = shipping_details
+        .as_ref()
+        .is_some_and(|d| session.shipping_details.as_ref() != Some(d))
+        || shipping_options
+            .as_ref()
+            .is_some_and(|options| !same_options(session, options))
+        || tax_rates
+            .as_ref()
+            .is_some_and(|rates| !same_tax(session, &line_items, rates));
     Ok(CartPlan {
         line_items,
         changes_cart,
         stock,
+        shipping_details,
+        shipping_options,
+        tax_rates,
+        changes_shipping,
     })
+}
+
+/// The options of every tier whose band holds `paid`, in catalog order; a tier priced in another
+/// currency than the session's is not offered (Stripe would refuse it).
+pub(crate) fn shipping_options_for(
+    shipping: &crate::catalog::Shipping,
+    paid: i64,
+    session_currency: Option<&str>,
+) -> Vec<ShippingOptionPlan> {
+    shipping
+        .tiers
+        .iter()
+        .filter(|tier| tier.applies_to(paid))
+        .filter_map(|tier| {
+            let currency = match (&tier.currency, session_currency) {
+                (Some(own), Some(session)) if own != session => return None,
+                (Some(own), _) => own.clone(),
+                (None, Some(session)) => session.to_owned(),
+                (None, None) => return None,
+            };
+            Some(ShippingOptionPlan {
+                display_name: tier.display_name.clone(),
+                amount: tier.amount,
+                currency,
+                min_days: tier.min_days,
+                max_days: tier.max_days,
+            })
+        })
+        .collect()
+}
+
+/// Whether Stripe already offers exactly these options (by name when it told us, and amount).
+fn same_options(session: &SessionSnapshot, planned: &[ShippingOptionPlan]) -> bool {
+    session.shipping_options.len() == planned.len()
+        && session
+            .shipping_options
+            .iter()
+            .zip(planned)
+            .all(|(have, want)| {
+                have.amount == want.amount
+                    && have
+                        .display_name
+                        .as_ref()
+                        .is_none_or(|name| *name == want.display_name)
+            })
+}
+
+/// Whether every item of the new cart would already carry exactly `rates`.
+fn same_tax(session: &SessionSnapshot, planned: &[PlannedLineItem], rates: &[String]) -> bool {
+    planned.iter().all(|item| match item {
+        PlannedLineItem::Keep { id } | PlannedLineItem::Update { id, .. } => session
+            .line_items
+            .iter()
+            .find(|li| &li.id == id)
+            .is_some_and(|li| li.tax_rates == rates),
+        PlannedLineItem::Add { .. } => rates.is_empty(),
+    })
+}
+
+/// Setting a destination keeps the cart as it is, but only where the store ships.
+fn set_shipping(
+    session: &SessionSnapshot,
+    address: &Address,
+    catalog: &Catalog,
+) -> Result<Vec<PlannedLineItem>, Rejection> {
+    let ships = catalog
+        .shipping()
+        .is_some_and(|s| s.countries.contains(&address.country));
+    if !ships {
+        return Err(Rejection::DestinationNotSupported {
+            country: address.country.clone(),
+        });
+    }
+    Ok(session
+        .line_items
+        .iter()
+        .map(|li| PlannedLineItem::Keep { id: li.id.clone() })
+        .collect())
 }
 
 /// The cart's current recurring interval, if it has plan prices.
@@ -203,21 +352,7 @@ fn complimentary_rule(
         }
         PlannedLineItem::Add { price, .. } => Some(price.clone()),
     };
-    let paid: i64 = planned
-        .iter()
-        .filter(|item| price_of(item).as_ref() != Some(&gift.price))
-        .map(|item| match item {
-            PlannedLineItem::Keep { id } => existing(id).map_or(0, |li| {
-                li.price.unit_amount.unwrap_or(0) * to_i64(li.quantity)
-            }),
-            PlannedLineItem::Update { id, quantity } => existing(id).map_or(0, |li| {
-                li.price.unit_amount.unwrap_or(0) * to_i64(*quantity)
-            }),
-            PlannedLineItem::Add { price, quantity } => {
-                catalog.unit_amount(price).unwrap_or(0) * to_i64(*quantity)
-            }
-        })
-        .sum();
+    let paid = paid_subtotal(session, &planned, catalog);
     let mode = match session.mode {
         SessionMode::Payment => Some(crate::catalog::CartMode::Payment),
         SessionMode::Subscription => Some(crate::catalog::CartMode::Subscription),
@@ -237,6 +372,38 @@ fn complimentary_rule(
         planned.retain(|item| price_of(item).as_ref() != Some(&gift.price));
     }
     planned
+}
+
+/// What the shopper pays for the planned cart before shipping and tax, in minor units: the
+/// complimentary gift never counts. Amounts come from Stripe for items already in the cart and
+/// from the catalog for added ones; an unknown amount counts 0. The one definition behind every
+/// rule that depends on the cart's value (the gift, the shipping tiers).
+pub fn paid_subtotal(
+    session: &SessionSnapshot,
+    planned: &[PlannedLineItem],
+    catalog: &Catalog,
+) -> i64 {
+    let gift = catalog.complimentary().map(|g| &g.price);
+    let existing = |id: &LineItemId| session.line_items.iter().find(|li| &li.id == id);
+    planned
+        .iter()
+        .filter_map(|item| {
+            let (price, unit, quantity) = match item {
+                PlannedLineItem::Keep { id } => {
+                    let li = existing(id)?;
+                    (&li.price.id, li.price.unit_amount.unwrap_or(0), li.quantity)
+                }
+                PlannedLineItem::Update { id, quantity } => {
+                    let li = existing(id)?;
+                    (&li.price.id, li.price.unit_amount.unwrap_or(0), *quantity)
+                }
+                PlannedLineItem::Add { price, quantity } => {
+                    (price, catalog.unit_amount(price).unwrap_or(0), *quantity)
+                }
+            };
+            (Some(price) != gift).then(|| unit.saturating_mul(to_i64(quantity)))
+        })
+        .fold(0i64, i64::saturating_add)
 }
 
 fn to_i64(quantity: u64) -> i64 {

@@ -7,7 +7,7 @@ use crate::cart::NewCartRequest;
 use crate::error::Rejection;
 use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
 use crate::planner::{CartAction, Command};
-use crate::session::SessionMode;
+use crate::session::{Address, SessionMode};
 use serde_json::{Map, Value};
 
 /// Largest body any endpoint accepts; API Gateway allows more, the cart never needs it.
@@ -260,6 +260,99 @@ pub fn update_quantity(body: &[u8]) -> Result<Command, Rejection> {
     })
 }
 
+/// Longest shipping name or address line accepted (Stripe's own limit for address fields is
+/// larger; nothing real needs more).
+pub const MAX_ADDRESS_FIELD: usize = 200;
+
+/// An object field of `map`, named `path` in refusals.
+fn object<'a>(
+    map: &'a Map<String, Value>,
+    field: &str,
+    path: &str,
+) -> Result<&'a Map<String, Value>, Rejection> {
+    match map.get(field) {
+        Some(Value::Object(inner)) => Ok(inner),
+        None | Some(Value::Null) => Err(Rejection::invalid_field(
+            path,
+            format!("`{path}` is required."),
+        )),
+        Some(other) => Err(Rejection::invalid_field(
+            path,
+            format!("`{path}` must be an object, not {}.", kind(other)),
+        )),
+    }
+}
+
+/// A text field of `map` named `path`: trimmed, 1 to [`MAX_ADDRESS_FIELD`] characters; absent
+/// (or empty) is `None`.
+fn text(map: &Map<String, Value>, field: &str, path: &str) -> Result<Option<String>, Rejection> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let trimmed = s.trim();
+            if trimmed.chars().count() > MAX_ADDRESS_FIELD {
+                return Err(Rejection::invalid_field(
+                    path,
+                    format!("`{path}` must be at most {MAX_ADDRESS_FIELD} characters."),
+                ));
+            }
+            if trimmed.chars().any(char::is_control) {
+                return Err(Rejection::invalid_field(
+                    path,
+                    format!("`{path}` must not contain control characters."),
+                ));
+            }
+            Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+        }
+        Some(other) => Err(Rejection::invalid_field(
+            path,
+            format!("`{path}` must be a string, not {}.", kind(other)),
+        )),
+    }
+}
+
+fn required_text(map: &Map<String, Value>, field: &str, path: &str) -> Result<String, Rejection> {
+    text(map, field, path)?
+        .ok_or_else(|| Rejection::invalid_field(path, format!("`{path}` is required.")))
+}
+
+/// `POST /update-shipping-details`
+/// `{checkout_session_id, shipping_details:{name, address:{line1, line2?, city, state?, postal_code, country}}}`.
+pub fn update_shipping(body: &[u8]) -> Result<Command, Rejection> {
+    let body = JsonBody::parse(body)?;
+    let session_id = body.session_id("checkout_session_id")?;
+    let details = object(&body.0, "shipping_details", "shipping_details")?;
+    let name = required_text(details, "name", "shipping_details.name")?;
+    let address = object(details, "address", "shipping_details.address")?;
+    let field = |name: &str| format!("shipping_details.address.{name}");
+    let country = required_text(address, "country", &field("country"))?;
+    if !crate::catalog::is_country_code(&country) {
+        return Err(Rejection::invalid_field(
+            field("country"),
+            format!(
+                "`{}` must be a two-letter ISO country code in capitals, like \"US\".",
+                field("country")
+            ),
+        ));
+    }
+    let address = Address {
+        line1: required_text(address, "line1", &field("line1"))?,
+        line2: text(address, "line2", &field("line2"))?,
+        city: Some(required_text(address, "city", &field("city"))?),
+        state: text(address, "state", &field("state"))?,
+        postal_code: Some(required_text(
+            address,
+            "postal_code",
+            &field("postal_code"),
+        )?),
+        country,
+    };
+    Ok(Command {
+        session_id,
+        action: CartAction::SetShipping { name, address },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +457,87 @@ mod tests {
             (br#"{"price_id":"price_m"}"#, "checkout_session_id"),
         ] {
             assert_eq!(param_of(add_cross_sell(body).unwrap_err()), param);
+        }
+    }
+
+    #[test]
+    fn update_shipping_wants_a_name_and_a_full_address() {
+        let ok = update_shipping(
+            br#"{"checkout_session_id":"cs_test_a","shipping_details":{"name":" Ada ","address":
+                {"line1":"1 Main St","city":"Springfield","state":"CA","postal_code":"94000","country":"US"}}}"#,
+        )
+        .unwrap();
+        let CartAction::SetShipping { name, address } = ok.action else {
+            panic!("expected SetShipping");
+        };
+        assert_eq!(name, "Ada");
+        assert_eq!(address.country, "US");
+        assert_eq!(address.state.as_deref(), Some("CA"));
+        assert_eq!(address.line2, None);
+        let long = "x".repeat(MAX_ADDRESS_FIELD + 1);
+        let body = |details: &str| {
+            format!(r#"{{"checkout_session_id":"cs_test_a","shipping_details":{details}}}"#)
+        };
+        let address = |fields: &str| body(&format!(r#"{{"name":"Ada","address":{{{fields}}}}}"#));
+        let full = r#""line1":"1 Main","city":"X","postal_code":"1","country":"US""#;
+        for (raw, param) in [
+            (
+                r#"{"checkout_session_id":"cs_test_a"}"#.to_owned(),
+                "shipping_details",
+            ),
+            (body("[]"), "shipping_details"),
+            (body(r#"{"address":{}}"#), "shipping_details.name"),
+            (
+                body(r#"{"name":"  ","address":{}}"#),
+                "shipping_details.name",
+            ),
+            (
+                body(&format!(r#"{{"name":"{long}","address":{{}}}}"#)),
+                "shipping_details.name",
+            ),
+            (body(r#"{"name":"Ada"}"#), "shipping_details.address"),
+            (
+                address(r#""line1":"1 Main","city":"X","postal_code":"1""#),
+                "shipping_details.address.country",
+            ),
+            (
+                address(r#""line1":"1 Main","city":"X","postal_code":"1","country":"us""#),
+                "shipping_details.address.country",
+            ),
+            (
+                address(r#""line1":"1 Main","city":"X","postal_code":"1","country":"USA""#),
+                "shipping_details.address.country",
+            ),
+            (
+                address(r#""city":"X","postal_code":"1","country":"US""#),
+                "shipping_details.address.line1",
+            ),
+            (
+                address(r#""line1":"1 Main","postal_code":"1","country":"US""#),
+                "shipping_details.address.city",
+            ),
+            (
+                address(r#""line1":"1 Main","city":"X","country":"US""#),
+                "shipping_details.address.postal_code",
+            ),
+            (
+                address(&format!(r#"{full},"line2":"{long}""#)),
+                "shipping_details.address.line2",
+            ),
+            (
+                address(&format!(r#"{full},"state":7"#)),
+                "shipping_details.address.state",
+            ),
+            (
+                address(&format!(r#"{full},"line2":"a\u0000b""#)),
+                "shipping_details.address.line2",
+            ),
+        ] {
+            assert_eq!(
+                param_of(update_shipping(raw.as_bytes()).unwrap_err()),
+                param,
+                "{raw}"
+            );
         }
     }
 

@@ -126,6 +126,36 @@ pub struct LineItemSnapshot {
     pub price: PriceSnapshot,
     pub quantity: u64,
     pub amount_total: i64,
+    /// Ids of the tax rates Stripe applies to this item (`taxes[].rate`), empty when untaxed.
+    pub tax_rates: Vec<String>,
+}
+
+/// A postal address (Stripe's `address` shape). A shopper's request must give `line1`, `city`,
+/// `postal_code` and `country`; what Stripe holds may lack some, so they are optional here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+}
+
+/// Who and where the order ships to (`collected_information.shipping_details`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingDetails {
+    pub name: String,
+    pub address: Address,
+}
+
+/// One shipping option the session offers now (`shipping_options[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingOptionSnapshot {
+    /// `shipping_rate.display_name` when the rate was expanded.
+    pub display_name: Option<String>,
+    pub amount: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +173,10 @@ pub struct SessionSnapshot {
     pub expires_at: Option<i64>,
     /// Every line item, in Stripe's order.
     pub line_items: Vec<LineItemSnapshot>,
+    /// The shipping details Stripe holds, if any: their address is the tax and shipping destination.
+    pub shipping_details: Option<ShippingDetails>,
+    /// The shipping options Stripe offers now, in order (the first is selected).
+    pub shipping_options: Vec<ShippingOptionSnapshot>,
 }
 
 /// Metadata key this app sets on every session it creates: the reservation that holds the

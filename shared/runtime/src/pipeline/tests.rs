@@ -11,11 +11,11 @@ fn update_quantity(body: &[u8]) -> Result<Operation, Rejection> {
 }
 use crate::guard::memory::MemoryGuardStore;
 use crate::inventory::memory::MemoryInventory;
+use cart_validation::{CartPlan, Sku, RESERVATION_METADATA_KEY};
 use cart_validation::{
     CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
     RecurringInterval, SessionMode, SessionStatus, UiMode, UpdateLineItemsPermission,
 };
-use cart_validation::{Sku, RESERVATION_METADATA_KEY};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -84,9 +84,10 @@ impl StripeGateway for FakeStripe {
     async fn update_line_items(
         &self,
         _id: &CheckoutSessionId,
-        line_items: &[PlannedLineItem],
+        plan: &CartPlan,
         key: &str,
     ) -> Result<SessionSnapshot, StripeError> {
+        let line_items = plan.line_items.as_slice();
         self.updates
             .lock()
             .unwrap()
@@ -120,11 +121,26 @@ impl StripeGateway for FakeStripe {
                     },
                     quantity: *quantity,
                     amount_total: 15_000,
+                    tax_rates: vec![],
                 }),
             };
-            session
-                .line_items
-                .push(item.ok_or(StripeError::Malformed("unknown id".into()))?);
+            let mut item = item.ok_or(StripeError::Malformed("unknown id".into()))?;
+            if let Some(rates) = &plan.tax_rates {
+                item.tax_rates.clone_from(rates);
+            }
+            session.line_items.push(item);
+        }
+        if let Some(details) = &plan.shipping_details {
+            session.shipping_details = Some(details.clone());
+        }
+        if let Some(options) = &plan.shipping_options {
+            session.shipping_options = options
+                .iter()
+                .map(|o| cart_validation::ShippingOptionSnapshot {
+                    display_name: Some(o.display_name.clone()),
+                    amount: o.amount,
+                })
+                .collect();
         }
         if std::mem::take(&mut *self.lose_update_answer.lock().unwrap()) {
             return Err(StripeError::Unavailable {
@@ -149,6 +165,7 @@ fn item(id: &str, price: &str, interval: Option<RecurringInterval>) -> LineItemS
         },
         quantity: 1,
         amount_total: 1_500,
+        tax_rates: vec![],
     }
 }
 
@@ -168,6 +185,8 @@ fn open_session() -> SessionSnapshot {
             item("li_plan", "price_pro_m", Some(RecurringInterval::Month)),
             item("li_addon", "price_sticker", None),
         ],
+        shipping_details: None,
+        shipping_options: vec![],
     }
 }
 
@@ -399,6 +418,13 @@ fn idempotency_keys_follow_the_cart_and_the_plan() {
     assert_ne!(
         app.stripe_idempotency_key(&session, &plan, None),
         app.stripe_idempotency_key(&session, &plan, None)
+    );
+    // The same cart shipped elsewhere is another request: Stripe must not replay the first.
+    let mut taxed = plan.clone();
+    taxed.tax_rates = Some(vec!["txr_1".into()]);
+    assert_ne!(
+        first,
+        app.stripe_idempotency_key(&session, &taxed, Some(&client))
     );
 }
 

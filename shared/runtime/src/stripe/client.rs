@@ -12,7 +12,7 @@ use crate::config::{ConfigError, StripeConfig};
 use crate::error_chain;
 use crate::stripe::ApiVersion;
 use bytes::Bytes;
-use cart_validation::{CheckoutSessionId, PlannedLineItem, SessionSnapshot};
+use cart_validation::{CartPlan, CheckoutSessionId, PlannedLineItem, SessionSnapshot};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -21,7 +21,18 @@ use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 use stripe_checkout::checkout_session::{
     ListLineItemsCheckoutSession, RetrieveCheckoutSession, UpdateCheckoutSession,
-    UpdateCheckoutSessionLineItems,
+    UpdateCheckoutSessionCollectedInformation,
+    UpdateCheckoutSessionCollectedInformationShippingDetails,
+    UpdateCheckoutSessionCollectedInformationShippingDetailsAddress,
+    UpdateCheckoutSessionLineItems, UpdateCheckoutSessionShippingOptions,
+    UpdateCheckoutSessionShippingOptionsShippingRateData,
+    UpdateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimate as DeliveryEstimate,
+    UpdateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximum as EstimateMax,
+    UpdateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximumUnit as MaxUnit,
+    UpdateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimum as EstimateMin,
+    UpdateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimumUnit as MinUnit,
+    UpdateCheckoutSessionShippingOptionsShippingRateDataFixedAmount,
+    UpdateCheckoutSessionShippingOptionsShippingRateDataType,
 };
 use stripe_client_core::{RequestBuilder, StripeMethod, StripeRequest};
 
@@ -276,12 +287,91 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
 }
 
+/// What every retrieve and update expands: the first page of items, and the shipping rates so
+/// the planner can tell whether the options it wants are already there.
+fn expansions() -> Vec<String> {
+    vec![
+        "line_items".to_owned(),
+        "shipping_options.shipping_rate".to_owned(),
+    ]
+}
+
+/// The whole update in async-stripe's typed form: the entire `line_items` array (each entry with
+/// the plan's tax rates when it has them) and, when the plan says so, the shipping details and
+/// the complete list of shipping options.
+fn update_request(id: &CheckoutSessionId, plan: &CartPlan) -> UpdateCheckoutSession {
+    let mut req = UpdateCheckoutSession::new(id.as_str())
+        .line_items(line_item_params(
+            &plan.line_items,
+            plan.tax_rates.as_deref(),
+        ))
+        .expand(expansions());
+    if let Some(details) = &plan.shipping_details {
+        let a = &details.address;
+        let mut address = UpdateCheckoutSessionCollectedInformationShippingDetailsAddress::new(
+            a.country.as_str(),
+            a.line1.as_str(),
+        );
+        address.line2.clone_from(&a.line2);
+        address.city.clone_from(&a.city);
+        address.state.clone_from(&a.state);
+        address.postal_code.clone_from(&a.postal_code);
+        let mut info = UpdateCheckoutSessionCollectedInformation::new();
+        info.shipping_details = Some(
+            UpdateCheckoutSessionCollectedInformationShippingDetails::new(
+                address,
+                details.name.as_str(),
+            ),
+        );
+        req = req.collected_information(info);
+    }
+    if let Some(options) = &plan.shipping_options {
+        let options: Vec<UpdateCheckoutSessionShippingOptions> = options
+            .iter()
+            .map(|option| {
+                let mut data = UpdateCheckoutSessionShippingOptionsShippingRateData::new(
+                    option.display_name.as_str(),
+                );
+                data.type_ =
+                    Some(UpdateCheckoutSessionShippingOptionsShippingRateDataType::FixedAmount);
+                // Infallible: an unknown code is kept as it is.
+                let Ok(currency) = option.currency.parse::<stripe_types::Currency>();
+                data.fixed_amount = Some(
+                    UpdateCheckoutSessionShippingOptionsShippingRateDataFixedAmount::new(
+                        option.amount,
+                        currency,
+                    ),
+                );
+                if option.min_days.is_some() || option.max_days.is_some() {
+                    let mut estimate = DeliveryEstimate::new();
+                    estimate.minimum = option
+                        .min_days
+                        .map(|days| EstimateMin::new(MinUnit::BusinessDay, i64::from(days)));
+                    estimate.maximum = option
+                        .max_days
+                        .map(|days| EstimateMax::new(MaxUnit::BusinessDay, i64::from(days)));
+                    data.delivery_estimate = Some(estimate);
+                }
+                let mut param = UpdateCheckoutSessionShippingOptions::new();
+                param.shipping_rate_data = Some(data);
+                param
+            })
+            .collect();
+        req = req.shipping_options(options);
+    }
+    req
+}
+
 /// The entire `line_items` array, in async-stripe's typed form.
-fn line_item_params(items: &[PlannedLineItem]) -> Vec<UpdateCheckoutSessionLineItems> {
+fn line_item_params(
+    items: &[PlannedLineItem],
+    tax_rates: Option<&[String]>,
+) -> Vec<UpdateCheckoutSessionLineItems> {
     items
         .iter()
         .map(|item| {
             let mut param = UpdateCheckoutSessionLineItems::new();
+            param.tax_rates = tax_rates.map(<[String]>::to_vec);
             match item {
                 PlannedLineItem::Keep { id } => param.id = Some(id.to_string()),
                 PlannedLineItem::Update { id, quantity } => {
@@ -342,7 +432,7 @@ impl StripeGateway for HttpStripe {
         &self,
         id: &CheckoutSessionId,
     ) -> Result<SessionSnapshot, StripeError> {
-        let req = RetrieveCheckoutSession::new(id.as_str()).expand(vec!["line_items".to_owned()]);
+        let req = RetrieveCheckoutSession::new(id.as_str()).expand(expansions());
         let body = self.send(req.build(), None).await?;
         self.session_from(body).await
     }
@@ -350,12 +440,10 @@ impl StripeGateway for HttpStripe {
     async fn update_line_items(
         &self,
         id: &CheckoutSessionId,
-        line_items: &[PlannedLineItem],
+        plan: &CartPlan,
         idempotency_key: &str,
     ) -> Result<SessionSnapshot, StripeError> {
-        let req = UpdateCheckoutSession::new(id.as_str())
-            .line_items(line_item_params(line_items))
-            .expand(vec!["line_items".to_owned()]);
+        let req = update_request(id, plan);
         let body = self.send(req.build(), Some(idempotency_key)).await?;
         self.session_from(body).await
     }
@@ -382,7 +470,7 @@ mod tests {
             },
         ];
         let req = UpdateCheckoutSession::new("cs_test_1")
-            .line_items(line_item_params(&items))
+            .line_items(line_item_params(&items, None))
             .build();
         let body = req.body.unwrap().replace("%5B", "[").replace("%5D", "]");
         assert_eq!(
@@ -391,6 +479,123 @@ mod tests {
              &line_items[2][id]=li_c&line_items[2][quantity]=5"
         );
         assert_eq!(req.path, "/checkout/sessions/cs_test_1");
+    }
+
+    #[test]
+    fn shipping_details_options_and_taxes_are_encoded_with_stripe_bracket_names() {
+        use cart_validation::{Address, ShippingDetails, ShippingOptionPlan};
+        let option = |name: &str, amount, days: Option<(u32, u32)>| ShippingOptionPlan {
+            display_name: name.into(),
+            amount,
+            currency: "usd".into(),
+            min_days: days.map(|d| d.0),
+            max_days: days.map(|d| d.1),
+        };
+        let plan = CartPlan {
+            line_items: vec![
+                PlannedLineItem::Keep {
+                    id: LineItemId::parse("li_a").unwrap(),
+                },
+                PlannedLineItem::Add {
+                    price: PriceId::parse("price_y").unwrap(),
+                    quantity: 1,
+                },
+            ],
+            changes_cart: true,
+            stock: vec![],
+            shipping_details: Some(ShippingDetails {
+                name: "Ada L".into(),
+                address: Address {
+                    line1: "1 Main St".into(),
+                    line2: None,
+                    city: Some("Springfield".into()),
+                    state: Some("CA".into()),
+                    postal_code: Some("94000".into()),
+                    country: "US".into(),
+                },
+            }),
+            shipping_options: Some(vec![
+                option("Standard", 500, Some((3, 5))),
+                option("Pickup", 0, None),
+            ]),
+            tax_rates: Some(vec!["txr_ca".into()]),
+            changes_shipping: true,
+        };
+        let id = CheckoutSessionId::parse("cs_test_1").unwrap();
+        let req = update_request(&id, &plan).build();
+        let body = req
+            .body
+            .unwrap()
+            .replace("%5B", "[")
+            .replace("%5D", "]")
+            .replace('+', " ");
+        let fields: Vec<&str> = body.split('&').collect();
+        for expected in [
+            "collected_information[shipping_details][address][city]=Springfield",
+            "collected_information[shipping_details][address][country]=US",
+            "collected_information[shipping_details][address][line1]=1 Main St",
+            "collected_information[shipping_details][address][postal_code]=94000",
+            "collected_information[shipping_details][address][state]=CA",
+            "collected_information[shipping_details][name]=Ada L",
+            "line_items[0][id]=li_a",
+            "line_items[0][tax_rates][0]=txr_ca",
+            "line_items[1][price]=price_y",
+            "line_items[1][quantity]=1",
+            "line_items[1][tax_rates][0]=txr_ca",
+            "shipping_options[0][shipping_rate_data][display_name]=Standard",
+            "shipping_options[0][shipping_rate_data][type]=fixed_amount",
+            "shipping_options[0][shipping_rate_data][fixed_amount][amount]=500",
+            "shipping_options[0][shipping_rate_data][fixed_amount][currency]=usd",
+            "shipping_options[0][shipping_rate_data][delivery_estimate][minimum][unit]=business_day",
+            "shipping_options[0][shipping_rate_data][delivery_estimate][minimum][value]=3",
+            "shipping_options[0][shipping_rate_data][delivery_estimate][maximum][unit]=business_day",
+            "shipping_options[0][shipping_rate_data][delivery_estimate][maximum][value]=5",
+            "shipping_options[1][shipping_rate_data][display_name]=Pickup",
+            "shipping_options[1][shipping_rate_data][fixed_amount][amount]=0",
+            "expand[0]=line_items",
+            "expand[1]=shipping_options.shipping_rate",
+        ] {
+            assert!(fields.contains(&expected), "{expected} missing from {body}");
+        }
+        assert!(!body.contains("line2"), "{body}");
+        assert!(!body.contains("shipping_options[1][shipping_rate_data][delivery_estimate]"));
+        // The line item order is the array order.
+        let order: Vec<&str> = fields
+            .iter()
+            .copied()
+            .filter(|f| f.starts_with("line_items["))
+            .collect();
+        assert_eq!(order.first(), Some(&"line_items[0][id]=li_a"));
+        // Without a destination the update is the bare array, as before.
+        let bare = CartPlan {
+            shipping_details: None,
+            shipping_options: None,
+            tax_rates: None,
+            ..plan
+        };
+        let body = update_request(&id, &bare).build().body.unwrap();
+        assert!(
+            !body.contains("shipping_options%5B")
+                && !body.contains("tax_rates")
+                && !body.contains("collected"),
+            "{body}"
+        );
+        let cleared = CartPlan {
+            tax_rates: Some(vec![]),
+            ..bare
+        };
+        // A destination without a rate clears the items' rates with Stripe's empty-value syntax.
+        let body = update_request(&id, &cleared)
+            .build()
+            .body
+            .unwrap()
+            .replace("%5B", "[")
+            .replace("%5D", "]");
+        assert!(
+            body.contains("line_items[0][tax_rates]=&")
+                && body.ends_with("line_items[1][tax_rates]="),
+            "{body}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod wire;
 pub use client::HttpStripe;
 pub use version::{ApiVersion, DEFAULT_API_VERSION};
 
-use cart_validation::{CheckoutSessionId, PlannedLineItem, SessionSnapshot};
+use cart_validation::{CartPlan, CheckoutSessionId, SessionSnapshot};
 use std::future::Future;
 
 /// What can go wrong talking to Stripe.
@@ -57,12 +57,14 @@ pub trait StripeGateway: Send + Sync {
         id: &CheckoutSessionId,
     ) -> impl Future<Output = Result<SessionSnapshot, StripeError>> + Send;
 
-    /// Replaces the session's line items with `line_items` (the entire array) and returns the
-    /// updated session. `idempotency_key` makes a retried update converge instead of applying twice.
+    /// Replaces the session's line items with the plan's (the entire array, each with the plan's
+    /// tax rates when it has them), sets its shipping details and options when the plan says so,
+    /// and returns the updated session. `idempotency_key` makes a retried update converge instead
+    /// of applying twice.
     fn update_line_items(
         &self,
         id: &CheckoutSessionId,
-        line_items: &[PlannedLineItem],
+        plan: &CartPlan,
         idempotency_key: &str,
     ) -> impl Future<Output = Result<SessionSnapshot, StripeError>> + Send;
 

@@ -2,9 +2,9 @@
 //! so the same types read the preview (basil), GA (clover) and renamed (dahlia and later) dialects.
 
 use cart_validation::{
-    CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
-    RecurringInterval, SessionMode, SessionSnapshot, SessionStatus, UiMode,
-    UpdateLineItemsPermission,
+    Address, CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
+    RecurringInterval, SessionMode, SessionSnapshot, SessionStatus, ShippingDetails,
+    ShippingOptionSnapshot, UiMode, UpdateLineItemsPermission,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -24,6 +24,65 @@ pub(super) struct Session {
     expires_at: Option<i64>,
     pub(super) client_secret: Option<String>,
     pub(super) line_items: Option<List<LineItem>>,
+    #[serde(default)]
+    collected_information: Option<CollectedInformation>,
+    #[serde(default)]
+    shipping_options: Option<Vec<ShippingOption>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CollectedInformation {
+    #[serde(default)]
+    shipping_details: Option<WireShippingDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireShippingDetails {
+    name: Option<String>,
+    address: Option<WireAddress>,
+}
+
+/// Stripe's address: every field nullable.
+#[derive(Debug, Deserialize)]
+struct WireAddress {
+    line1: Option<String>,
+    line2: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShippingOption {
+    #[serde(default)]
+    shipping_amount: i64,
+    /// An id, or the rate itself when `shipping_options.shipping_rate` was expanded.
+    #[serde(default)]
+    shipping_rate: Option<IdOrObject<ShippingRate>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShippingRate {
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum IdOrObject<T> {
+    Id(String),
+    Object(T),
+}
+
+/// `taxes[]` of a line item: the rate is an id or the expanded Tax Rate.
+#[derive(Debug, Deserialize)]
+struct LineItemTax {
+    rate: Option<IdOrObject<TaxRate>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TaxRate {
+    id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +102,8 @@ pub(super) struct LineItem {
     price: Option<Price>,
     quantity: Option<u64>,
     amount_total: i64,
+    #[serde(default)]
+    taxes: Option<Vec<LineItemTax>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +155,15 @@ impl LineItem {
             },
             quantity: self.quantity.unwrap_or(0),
             amount_total: self.amount_total,
+            tax_rates: self
+                .taxes
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|tax| match tax.rate? {
+                    IdOrObject::Id(id) => Some(id),
+                    IdOrObject::Object(rate) => Some(rate.id),
+                })
+                .collect(),
         })
     }
 }
@@ -125,6 +195,40 @@ impl Session {
                 .into_iter()
                 .map(LineItem::into_snapshot)
                 .collect::<Result<_, _>>()?,
+            shipping_details: self
+                .collected_information
+                .and_then(|c| c.shipping_details)
+                .and_then(WireShippingDetails::into_details),
+            shipping_options: self
+                .shipping_options
+                .unwrap_or_default()
+                .into_iter()
+                .map(|option| ShippingOptionSnapshot {
+                    display_name: match option.shipping_rate {
+                        Some(IdOrObject::Object(rate)) => rate.display_name,
+                        _ => None,
+                    },
+                    amount: option.shipping_amount,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl WireShippingDetails {
+    /// Details without a country are no destination at all (nothing to ship to or tax by).
+    fn into_details(self) -> Option<ShippingDetails> {
+        let address = self.address?;
+        Some(ShippingDetails {
+            name: self.name.unwrap_or_default(),
+            address: Address {
+                line1: address.line1.unwrap_or_default(),
+                line2: address.line2,
+                city: address.city,
+                state: address.state,
+                postal_code: address.postal_code,
+                country: address.country.filter(|c| !c.is_empty())?,
+            },
         })
     }
 }
@@ -181,5 +285,47 @@ mod tests {
         assert_eq!(s.ui_mode, UiMode::Elements);
         assert_eq!(s.update_line_items_permission, None);
         assert_eq!(s.line_items.len(), 1);
+        assert_eq!(s.shipping_details, None);
+        assert!(s.shipping_options.is_empty());
+    }
+
+    #[test]
+    fn the_destination_options_and_line_taxes_are_read() {
+        let mut items = line_items();
+        items["data"][0]["taxes"] = serde_json::json!([
+            {"amount": 124, "rate": {"id": "txr_ca", "object": "tax_rate", "percentage": 8.25}},
+            {"amount": 1, "rate": "txr_other"}
+        ]);
+        let s = snapshot(serde_json::json!({
+            "id": "cs_test_1", "object": "checkout.session", "status": "open", "mode": "payment",
+            "ui_mode": "elements", "currency": "usd", "amount_subtotal": 1500, "amount_total": 2124,
+            "line_items": items,
+            "collected_information": {"shipping_details": {"name": "Ada", "address": {
+                "line1": "1 Main St", "line2": null, "city": "Springfield", "state": "CA",
+                "postal_code": "94000", "country": "US"}}},
+            "shipping_options": [
+                {"shipping_amount": 500, "shipping_rate": {"id": "shr_1", "display_name": "Standard"}},
+                {"shipping_amount": 1500, "shipping_rate": "shr_2"}
+            ]
+        }));
+        let details = s.shipping_details.unwrap();
+        assert_eq!(
+            (details.name.as_str(), details.address.country.as_str()),
+            ("Ada", "US")
+        );
+        assert_eq!(details.address.state.as_deref(), Some("CA"));
+        assert_eq!(s.shipping_options.len(), 2);
+        assert_eq!(
+            s.shipping_options[0].display_name.as_deref(),
+            Some("Standard")
+        );
+        assert_eq!(
+            (
+                s.shipping_options[1].display_name.as_deref(),
+                s.shipping_options[1].amount
+            ),
+            (None, 1500)
+        );
+        assert_eq!(s.line_items[0].tax_rates, ["txr_ca", "txr_other"]);
     }
 }

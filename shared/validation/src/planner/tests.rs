@@ -53,6 +53,7 @@ fn item(
         },
         quantity,
         amount_total: 0,
+        tax_rates: vec![],
     }
 }
 
@@ -81,6 +82,8 @@ fn session(items: Vec<LineItemSnapshot>) -> SessionSnapshot {
         metadata: BTreeMap::from([(RESERVATION_METADATA_KEY.into(), "rsv_1".into())]),
         expires_at: None,
         line_items: items,
+        shipping_details: None,
+        shipping_options: vec![],
     }
 }
 
@@ -695,6 +698,23 @@ fn apply(cart: &SessionSnapshot, plan: &CartPlan, next_id: &mut usize) -> Sessio
             }
         })
         .collect();
+    if let Some(rates) = &plan.tax_rates {
+        for li in &mut out.line_items {
+            li.tax_rates.clone_from(rates);
+        }
+    }
+    if let Some(details) = &plan.shipping_details {
+        out.shipping_details = Some(details.clone());
+    }
+    if let Some(options) = &plan.shipping_options {
+        out.shipping_options = options
+            .iter()
+            .map(|o| crate::session::ShippingOptionSnapshot {
+                display_name: Some(o.display_name.clone()),
+                amount: o.amount,
+            })
+            .collect();
+    }
     out
 }
 
@@ -750,6 +770,228 @@ proptest! {
                 .filter_map(|li| catalog.plan_price(&li.price.id).map(|p| p.interval))
                 .collect();
             prop_assert!(intervals.len() <= 1, "{:?}", intervals);
+        }
+    }
+}
+
+/// The shop with shipping: standard $5 (3-5 days) and express $15 below $50, free standard and
+/// express $10 from $50; US and Canada; tax for the US, a state rate for California.
+fn shop_with_shipping() -> Catalog {
+    let json = r#"{"countries":["US","CA"],"tiers":[
+        {"id":"std","display_name":"Standard","amount":500,"below":5000,"min_days":3,"max_days":5},
+        {"id":"express","display_name":"Express","amount":1500,"below":5000,"min_days":1,"max_days":2},
+        {"id":"free","display_name":"Free shipping","amount":0,"from":5000,"min_days":3,"max_days":5},
+        {"id":"express_discounted","display_name":"Express","amount":1000,"from":5000,"min_days":1,"max_days":2}]}"#;
+    let rates = r#"[{"country":"US","tax_rate":"txr_us"},{"country":"US","state":"CA","tax_rate":"txr_ca"}]"#;
+    shop_with_rules()
+        .with_shipping(
+            Some(serde_json::from_str(json).unwrap()),
+            serde_json::from_str(rates).unwrap(),
+        )
+        .unwrap()
+}
+
+fn ship_to(country: &str, state: Option<&str>) -> CartAction {
+    CartAction::SetShipping {
+        name: "Ada".into(),
+        address: Address {
+            line1: "1 Main St".into(),
+            line2: None,
+            city: Some("Springfield".into()),
+            state: state.map(str::to_owned),
+            postal_code: Some("94000".into()),
+            country: country.into(),
+        },
+    }
+}
+
+/// The options the tier table promises for a paid subtotal (the test's own reading of it).
+fn expected_options(paid: i64) -> Vec<(&'static str, i64)> {
+    if paid < 5_000 {
+        vec![("Standard", 500), ("Express", 1_500)]
+    } else {
+        vec![("Free shipping", 0), ("Express", 1_000)]
+    }
+}
+
+fn options_of(plan: &CartPlan) -> Vec<(String, i64)> {
+    plan.shipping_options
+        .iter()
+        .flatten()
+        .map(|o| (o.display_name.clone(), o.amount))
+        .collect()
+}
+
+#[test]
+fn setting_a_destination_offers_the_tiers_for_the_subtotal_and_taxes_every_line() {
+    let catalog = shop_with_shipping();
+    let cart = one_off(vec![item(1, "price_tee", None, 1)]);
+    let planned = plan_ok(&cart, &ship_to("US", Some("CA")), &catalog);
+    assert!(
+        !planned.changes_cart && !planned.is_noop(),
+        "only shipping changes"
+    );
+    assert_eq!(planned.line_items, vec![keep(1)]);
+    assert_eq!(
+        options_of(&planned),
+        vec![("Standard".to_owned(), 500), ("Express".to_owned(), 1_500)]
+    );
+    let first = &planned.shipping_options.as_ref().unwrap()[0];
+    assert_eq!(
+        (first.currency.as_str(), first.min_days, first.max_days),
+        ("usd", Some(3), Some(5))
+    );
+    assert_eq!(planned.tax_rates, Some(vec!["txr_ca".to_owned()]));
+    assert_eq!(
+        planned.shipping_details.as_ref().unwrap().address.country,
+        "US"
+    );
+
+    // Another state falls back to the country's rate; Canada has none, which clears them.
+    let ny = plan_ok(&cart, &ship_to("US", Some("NY")), &catalog);
+    assert_eq!(ny.tax_rates, Some(vec!["txr_us".to_owned()]));
+    let ca = plan_ok(&cart, &ship_to("CA", Some("ON")), &catalog);
+    assert_eq!(ca.tax_rates, Some(vec![]));
+
+    // Unserved countries are refused; so is any country when the catalog does not ship.
+    assert_eq!(
+        plan(&cart, &ship_to("FR", None), &catalog, GA),
+        Err(Rejection::DestinationNotSupported {
+            country: "FR".into()
+        })
+    );
+    assert!(matches!(
+        plan(&cart, &ship_to("US", None), &shop_with_rules(), GA),
+        Err(Rejection::DestinationNotSupported { .. })
+    ));
+    // And the session must still be updatable.
+    let mut closed = cart.clone();
+    closed.status = SessionStatus::Complete;
+    assert!(matches!(
+        plan(&closed, &ship_to("US", None), &catalog, GA),
+        Err(Rejection::NotUpdatable(_))
+    ));
+}
+
+#[test]
+fn the_same_destination_again_is_a_noop_and_without_one_nothing_about_shipping_is_sent() {
+    let catalog = shop_with_shipping();
+    let cart = one_off(vec![item(1, "price_tee", None, 1)]);
+    let mut next_id = 10;
+    let first = plan_ok(&cart, &ship_to("US", Some("CA")), &catalog);
+    let shipped = apply(&cart, &first, &mut next_id);
+    assert!(plan_ok(&shipped, &ship_to("US", Some("CA")), &catalog).is_noop());
+    // A name change alone is still a change.
+    let mut renamed = ship_to("US", Some("CA"));
+    if let CartAction::SetShipping { name, .. } = &mut renamed {
+        *name = "Grace".into();
+    }
+    assert!(!plan_ok(&shipped, &renamed, &catalog).is_noop());
+    // No destination: other actions leave shipping and tax alone.
+    let plain = plan_ok(&cart, &set(1, 2), &catalog);
+    assert_eq!(
+        (plain.shipping_options.clone(), plain.tax_rates.clone()),
+        (None, None)
+    );
+    assert!(!plain.changes_shipping);
+}
+
+#[test]
+fn crossing_the_free_shipping_tier_switches_the_options_and_added_items_are_taxed() {
+    let catalog = shop_with_shipping();
+    let cart = one_off(vec![item(1, "price_tee", None, 1)]);
+    let mut next_id = 10;
+    let shipped = apply(
+        &cart,
+        &plan_ok(&cart, &ship_to("US", None), &catalog),
+        &mut next_id,
+    );
+    // Two T-shirts = $50: free shipping (the gift added alongside does not count).
+    let up = plan_ok(&shipped, &set(1, 2), &catalog);
+    assert_eq!(
+        options_of(&up),
+        vec![
+            ("Free shipping".to_owned(), 0),
+            ("Express".to_owned(), 1_000)
+        ]
+    );
+    assert_eq!(up.tax_rates, Some(vec!["txr_us".to_owned()]));
+    assert!(
+        up.shipping_details.is_none(),
+        "details are only sent when they change"
+    );
+    // Adding the mug to a taxed cart: the new line carries the rate too (same list for all).
+    let with_mug = plan_ok(&shipped, &add("price_mug"), &catalog);
+    assert!(with_mug.changes_cart);
+    assert_eq!(with_mug.tax_rates, Some(vec!["txr_us".to_owned()]));
+    // A subscription has a destination for tax, but Stripe allows no shipping options there.
+    let sub = session(vec![item(
+        1,
+        "price_p0_month",
+        Some(RecurringInterval::Month),
+        1,
+    )]);
+    let sub_plan = plan_ok(&sub, &ship_to("US", None), &catalog);
+    assert_eq!(sub_plan.shipping_options, None);
+    assert_eq!(sub_plan.tax_rates, Some(vec!["txr_us".to_owned()]));
+}
+
+#[test]
+fn the_paid_subtotal_ignores_the_gift_and_counts_planned_quantities() {
+    let catalog = shop_with_rules();
+    let cart = one_off(vec![
+        item(1, "price_tee", None, 2),
+        item(2, "price_gift", None, 1),
+    ]);
+    let planned = vec![
+        PlannedLineItem::Update {
+            id: LineItemId::parse("li_1").unwrap(),
+            quantity: 3,
+        },
+        keep(2),
+        PlannedLineItem::Add {
+            price: price("price_mug"),
+            quantity: 2,
+        },
+    ];
+    assert_eq!(
+        paid_subtotal(&cart, &planned, &catalog),
+        3 * 2_500 + 2 * 1_200
+    );
+}
+
+proptest! {
+    #[test]
+    fn with_a_destination_the_options_always_match_the_tier_table(
+        actions in prop::collection::vec(arb_action(), 1..12),
+        state in prop_oneof![Just(None), Just(Some("CA")), Just(Some("NY"))],
+    ) {
+        let catalog = shop_with_shipping();
+        let start = one_off(vec![item(1, "price_tee", None, 1), item(2, "price_sticker", None, 1)]);
+        let mut next_id = 100;
+        let first = plan(&start, &ship_to("US", state), &catalog, GA).unwrap();
+        let mut cart = apply(&start, &first, &mut next_id);
+        let rate = if state == Some("CA") { "txr_ca" } else { "txr_us" };
+        for action in actions {
+            let Ok(plan) = plan(&cart, &action, &catalog, GA) else { continue };
+            cart = apply(&cart, &plan, &mut next_id);
+            let paid: i64 = cart.line_items.iter()
+                .filter(|li| li.price.id.as_str() != "price_gift")
+                .map(|li| amount_of(li.price.id.as_str()) * li.quantity as i64)
+                .sum();
+            let want: Vec<(String, i64)> = expected_options(paid).into_iter().map(|(n, a)| (n.to_owned(), a)).collect();
+            prop_assert_eq!(options_of(&plan), want.clone(), "paid {}", paid);
+            let have: Vec<(String, i64)> = cart.shipping_options.iter()
+                .map(|o| (o.display_name.clone().unwrap_or_default(), o.amount)).collect();
+            prop_assert_eq!(have, want);
+            prop_assert!(cart.line_items.iter().all(|li| li.tax_rates == [rate]));
+            // Planning the same cart again changes nothing.
+            if let CartAction::AddOffer(_) = action {
+                let again = super::plan(&cart, &action, &catalog, GA);
+                if let Ok(again) = again {
+                    prop_assert!(again.is_noop(), "{:?}", again);
+                }
+            }
         }
     }
 }
