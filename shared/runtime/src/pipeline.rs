@@ -145,6 +145,41 @@ impl Failure {
     }
 }
 
+/// The claim to go on with, or the answer that settles the request without running it: the stored
+/// one (a replay, `Idempotent-Replayed: true`) or a 409/422 for a busy session or key.
+fn proceed_or_answer(admission: Admission) -> Result<Claim, (Reply, bool)> {
+    let error = match admission {
+        Admission::Proceed(claim) => return Ok(claim),
+        Admission::Replay(stored) => {
+            tracing::Span::current().record("outcome", "replayed");
+            let reply = Reply {
+                status: stored.status,
+                body: stored.body,
+                retry_after: None,
+            };
+            return Err((reply, true));
+        }
+        Admission::KeyReused => ApiError::new(ErrorCode::IdempotencyKeyReused),
+        Admission::InProgress => ApiError::new(ErrorCode::RequestInProgress).with_retry_after(1),
+        Admission::SessionBusy => ApiError::new(ErrorCode::SessionBusy).with_retry_after(1),
+    };
+    Err((Reply::error(&error), false))
+}
+
+/// Stores the answer for replay and releases the lease; a 5xx forgets the attempt instead, so a
+/// retry runs again. If the store fails, the answer stands and the record and lease expire at
+/// this request's deadline.
+async fn finish<G: GuardStore>(guard: &Metered<'_, G>, claim: &Claim, reply: &Reply) {
+    let stored = StoredResponse {
+        status: reply.status,
+        body: reply.body.clone(),
+    };
+    let keep = reply.status < 500;
+    if let Err(e) = guard.finish(claim, keep.then_some(&stored)).await {
+        tracing::error!(error = %e, "could not store the answer or release the lease");
+    }
+}
+
 /// A request that passed parsing.
 struct Accepted {
     operation: Operation,
@@ -217,31 +252,9 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Ok(admission) => admission,
             Err(e) => return (self.refuse(&Failure::Store(e)), false),
         };
-        let claim = match admission {
-            Admission::Proceed(claim) => claim,
-            Admission::Replay(stored) => {
-                tracing::Span::current().record("outcome", "replayed");
-                let reply = Reply {
-                    status: stored.status,
-                    body: stored.body,
-                    retry_after: None,
-                };
-                return (reply, true);
-            }
-            Admission::KeyReused => {
-                return (
-                    Reply::error(&ApiError::new(ErrorCode::IdempotencyKeyReused)),
-                    false,
-                )
-            }
-            Admission::InProgress => {
-                let error = ApiError::new(ErrorCode::RequestInProgress).with_retry_after(1);
-                return (Reply::error(&error), false);
-            }
-            Admission::SessionBusy => {
-                let error = ApiError::new(ErrorCode::SessionBusy).with_retry_after(1);
-                return (Reply::error(&error), false);
-            }
+        let claim = match proceed_or_answer(admission) {
+            Ok(claim) => claim,
+            Err(answer) => return answer,
         };
 
         let done = match &accepted.operation {
@@ -261,16 +274,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             }
             Err(failure) => self.refuse(&failure),
         };
-        // A 5xx forgets the attempt so a retry runs again; anything else is kept for replay.
-        let stored = StoredResponse {
-            status: reply.status,
-            body: reply.body.clone(),
-        };
-        let keep = reply.status < 500;
-        if let Err(e) = guard.finish(&claim, keep.then_some(&stored)).await {
-            // The answer stands; the record and lease expire at this request's deadline.
-            tracing::error!(error = %e, "could not store the response or release the lease");
-        }
+        finish(guard, &claim, &reply).await;
         (reply, false)
     }
 

@@ -564,6 +564,22 @@ fn tee_session() -> SessionSnapshot {
     session
 }
 
+/// Puts `received` T-shirts in stock with `held` of them held for the session's reservation.
+async fn tees_held(app: &TestApp, received: u64, held: u64) -> Sku {
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, received).await.unwrap();
+    let hold = [StockChange {
+        sku: tee.clone(),
+        from: 0,
+        to: held,
+    }];
+    app.inventory
+        .move_holds("rsv_1", &hold, 0, None)
+        .await
+        .unwrap();
+    tee
+}
+
 fn set_tee(quantity: u64) -> String {
     format!(
         r#"{{"checkout_session_id":"cs_test_abc","line_item_id":"li_tee","quantity":{quantity}}}"#
@@ -582,21 +598,7 @@ async fn call_quantity(app: &TestApp, body: &str) -> (u16, serde_json::Value) {
 #[tokio::test]
 async fn more_units_than_available_is_409_out_of_stock_with_what_is_left() {
     let app = app(FakeStripe::with(tee_session()));
-    let tee = Sku::parse("TEE").unwrap();
-    app.inventory.receive(&tee, 3).await.unwrap();
-    app.inventory
-        .move_holds(
-            "rsv_1",
-            &[StockChange {
-                sku: tee.clone(),
-                from: 0,
-                to: 2,
-            }],
-            0,
-            None,
-        )
-        .await
-        .unwrap();
+    let tee = tees_held(&app, 3, 2).await;
 
     let (status, body) = call_quantity(&app, &set_tee(4)).await;
 
@@ -616,21 +618,7 @@ async fn more_units_than_available_is_409_out_of_stock_with_what_is_left() {
 #[tokio::test]
 async fn stock_moves_back_when_stripe_refuses_the_cart() {
     let app = app(FakeStripe::with(tee_session()));
-    let tee = Sku::parse("TEE").unwrap();
-    app.inventory.receive(&tee, 10).await.unwrap();
-    app.inventory
-        .move_holds(
-            "rsv_1",
-            &[StockChange {
-                sku: tee.clone(),
-                from: 0,
-                to: 2,
-            }],
-            0,
-            None,
-        )
-        .await
-        .unwrap();
+    let tee = tees_held(&app, 10, 2).await;
     *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
         attempts: 3,
         cause: "HTTP 503".into(),
@@ -649,21 +637,7 @@ async fn stock_moves_back_when_stripe_refuses_the_cart() {
 #[tokio::test]
 async fn removing_a_tracked_item_releases_its_hold() {
     let app = app(FakeStripe::with(tee_session()));
-    let tee = Sku::parse("TEE").unwrap();
-    app.inventory.receive(&tee, 5).await.unwrap();
-    app.inventory
-        .move_holds(
-            "rsv_1",
-            &[StockChange {
-                sku: tee.clone(),
-                from: 0,
-                to: 2,
-            }],
-            0,
-            None,
-        )
-        .await
-        .unwrap();
+    let tee = tees_held(&app, 5, 2).await;
     let (status, body) = call_quantity(&app, &set_tee(0)).await;
     assert_eq!(status, 200, "{body}");
     let level = app.inventory.stock(&tee).await.unwrap();
@@ -771,21 +745,7 @@ async fn the_sweeper_releases_holds_of_sessions_that_never_came_to_be() {
 #[tokio::test]
 async fn fewer_units_are_released_only_after_stripe_accepted_the_cart() {
     let app = app(FakeStripe::with(tee_session()));
-    let tee = Sku::parse("TEE").unwrap();
-    app.inventory.receive(&tee, 5).await.unwrap();
-    app.inventory
-        .move_holds(
-            "rsv_1",
-            &[StockChange {
-                sku: tee.clone(),
-                from: 0,
-                to: 2,
-            }],
-            0,
-            None,
-        )
-        .await
-        .unwrap();
+    let tee = tees_held(&app, 5, 2).await;
     *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
         attempts: 3,
         cause: "HTTP 503".into(),
@@ -805,21 +765,7 @@ async fn fewer_units_are_released_only_after_stripe_accepted_the_cart() {
 #[tokio::test]
 async fn when_stripe_applied_the_update_but_the_answer_was_lost_holds_follow_the_cart() {
     let app = app(FakeStripe::with(tee_session()));
-    let tee = Sku::parse("TEE").unwrap();
-    app.inventory.receive(&tee, 5).await.unwrap();
-    app.inventory
-        .move_holds(
-            "rsv_1",
-            &[StockChange {
-                sku: tee.clone(),
-                from: 0,
-                to: 2,
-            }],
-            0,
-            None,
-        )
-        .await
-        .unwrap();
+    let tee = tees_held(&app, 5, 2).await;
     *app.stripe.lose_update_answer.lock().unwrap() = true;
 
     let (status, _) = call_quantity(&app, &set_tee(1)).await;

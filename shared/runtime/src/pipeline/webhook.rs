@@ -3,13 +3,11 @@
 //! exactly once: its id is the idempotency key, and a hold can only leave the HELD state once.
 
 use super::{App, Failure};
-use crate::guard::{
-    admit, now_ms, Admission, Claim, GuardStore, Metered, RecordClaim, StoredResponse,
-};
+use crate::guard::{admit, now_ms, Claim, GuardStore, Metered, RecordClaim};
 use crate::http::Reply;
 use crate::inventory::{InventoryStore, Settlement};
 use crate::stripe::StripeGateway;
-use cart_validation::{ApiError, CheckoutSessionId, ErrorCode, Sku};
+use cart_validation::{CheckoutSessionId, Sku};
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -183,37 +181,15 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 expiration_s: now / 1000 + self.settings.record_ttl.as_secs(),
             }),
         };
-        let claim = match admit(guard, claim, self.settings).await? {
-            Admission::Proceed(claim) => claim,
-            Admission::Replay(stored) => {
-                let reply = Reply {
-                    status: stored.status,
-                    body: stored.body,
-                    retry_after: None,
-                };
-                return Ok((reply, true));
-            }
-            Admission::KeyReused | Admission::InProgress => {
-                let error = ApiError::new(ErrorCode::RequestInProgress).with_retry_after(1);
-                return Ok((Reply::error(&error), false));
-            }
-            Admission::SessionBusy => {
-                let error = ApiError::new(ErrorCode::SessionBusy).with_retry_after(1);
-                return Ok((Reply::error(&error), false));
-            }
+        let claim = match super::proceed_or_answer(admit(guard, claim, self.settings).await?) {
+            Ok(claim) => claim,
+            Err(answer) => return Ok(answer),
         };
         let reply = match self.settle_session(&session_id, reservation, outcome).await {
             Ok(action) => received(action),
             Err(failure) => self.refuse(&failure),
         };
-        let stored = StoredResponse {
-            status: reply.status,
-            body: reply.body.clone(),
-        };
-        let keep = reply.status < 500;
-        if let Err(e) = guard.finish(&claim, keep.then_some(&stored)).await {
-            tracing::error!(error = %e, "could not store the webhook outcome or release the lease");
-        }
+        super::finish(guard, &claim, &reply).await;
         Ok((reply, false))
     }
 
