@@ -30,6 +30,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for tests and documentation that must cover them all.
+    pub const ALL: [Self; 17] = [
+        Self::InvalidJson,
+        Self::InvalidRequest,
+        Self::InvalidSignature,
+        Self::MethodNotAllowed,
+        Self::SessionNotFound,
+        Self::LineItemNotFound,
+        Self::SessionNotUpdatable,
+        Self::OutOfStock,
+        Self::SessionBusy,
+        Self::RequestInProgress,
+        Self::OfferNotAvailable,
+        Self::QuantityOutOfRange,
+        Self::CannotRemoveLastItem,
+        Self::DestinationNotSupported,
+        Self::IdempotencyKeyReused,
+        Self::PaymentProviderUnavailable,
+        Self::InternalError,
+    ];
+
     pub fn status(self) -> u16 {
         match self {
             Self::InvalidJson | Self::InvalidRequest | Self::InvalidSignature => 400,
@@ -251,27 +272,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn all_lists_every_code_once() {
+        // Exhaustive: a new variant does not compile until it is given a place here, and then
+        // this test fails until it is in `ALL` too.
+        let position = |code: ErrorCode| match code {
+            ErrorCode::InvalidJson => 0,
+            ErrorCode::InvalidRequest => 1,
+            ErrorCode::InvalidSignature => 2,
+            ErrorCode::MethodNotAllowed => 3,
+            ErrorCode::SessionNotFound => 4,
+            ErrorCode::LineItemNotFound => 5,
+            ErrorCode::SessionNotUpdatable => 6,
+            ErrorCode::OutOfStock => 7,
+            ErrorCode::SessionBusy => 8,
+            ErrorCode::RequestInProgress => 9,
+            ErrorCode::OfferNotAvailable => 10,
+            ErrorCode::QuantityOutOfRange => 11,
+            ErrorCode::CannotRemoveLastItem => 12,
+            ErrorCode::DestinationNotSupported => 13,
+            ErrorCode::IdempotencyKeyReused => 14,
+            ErrorCode::PaymentProviderUnavailable => 15,
+            ErrorCode::InternalError => 16,
+        };
+        for (n, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(position(*code), n, "{code:?}");
+        }
+    }
+
+    #[test]
     fn every_code_has_a_4xx_or_5xx_status_and_a_snake_case_name() {
-        let all = [
-            ErrorCode::InvalidJson,
-            ErrorCode::InvalidRequest,
-            ErrorCode::InvalidSignature,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::SessionNotFound,
-            ErrorCode::LineItemNotFound,
-            ErrorCode::SessionNotUpdatable,
-            ErrorCode::OutOfStock,
-            ErrorCode::SessionBusy,
-            ErrorCode::RequestInProgress,
-            ErrorCode::OfferNotAvailable,
-            ErrorCode::QuantityOutOfRange,
-            ErrorCode::CannotRemoveLastItem,
-            ErrorCode::DestinationNotSupported,
-            ErrorCode::IdempotencyKeyReused,
-            ErrorCode::PaymentProviderUnavailable,
-            ErrorCode::InternalError,
-        ];
-        for code in all {
+        for code in ErrorCode::ALL {
             assert!((400..600).contains(&code.status()), "{code:?}");
             let serialized = serde_json::to_value(code).unwrap();
             assert_eq!(serialized, code.as_str(), "serde and as_str agree");
