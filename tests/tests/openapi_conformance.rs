@@ -1248,25 +1248,9 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
     seen.assert_covers(&spec, &[])
 }
 
-/// `Stripe-Signature` for `payload`, computed with Python's hmac (independent of the function's).
-fn stripe_signature(payload: &str) -> Result<String> {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let output = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), \
-             (sys.argv[2] + '.' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
-            WEBHOOK_SECRET,
-            &t.to_string(),
-            payload,
-        ])
-        .output()?;
-    Ok(format!(
-        "t={t},v1={}",
-        String::from_utf8(output.stdout)?.trim()
-    ))
+/// A fresh `Stripe-Signature` for `payload` with the stack's webhook secret.
+fn signed(payload: &str) -> Result<String> {
+    e2e_tests::stripe_signature(payload, WEBHOOK_SECRET, e2e_tests::now_s())
 }
 
 #[test]
@@ -1297,7 +1281,7 @@ fn openapi_every_stripe_webhook_answer_conforms() -> Result {
     let mut post = |what: &str, payload: &str, signature: Option<&str>| -> Result<Reply> {
         let signed = match signature {
             Some(given) => given.to_owned(),
-            None => stripe_signature(payload)?,
+            None => signed(payload)?,
         };
         seen.post(
             &spec,
@@ -1375,7 +1359,7 @@ fn openapi_every_stripe_webhook_answer_conforms() -> Result {
         &slow,
         &slow_reservation,
     );
-    let (first_sig, second_sig) = (stripe_signature(&first)?, stripe_signature(&second)?);
+    let (first_sig, second_sig) = (signed(&first)?, signed(&second)?);
     let first_sig: &[(&str, &str)] = &[("Stripe-Signature", &first_sig)];
     let second_sig: &[(&str, &str)] = &[("Stripe-Signature", &second_sig)];
     let [first, twin, other] = while_one_is_slow(

@@ -1,9 +1,8 @@
 //! POST /stripe-webhook end to end: the Stripe emulator signs and delivers events to the
 //! function, which settles the session's stock holds in DynamoDB exactly once.
 
-use e2e_tests::{Result, Stack, GA_VERSION, TEE_SKU, WEBHOOK_SECRET};
+use e2e_tests::{now_s, stripe_signature, Result, Stack, GA_VERSION, TEE_SKU, WEBHOOK_SECRET};
 use serde_json::{json, Value};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A session created through create-session holding the plan and `tees` T-shirts.
@@ -39,31 +38,6 @@ fn control(stack: &Stack, path: &str, body: &Value) -> Result<Value> {
     Ok(serde_json::from_str(
         &response.body_mut().read_to_string()?,
     )?)
-}
-
-/// `Stripe-Signature` for `payload` at time `t`, computed with Python's hmac (an independent
-/// implementation of what the function verifies).
-fn signature(payload: &str, secret: &str, t: i64) -> Result<String> {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), \
-             (sys.argv[2] + '.' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
-            secret,
-            &t.to_string(),
-            payload,
-        ])
-        .output()?;
-    Ok(format!(
-        "t={t},v1={}",
-        String::from_utf8(output.stdout)?.trim()
-    ))
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
 #[test]
@@ -145,9 +119,12 @@ fn forged_stale_and_unsigned_deliveries_are_400_and_change_nothing() -> Result {
     let cases = [
         (
             "forged",
-            signature(&event, "whsec_not_the_secret", now_s())?,
+            stripe_signature(&event, "whsec_not_the_secret", now_s())?,
         ),
-        ("stale", signature(&event, WEBHOOK_SECRET, now_s() - 3_600)?),
+        (
+            "stale",
+            stripe_signature(&event, WEBHOOK_SECRET, now_s() - 3_600)?,
+        ),
         ("garbled", "t=abc,v1=zz".to_owned()),
     ];
     for (what, header) in cases {
@@ -178,7 +155,7 @@ fn forged_stale_and_unsigned_deliveries_are_400_and_change_nothing() -> Result {
         &event,
         &[(
             "Stripe-Signature",
-            &signature(&event, WEBHOOK_SECRET, now_s())?,
+            &stripe_signature(&event, WEBHOOK_SECRET, now_s())?,
         )],
     )?;
     assert_eq!(good.status, 200, "{}", good.body);
@@ -190,7 +167,7 @@ fn forged_stale_and_unsigned_deliveries_are_400_and_change_nothing() -> Result {
         &ignored,
         &[(
             "Stripe-Signature",
-            &signature(&ignored, WEBHOOK_SECRET, now_s())?,
+            &stripe_signature(&ignored, WEBHOOK_SECRET, now_s())?,
         )],
     )?;
     assert_eq!(
