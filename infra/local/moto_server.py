@@ -8,25 +8,40 @@ every request here runs under one lock.
 
 Prints `moto listening on http://127.0.0.1:PORT` once ready.
     python3 infra/local/moto_server.py [--host 127.0.0.1] [--port 0] [--exit-on-stdin-eof]
+                                       [--latency-ms MS]
+
+`--latency-ms` adds a network-like wait to every request (outside the lock, so concurrent
+requests wait together), for benchmarks that model DynamoDB's round trip.
 """
 
 import argparse
 import os
 import sys
 import threading
+import time
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+
+class NoDelayHandler(WSGIRequestHandler):
+    """Answers leave at once: without TCP_NODELAY a keep-alive client waits out a delayed ACK
+    (~40 ms) whenever an answer is written in more than one piece."""
+
+    disable_nagle_algorithm = True
 
 
 class Serialized:
     """WSGI middleware: one request in the backend at a time, body included."""
 
-    def __init__(self, app):
+    def __init__(self, app, latency_s=0.0):
         self.app = app
         self.lock = threading.Lock()
+        self.latency_s = latency_s
 
     def __call__(self, environ, start_response):
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self.lock:
             # Materialise the body inside the lock: the backend may produce it lazily.
             return [b"".join(self.app(environ, start_response))]
@@ -38,10 +53,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="exit when stdin closes, so a crashed parent never leaks this process")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="wait this long before answering each request (benchmarks)")
     args = parser.parse_args()
 
-    app = Serialized(DomainDispatcherApplication(create_backend_app))
-    server = make_server(args.host, args.port, app, threaded=True)
+    app = Serialized(DomainDispatcherApplication(create_backend_app), args.latency_ms / 1000)
+    server = make_server(args.host, args.port, app, threaded=True,
+                         request_handler=NoDelayHandler)
     print(f"moto listening on http://{args.host}:{server.server_port}", flush=True)
     if args.exit_on_stdin_eof:
         def watch_stdin():

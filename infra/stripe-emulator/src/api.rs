@@ -4,7 +4,7 @@
 use crate::auth::authenticate;
 use crate::control::{fault_error, LoggedRequest};
 use crate::dialect::{ApiVersion, Dialect};
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorType};
 use crate::events::{self, RequestRef};
 use crate::expand::Expand;
 use crate::form::{self, Node, Params};
@@ -46,7 +46,7 @@ impl Outcome {
 }
 
 /// Everything the pipeline needs from the HTTP request.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Incoming {
     request_id: String,
     method: String,
@@ -113,8 +113,29 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         query,
         body,
     };
-    let outcome = pipeline(&state, &incoming).await;
-    lock(&state.log).finish(seq, outcome.status, outcome.replayed);
+    // Like Stripe, a request that arrived is carried out even when its client stops waiting (a
+    // timeout): the work runs on its own task, which a dropped connection does not cancel.
+    let work = {
+        let state = state.clone();
+        let incoming = incoming.clone();
+        tokio::spawn(async move {
+            let outcome = pipeline(&state, &incoming).await;
+            lock(&state.log).finish(seq, outcome.status, outcome.replayed, started.elapsed());
+            outcome
+        })
+    };
+    let outcome = match work.await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::error!(%error, "request task failed");
+            let err = ApiError::new(
+                500,
+                ErrorType::Api,
+                "An unknown error occurred while processing your request.",
+            );
+            Outcome::error(&err, &incoming.request_id)
+        }
+    };
     tracing::info!(
         request_id = %incoming.request_id,
         method = %incoming.method,

@@ -33,6 +33,10 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     pub idempotent_replayed: bool,
     pub body: String,
+    /// Arrival, in microseconds since the Unix epoch, and time to answer (injected latency
+    /// included): what benchmarks read sequential round trips and waits from.
+    pub received_at_us: u64,
+    pub elapsed_us: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +66,10 @@ impl LoggedRequest {
             status: None,
             idempotent_replayed: false,
             body: body.to_owned(),
+            received_at_us: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            elapsed_us: None,
         }
     }
 }
@@ -76,10 +84,11 @@ impl RequestLog {
         self.next
     }
 
-    pub fn finish(&mut self, seq: u64, status: u16, replayed: bool) {
+    pub fn finish(&mut self, seq: u64, status: u16, replayed: bool, elapsed: Duration) {
         if let Some(entry) = self.entries.iter_mut().rev().find(|e| e.seq == seq) {
             entry.status = Some(status);
             entry.idempotent_replayed = replayed;
+            entry.elapsed_us = Some(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
         }
     }
 
@@ -514,8 +523,8 @@ mod tests {
             None,
             "",
         ));
-        log.finish(b, 200, false);
-        log.finish(a, 400, true);
+        log.finish(b, 200, false, Duration::ZERO);
+        log.finish(a, 400, true, Duration::ZERO);
         let entries = log.entries();
         assert_eq!(entries[0].path, "/v1/a");
         assert_eq!(entries[0].status, Some(400));

@@ -28,6 +28,7 @@ pub mod webhooks;
 
 use axum::http::HeaderValue;
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use axum::Router;
 use dialect::ApiVersion;
 use std::future::{Future, IntoFuture};
@@ -147,6 +148,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Without TCP_NODELAY a keep-alive client stalls on a delayed ACK (~40 ms) whenever an
+    // answer is written in more than one piece: an artefact that would distort every benchmark.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(async {
             let _ = stop_rx.await;
