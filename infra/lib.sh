@@ -37,6 +37,15 @@ ensure_tools() {
     command -v cargo-lambda >/dev/null || die "cargo-lambda was installed but is not on PATH"
 }
 
+# cargo-deny, built from crates.io (no prebuilt binary is reachable here): ~3.5 min once.
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+    if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+        log "installing cargo-deny $CARGO_DENY_VERSION from crates.io"
+        cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
+    fi
+}
+
 # What the example page's browser test needs: Debian's Chromium and playwright-core.
 ensure_browser() {
     bash "$ROOT/web/ensure-browser.sh" || die "web/ensure-browser.sh failed; see the output above"

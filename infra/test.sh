@@ -15,6 +15,10 @@ ensure_browser
 log "cargo fmt --check"
 cargo fmt --all --check
 
+ensure_cargo_deny
+log "dependency policy: cargo deny check licenses bans sources (deny.toml)"
+cargo deny check --hide-inclusion-graph licenses bans sources
+
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
