@@ -12,9 +12,14 @@ Prints `moto listening on http://127.0.0.1:PORT` once ready.
 
 `--latency-ms` adds a network-like wait to every request (outside the lock, so concurrent
 requests wait together), for benchmarks that model DynamoDB's round trip.
+
+`GET /_local/requests` lists the latest requests (`{"data": [{received_at_us, elapsed_us,
+target}]}`, oldest first), where benchmarks count round trips; `DELETE` clears the list.
 """
 
 import argparse
+import collections
+import json
 import os
 import sys
 import threading
@@ -38,10 +43,32 @@ class Serialized:
         self.app = app
         self.lock = threading.Lock()
         self.latency_s = latency_s
+        self.log = collections.deque(maxlen=100_000)
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_local/requests":
+            return self.requests(environ, start_response)
+        received = time.time()
         if self.latency_s:
             time.sleep(self.latency_s)
+        try:
+            return self.serialized(environ, start_response)
+        finally:
+            self.log.append({
+                "received_at_us": int(received * 1e6),
+                "elapsed_us": int((time.time() - received) * 1e6),
+                "target": environ.get("HTTP_X_AMZ_TARGET", ""),
+            })
+
+    def requests(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "DELETE":
+            self.log.clear()
+        body = json.dumps({"data": list(self.log)}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    def serialized(self, environ, start_response):
         with self.lock:
             # Materialise the body inside the lock: the backend may produce it lazily.
             return [b"".join(self.app(environ, start_response))]

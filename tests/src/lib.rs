@@ -9,6 +9,9 @@
 //! Their logs land in `target/e2e-logs/`. The binaries must be built first (`cargo build --workspace --bins`; the test command does it):
 //! starting them prebuilt keeps cargo-lambda from rebuilding the workspace with other features.
 
+pub mod faults;
+pub mod hostile;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -264,11 +267,17 @@ pub struct Dynamo {
 
 impl Dynamo {
     pub fn start() -> Result<Self> {
+        Self::start_with_latency(0)
+    }
+
+    /// Like [`Dynamo::start`], every request answered `latency_ms` later (benchmarks).
+    pub fn start_with_latency(latency_ms: u64) -> Result<Self> {
         let root = repo_root();
         let mut command = Command::new("python3");
         command
             .arg(root.join("infra/local/moto_server.py"))
             .args(["--port", "0", "--exit-on-stdin-eof"])
+            .args(["--latency-ms", &latency_ms.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log_file("moto"));
@@ -390,6 +399,16 @@ client.put_parameter(Name=sys.argv[2], Value=sys.argv[3],
         }
         item["expires_at"] = serde_json::json!({ "N": "1" });
         self.put("InventoryTable", &item)
+    }
+
+    /// The requests moto has answered: `{received_at_us, elapsed_us, target}`, oldest first.
+    pub fn requests(&self) -> Result<Vec<Value>> {
+        let (_, body) = read(
+            agent()
+                .get(format!("{}/_local/requests", self.endpoint))
+                .call()?,
+        )?;
+        Ok(body["data"].as_array().cloned().unwrap_or_default())
     }
 
     /// Environment that points a function's AWS SDK at this DynamoDB.
@@ -533,10 +552,25 @@ pub struct Functions {
     base: String,
     agent: ureq::Agent,
     // Functions first: they are stopped before the runtime they poll.
-    _functions: Vec<Managed>,
+    functions: Vec<Managed>,
     _runtime: Managed,
     /// Each function instance's JSON log (stdout).
     logs: Vec<PathBuf>,
+    /// What every instance is started with: the runtime's port and the environment.
+    port: u16,
+    env: Vec<(String, String)>,
+}
+
+/// A function process started alone, after the rest of the stack (see [`Functions::cold_instance`]).
+#[derive(Debug)]
+pub struct ColdInstance {
+    /// The name it polls and is invoked under.
+    pub name: String,
+    /// Its own `init_us` (the `ready` log line): configuration, clients, catalog.
+    pub init_us: u64,
+    /// From spawning the process to that line.
+    pub spawn_to_ready: Duration,
+    _process: Managed,
 }
 
 /// A function's answer with the headers the tests look at.
@@ -566,8 +600,10 @@ impl Functions {
             .arg(port.to_string())
             .arg("--concurrency")
             .arg(instances.max(1).to_string())
-            // The invocation deadline, as the Lambda timeout in template.yaml.
-            .args(["--timeout", "15"])
+            // cargo-lambda also ends a function's wait for its next invocation after this long,
+            // and the Rust runtime exits on that answer: a function idle for longer would be
+            // gone. Lambda's own limit (15 min) keeps idle functions alive through long runs.
+            .args(["--timeout", "900"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file("cargo-lambda-watch"));
@@ -584,34 +620,69 @@ impl Functions {
             .iter()
             .flat_map(|name| std::iter::repeat_n(*name, instances.max(1)))
             .map(|name| {
-                let mut command = Command::new(binary(name));
-                command
-                    .env_clear()
-                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                    .env("AWS_LAMBDA_FUNCTION_NAME", name)
-                    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                    .env(
-                        "AWS_LAMBDA_RUNTIME_API",
-                        format!("http://127.0.0.1:{port}/.rt/{name}"),
-                    )
-                    .env("RUST_LOG", "info")
-                    .envs(env.iter().copied())
-                    .stdin(Stdio::null())
-                    .stderr(log_file(&format!("{name}-stderr")));
-                let (stdout, path) = logged_to(name);
-                command.stdout(stdout);
-                logs.push(path);
-                Managed::spawn(name, command)
+                let (process, log) = spawn_function(name, name, port, env);
+                logs.push(log);
+                process
             })
             .collect();
         Ok(Self {
             base: format!("http://127.0.0.1:{port}/lambda-url"),
             agent: agent(),
-            _functions: functions,
+            functions,
             _runtime: runtime,
             logs,
+            port,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         })
+    }
+
+    /// Starts one more process of `binary` under a name of its own (so only it gets that name's
+    /// invocations) and waits for its `ready` log line: what a cold start costs.
+    pub fn cold_instance(&self, binary: &str) -> Result<ColdInstance> {
+        let name = format!("{binary}-cold-{:08x}", random_u64() as u32);
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let spawned = Instant::now();
+        let (process, log) = spawn_function(binary, &name, self.port, &env);
+        let deadline = spawned + Duration::from_secs(10);
+        loop {
+            let ready = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .find(|line| line["fields"]["message"] == "ready")
+                .and_then(|line| line["fields"]["init_us"].as_u64());
+            if let Some(init_us) = ready {
+                let spawn_to_ready = spawned.elapsed();
+                // Its first poll for an invocation follows at once; let it register.
+                std::thread::sleep(Duration::from_millis(50));
+                return Ok(ColdInstance {
+                    name,
+                    init_us,
+                    spawn_to_ready,
+                    _process: process,
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{binary} was not ready within 10 s").into());
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// The process ids of `function`'s instances (benchmarks read their CPU time and memory).
+    pub fn pids(&self, function: &str) -> Vec<u32> {
+        self.functions
+            .iter()
+            .filter(|f| f.name == function)
+            .map(|f| f.child.id())
+            .collect()
     }
 
     /// Every JSON log line of every instance, each tagged with `"instance": <index>`.
@@ -708,6 +779,34 @@ impl Functions {
     }
 }
 
+/// One function process polling cargo-lambda's runtime on `port` as `name`; returns it and its
+/// JSON log (stdout).
+fn spawn_function(
+    binary_name: &str,
+    name: &str,
+    port: u16,
+    env: &[(&str, &str)],
+) -> (Managed, PathBuf) {
+    let mut command = Command::new(binary(binary_name));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt/{name}"),
+        )
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stderr(log_file(&format!("{name}-stderr")));
+    let (stdout, path) = logged_to(name);
+    command.stdout(stdout);
+    (Managed::spawn(name, command), path)
+}
+
 /// Where the functions find their secrets and catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrets {
@@ -749,8 +848,25 @@ impl Stack {
         instances: usize,
         secrets: Secrets,
     ) -> Result<Self> {
-        let stripe = Emulator::start()?;
-        let dynamo = Dynamo::start()?;
+        Self::start_on(
+            Emulator::start()?,
+            Dynamo::start()?,
+            api_version,
+            extra_env,
+            instances,
+            secrets,
+        )
+    }
+
+    /// The stack around an emulator and a DynamoDB already started (e.g. with latency).
+    pub fn start_on(
+        stripe: Emulator,
+        dynamo: Dynamo,
+        api_version: &'static str,
+        extra_env: &[(&str, &str)],
+        instances: usize,
+        secrets: Secrets,
+    ) -> Result<Self> {
         let catalog = Catalog::seed(&stripe)?;
         let catalog_json = catalog.json();
         let dynamo_env = dynamo.env();
@@ -956,4 +1072,55 @@ pub fn stripe_signature(payload: &str, secret: &str, t: i64) -> Result<String> {
         "t={t},v1={}",
         String::from_utf8(output.stdout)?.trim()
     ))
+}
+
+/// A small deterministic generator, so a failing run can be replayed from its seed.
+#[derive(Debug, Clone)]
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.below(1_000_000) as f64) < p * 1_000_000.0
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// A job for [`in_parallel`].
+pub type Job<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+
+/// Runs `jobs` on `threads` threads and returns their results in job order.
+pub fn in_parallel<T: Send>(threads: usize, jobs: Vec<Job<'_, T>>) -> Vec<T> {
+    let count = jobs.len();
+    let jobs = std::sync::Mutex::new(jobs.into_iter().enumerate().rev().collect::<Vec<_>>());
+    let results = std::sync::Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let Some((n, job)) = jobs.lock().map(|mut j| j.pop()).ok().flatten() else {
+                    break;
+                };
+                let result = job();
+                if let Ok(mut r) = results.lock() {
+                    r.push((n, result));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(n, _)| *n);
+    results.into_iter().map(|(_, r)| r).collect()
 }

@@ -2,45 +2,10 @@
 //! parallel: no oversell, `available + held + sold == received` exactly, and no hold left behind
 //! once every session has completed or expired.
 
-use e2e_tests::{line_item_ids, Reply, Result, Stack, GA_VERSION, TEE_SKU};
+use e2e_tests::{in_parallel, line_item_ids, Lcg, Reply, Result, Stack, GA_VERSION, TEE_SKU};
 use serde_json::json;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-
-/// A small deterministic generator, so a failing run can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
-/// Runs `jobs` on `threads` threads and returns their results in job order.
-fn in_parallel<T: Send>(threads: usize, jobs: Vec<Box<dyn FnOnce() -> T + Send + '_>>) -> Vec<T> {
-    let jobs = std::sync::Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let Some((n, job)) = jobs.lock().map(|mut j| j.pop()).ok().flatten() else {
-                    break;
-                };
-                let result = job();
-                if let Ok(mut r) = results.lock() {
-                    r.push((n, result));
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(n, _)| *n);
-    results.into_iter().map(|(_, r)| r).collect()
-}
 
 /// T-shirts in each session's cart, according to Stripe.
 fn tees_in_carts(stack: &Stack, sessions: &[(String, String)]) -> Result<u64> {

@@ -7,6 +7,7 @@
 //! The validator is hand-written for the JSON Schema subset openapi.yaml uses; a keyword outside that
 //! subset is an error, so the spec cannot grow a rule that silently goes unchecked.
 
+use cart_validation::request::{MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES};
 use cart_validation::ErrorCode;
 use e2e_tests::{Reply, Result, Stack, GA_VERSION, PREVIEW_VERSION, TEE_SKU, WEBHOOK_SECRET};
 use serde_json::{json, Map, Value};
@@ -48,7 +49,7 @@ const STRIPE_WEBHOOK: Endpoint = Endpoint {
 const ROUTE: &str = CHANGE_INTERVAL.route;
 
 /// Every error code of the taxonomy (each one the API answers belongs in openapi.yaml).
-const ALL_CODES: [ErrorCode; 17] = ErrorCode::ALL;
+const ALL_CODES: [ErrorCode; 19] = ErrorCode::ALL;
 
 const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -439,6 +440,38 @@ impl Seen {
         Ok(reply)
     }
 
+    /// The answers given before the body is read: too large (413, checked before the signature
+    /// on the webhook) and not JSON (415), each also with a body that would otherwise be valid.
+    fn unread(&mut self, spec: &Spec, stack: &Stack) -> Result {
+        let limit = if self.endpoint.route == STRIPE_WEBHOOK.route {
+            MAX_WEBHOOK_BODY_BYTES
+        } else {
+            MAX_BODY_BYTES
+        };
+        let big = json!({ "pad": "x".repeat(limit) }).to_string();
+        let too_large = send(stack, self.endpoint, &big, &[])?;
+        assert_eq!(too_large.status, 413, "{}", too_large.body);
+        self.record(spec, "a body over the limit", "POST", &too_large);
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let reply = send_as(stack, self.endpoint, content_type, "{}")?;
+            assert_eq!(reply.status, 415, "{content_type:?}: {}", reply.body);
+            self.record(spec, "not sent as JSON", "POST", &reply);
+        }
+        let charset = send_as(
+            stack,
+            self.endpoint,
+            Some("Application/JSON; charset=UTF-8"),
+            "[]",
+        )?;
+        assert_ne!(charset.status, 415, "{}", charset.body);
+        self.record(spec, "JSON with a charset", "POST", &charset);
+        Ok(())
+    }
+
     /// GETs the endpoint straight from its function URL (the HTTP API would not route it).
     fn get(&mut self, spec: &Spec, stack: &Stack) -> Result {
         let Endpoint { function, route } = self.endpoint;
@@ -488,12 +521,33 @@ fn send(stack: &Stack, endpoint: Endpoint, input: &str, headers: &[(&str, &str)]
 }
 
 fn get(url: &str) -> Result<Reply> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let response = agent().get(url).call()?;
+    reply(response)
+}
+
+/// POSTs `input` with the given Content-Type (or none).
+fn send_as(
+    stack: &Stack,
+    endpoint: Endpoint,
+    content_type: Option<&str>,
+    input: &str,
+) -> Result<Reply> {
+    let mut request = agent().post(stack.functions.url(endpoint.function, endpoint.route));
+    if let Some(content_type) = content_type {
+        request = request.header("Content-Type", content_type);
+    }
+    reply(request.send(input)?)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
-        .into();
-    let mut response = agent.get(url).call()?;
+        .into()
+}
+
+fn reply(mut response: ureq::http::Response<ureq::Body>) -> Result<Reply> {
     let header = |name: &str| {
         response
             .headers()
@@ -836,6 +890,7 @@ fn openapi_every_change_interval_answer_conforms_under_the_ga_api() -> Result {
     seen.record(&spec, "other change of a leased session", "POST", &other);
     assert_eq!(other.body["code"], "session_busy", "{}", other.body);
 
+    seen.unread(&spec, &stack)?;
     seen.get(&spec, &stack)?;
     seen.assert_covers(&spec, &[])
 }
@@ -923,6 +978,7 @@ fn openapi_every_create_session_answer_conforms() -> Result {
     assert_eq!(twin.body["code"], "request_in_progress", "{}", twin.body);
     seen.record(&spec, "another create meanwhile", "POST", &other);
 
+    seen.unread(&spec, &stack)?;
     seen.get(&spec, &stack)?;
     // session_busy: only when a reservation's holds move under it, which needs a writer that
     // ignores the lease.
@@ -1041,6 +1097,7 @@ fn openapi_every_update_quantity_answer_conforms() -> Result {
     seen.record(&spec, "other change of a leased session", "POST", &other);
     assert_eq!(other.body["code"], "session_busy", "{}", other.body);
 
+    seen.unread(&spec, &stack)?;
     seen.get(&spec, &stack)?;
     seen.assert_covers(&spec, &[])
 }
@@ -1137,6 +1194,7 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
         &other_change,
     );
 
+    seen.unread(&spec, &stack)?;
     seen.get(&spec, &stack)?;
     seen.assert_covers(&spec, &[])
 }
@@ -1244,6 +1302,7 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
         &other_change,
     );
 
+    seen.unread(&spec, &stack)?;
     seen.get(&spec, &stack)?;
     seen.assert_covers(&spec, &[])
 }
@@ -1376,6 +1435,7 @@ fn openapi_every_stripe_webhook_answer_conforms() -> Result {
     seen.record(&spec, "another event of that session", "POST", &other);
     assert_eq!(other.body["code"], "session_busy", "{}", other.body);
 
+    seen.unread(&spec, &stack)?;
     seen.get(&spec, &stack)?;
     seen.assert_covers(&spec, &[])
 }

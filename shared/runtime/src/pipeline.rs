@@ -17,9 +17,10 @@ use crate::inventory::{
     move_holds_reconciled, reversed, DynamoInventory, InventoryError, InventoryStore,
 };
 use crate::stripe::{HttpStripe, NewSession, StripeError, StripeGateway};
+use cart_validation::request::MAX_BODY_BYTES;
 use cart_validation::{
     plan, plan_new_cart, ApiError, CartPlan, Catalog, Command, ErrorCode, NewCartRequest,
-    PlannedLineItem, Rejection, SessionSnapshot, SessionSummary, StockChange, UpdatePolicy,
+    PlannedLineItem, Rejection, SessionSnapshot, SessionSummary, Sku, StockChange, UpdatePolicy,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use sha2::{Digest, Sha256};
@@ -85,10 +86,27 @@ impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
     }
 }
 
+/// How far [`App::align_holds`] may move a hold towards the cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Both,
+    ReleaseOnly,
+}
+
+/// When a session's holds expire: an hour after the session (or a default lifetime from now).
+fn hold_expiry(session: &SessionSnapshot) -> u64 {
+    let expires_at = session.expires_at.unwrap_or_else(|| {
+        i64::try_from(now_ms() / 1000).unwrap_or_default() + DEFAULT_SESSION_LIFETIME_S
+    }) + HOLD_MARGIN_S;
+    u64::try_from(expires_at).unwrap_or_default()
+}
+
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error("method {0} not allowed")]
     Method(String),
+    #[error("content type {0:?} is not JSON")]
+    MediaType(String),
     #[error("invalid Idempotency-Key header")]
     BadIdempotencyKey,
     #[error(transparent)]
@@ -113,6 +131,7 @@ impl Failure {
     fn to_api_error(&self) -> ApiError {
         match self {
             Self::Method(_) => ApiError::new(ErrorCode::MethodNotAllowed),
+            Self::MediaType(_) => ApiError::new(ErrorCode::UnsupportedMediaType),
             Self::BadIdempotencyKey => ApiError::new(ErrorCode::InvalidRequest)
                 .with_message(
                     "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
@@ -178,6 +197,37 @@ async fn finish<G: GuardStore>(guard: &Metered<'_, G>, claim: &Claim, reply: &Re
     if let Err(e) = guard.finish(claim, keep.then_some(&stored)).await {
         tracing::error!(error = %e, "could not store the answer or release the lease");
     }
+}
+
+/// The checks every endpoint (the cart's and the webhook) makes first, in this order: the method
+/// (405), the content type (415: exactly one `Content-Type`, JSON), then the body's size (413),
+/// before anything reads the body.
+fn accept_post_json(request: &Request, max_body_bytes: usize) -> Result<(), Failure> {
+    if request.method() != lambda_http::http::Method::POST {
+        return Err(Failure::Method(request.method().to_string()));
+    }
+    let mut types = request.headers().get_all("content-type").iter();
+    match (types.next(), types.next()) {
+        (Some(value), None)
+            if value
+                .to_str()
+                .is_ok_and(cart_validation::request::is_json_content_type) => {}
+        (first, _) => {
+            // For the log only, bounded: the header is the client's text.
+            let sent = first.map_or_else(
+                || "none".to_owned(),
+                |v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .chars()
+                        .take(100)
+                        .collect()
+                },
+            );
+            return Err(Failure::MediaType(sent));
+        }
+    }
+    cart_validation::request::check_size(request.body().as_ref(), max_body_bytes)?;
+    Ok(())
 }
 
 /// A request that passed parsing.
@@ -278,15 +328,19 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         (reply, false)
     }
 
+    /// What a request must be before anything remote is asked: POST (405), a JSON content type
+    /// (415), a body within the limit (413), at most one well-formed `Idempotency-Key` (400), and a
+    /// body the endpoint's parser accepts (400, or 413 from the parser's own size check).
     fn accept(&self, request: &Request, parse: Parser) -> Result<Accepted, Failure> {
-        if request.method() != lambda_http::http::Method::POST {
-            return Err(Failure::Method(request.method().to_string()));
-        }
-        let key = match request.headers().get("idempotency-key") {
-            None => None,
-            Some(raw) => {
+        accept_post_json(request, MAX_BODY_BYTES)?;
+        let mut keys = request.headers().get_all("idempotency-key").iter();
+        let key = match (keys.next(), keys.next()) {
+            (None, _) => None,
+            (Some(raw), None) => {
                 Some(IdempotencyKey::parse(raw.as_bytes()).ok_or(Failure::BadIdempotencyKey)?)
             }
+            // Two keys: which one the client meant is anyone's guess.
+            (Some(_), Some(_)) => return Err(Failure::BadIdempotencyKey),
         };
         let body = request.body().as_ref();
         let operation = parse(body)?;
@@ -413,6 +467,16 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .map_err(Failure::Retrieve)?;
         let plan = plan(&session, &command.action, &self.catalog, self.policy)?;
         if plan.is_noop() {
+            // Also how a retry finds a request that was cut off after Stripe's update: the cart is
+            // already there, the release of stock that followed it may not be.
+            if let Some(reservation) = session.reservation() {
+                let skus: Vec<Sku> = self.tracked_skus(&session).collect();
+                if !skus.is_empty() {
+                    let expires_at = hold_expiry(&session);
+                    self.align_holds(&session, reservation, &skus, expires_at, Align::ReleaseOnly)
+                        .await;
+                }
+            }
             return Ok(SessionSummary::from(&session));
         }
         // Stock moves are ordered so the holds never fall below the cart Stripe has: more units
@@ -459,8 +523,24 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 Ok(SessionSummary::from(&updated))
             }
             Err(error) => {
-                self.align_holds_with_stripe(&session, reservation, &plan, expires_at)
-                    .await;
+                match &error {
+                    // Refused outright: the cart is as it was, and so go the holds.
+                    StripeError::Refused { .. } | StripeError::NotFound => {
+                        let skus: Vec<Sku> = plan.stock.iter().map(|c| c.sku.clone()).collect();
+                        self.align_holds(&session, reservation, &skus, expires_at, Align::Both)
+                            .await;
+                    }
+                    // Applied, not applied, or still to be applied by a request Stripe has not
+                    // finished: no read can tell, so the holds keep covering both carts. The
+                    // client's retry, the next change, the webhook or the sweeper settles them.
+                    StripeError::Unavailable { .. } | StripeError::Malformed(_) => {
+                        tracing::warn!(
+                            ?increases,
+                            ?decreases,
+                            "cart unknown after a failed update; holds cover both carts"
+                        );
+                    }
+                }
                 Err(Failure::Update(error))
             }
         }
@@ -478,48 +558,43 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         let reservation = session.reservation().ok_or(Rejection::NotUpdatable(
             cart_validation::NotUpdatableReason::NotCreatedHere,
         ))?;
-        let expires_at = session.expires_at.unwrap_or_else(|| {
-            i64::try_from(now_ms() / 1000).unwrap_or_default() + DEFAULT_SESSION_LIFETIME_S
-        }) + HOLD_MARGIN_S;
-        Ok(Some((
-            reservation,
-            u64::try_from(expires_at).unwrap_or_default(),
-        )))
+        Ok(Some((reservation, hold_expiry(session))))
     }
 
-    /// After a failed update Stripe may or may not have applied it (a timeout, a 5xx): read the
-    /// cart back and set the holds of the plan's SKUs to what it really holds. If even that read
-    /// fails, the holds stay where they are, which is at or above the cart either way.
-    async fn align_holds_with_stripe(
+    /// The stock-tracked SKUs of the session's cart.
+    fn tracked_skus<'a>(&'a self, session: &'a SessionSnapshot) -> impl Iterator<Item = Sku> + 'a {
+        session
+            .line_items
+            .iter()
+            .filter_map(|li| self.catalog.item(&li.price.id).and_then(|i| i.sku()))
+            .cloned()
+    }
+
+    /// Sets the holds of `skus` to what `cart` really holds (or, with [`Align::ReleaseOnly`],
+    /// only gives back what is held beyond it). Failures are logged: the holds then stay at or
+    /// above the cart, and the next move, the webhook or the sweeper settles them.
+    async fn align_holds(
         &self,
-        session: &SessionSnapshot,
+        cart: &SessionSnapshot,
         reservation: &str,
-        plan: &CartPlan,
+        skus: &[Sku],
         expires_at: u64,
+        align: Align,
     ) {
-        let actual = match self.stripe.retrieve_session(&session.id).await {
-            Ok(actual) => actual,
-            Err(error) => {
-                tracing::warn!(%error, "cart unknown after a failed update; holds kept");
-                return;
-            }
-        };
-        for change in &plan.stock {
-            let in_cart: u64 = actual
+        for sku in skus {
+            let in_cart: u64 = cart
                 .line_items
                 .iter()
-                .filter(|li| {
-                    self.catalog.item(&li.price.id).and_then(|i| i.sku()) == Some(&change.sku)
-                })
+                .filter(|li| self.catalog.item(&li.price.id).and_then(|i| i.sku()) == Some(sku))
                 .map(|li| li.quantity)
                 .sum();
             let aligned = async {
-                let held = self.inventory.hold(reservation, &change.sku).await?;
-                if held == in_cart {
+                let held = self.inventory.hold(reservation, sku).await?;
+                if held == in_cart || (align == Align::ReleaseOnly && held < in_cart) {
                     return Ok(());
                 }
                 let fix = [StockChange {
-                    sku: change.sku.clone(),
+                    sku: sku.clone(),
                     from: held,
                     to: in_cart,
                 }];
@@ -528,12 +603,12 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                     reservation,
                     &fix,
                     expires_at,
-                    Some(session.id.as_str()),
+                    Some(cart.id.as_str()),
                 )
                 .await
             };
             if let Err(error) = aligned.await {
-                tracing::error!(%error, sku = %change.sku, "could not align a hold with the cart");
+                tracing::error!(%error, %sku, "could not align a hold with the cart");
             }
         }
     }

@@ -14,6 +14,8 @@ pub enum ErrorCode {
     InvalidRequest,
     InvalidSignature,
     MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
     SessionNotFound,
     LineItemNotFound,
     SessionNotUpdatable,
@@ -31,11 +33,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation that must cover them all.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::InvalidJson,
         Self::InvalidRequest,
         Self::InvalidSignature,
         Self::MethodNotAllowed,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
         Self::SessionNotFound,
         Self::LineItemNotFound,
         Self::SessionNotUpdatable,
@@ -56,6 +60,8 @@ impl ErrorCode {
             Self::InvalidJson | Self::InvalidRequest | Self::InvalidSignature => 400,
             Self::SessionNotFound | Self::LineItemNotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::SessionNotUpdatable
             | Self::OutOfStock
             | Self::SessionBusy
@@ -76,6 +82,8 @@ impl ErrorCode {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidSignature => "invalid_signature",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::SessionNotFound => "session_not_found",
             Self::LineItemNotFound => "line_item_not_found",
             Self::SessionNotUpdatable => "session_not_updatable",
@@ -99,6 +107,10 @@ impl ErrorCode {
             Self::InvalidRequest => "The request is invalid.",
             Self::InvalidSignature => "The webhook signature could not be verified.",
             Self::MethodNotAllowed => "Use POST for this endpoint.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::UnsupportedMediaType => {
+                "Send the request body as JSON, with Content-Type: application/json."
+            }
             Self::SessionNotFound => "This checkout session does not exist.",
             Self::LineItemNotFound => "That item is not in this cart.",
             Self::SessionNotUpdatable => "This checkout session can no longer be changed.",
@@ -149,6 +161,8 @@ impl NotUpdatableReason {
 pub enum Rejection {
     #[error("request body is not a JSON object: {detail}")]
     InvalidJson { detail: String },
+    #[error("request body of {size} bytes exceeds the limit of {limit}")]
+    PayloadTooLarge { size: usize, limit: usize },
     #[error("invalid field `{param}`: {message}")]
     InvalidField { param: String, message: String },
     #[error("session is not updatable: {0:?}")]
@@ -243,6 +257,7 @@ impl From<Rejection> for ApiError {
         match rejection {
             // The parser's detail can echo fragments of the input, so it stays in the logs.
             Rejection::InvalidJson { .. } => Self::new(ErrorCode::InvalidJson),
+            Rejection::PayloadTooLarge { .. } => Self::new(ErrorCode::PayloadTooLarge),
             Rejection::InvalidField { param, message } => Self::new(ErrorCode::InvalidRequest)
                 .with_message(message)
                 .with_param(param),
@@ -280,19 +295,21 @@ mod tests {
             ErrorCode::InvalidRequest => 1,
             ErrorCode::InvalidSignature => 2,
             ErrorCode::MethodNotAllowed => 3,
-            ErrorCode::SessionNotFound => 4,
-            ErrorCode::LineItemNotFound => 5,
-            ErrorCode::SessionNotUpdatable => 6,
-            ErrorCode::OutOfStock => 7,
-            ErrorCode::SessionBusy => 8,
-            ErrorCode::RequestInProgress => 9,
-            ErrorCode::OfferNotAvailable => 10,
-            ErrorCode::QuantityOutOfRange => 11,
-            ErrorCode::CannotRemoveLastItem => 12,
-            ErrorCode::DestinationNotSupported => 13,
-            ErrorCode::IdempotencyKeyReused => 14,
-            ErrorCode::PaymentProviderUnavailable => 15,
-            ErrorCode::InternalError => 16,
+            ErrorCode::PayloadTooLarge => 4,
+            ErrorCode::UnsupportedMediaType => 5,
+            ErrorCode::SessionNotFound => 6,
+            ErrorCode::LineItemNotFound => 7,
+            ErrorCode::SessionNotUpdatable => 8,
+            ErrorCode::OutOfStock => 9,
+            ErrorCode::SessionBusy => 10,
+            ErrorCode::RequestInProgress => 11,
+            ErrorCode::OfferNotAvailable => 12,
+            ErrorCode::QuantityOutOfRange => 13,
+            ErrorCode::CannotRemoveLastItem => 14,
+            ErrorCode::DestinationNotSupported => 15,
+            ErrorCode::IdempotencyKeyReused => 16,
+            ErrorCode::PaymentProviderUnavailable => 17,
+            ErrorCode::InternalError => 18,
         };
         for (n, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(position(*code), n, "{code:?}");
@@ -342,6 +359,21 @@ mod tests {
             err.param.as_deref(),
             Some("shipping_details.address.country")
         );
+    }
+
+    #[test]
+    fn a_body_too_large_is_413_and_a_body_not_json_is_415() {
+        let too_large = ApiError::from(Rejection::PayloadTooLarge {
+            size: 20_000,
+            limit: 16_384,
+        });
+        assert_eq!(too_large.status(), 413);
+        assert_eq!(too_large.code.as_str(), "payload_too_large");
+        assert!(!too_large.message.contains("16"), "no limits echoed");
+        let media = ApiError::new(ErrorCode::UnsupportedMediaType);
+        assert_eq!(media.status(), 415);
+        assert_eq!(media.code.as_str(), "unsupported_media_type");
+        assert!(media.message.contains("application/json"));
     }
 
     #[test]

@@ -10,8 +10,54 @@ use crate::planner::{CartAction, Command};
 use crate::session::{Address, SessionMode};
 use serde_json::{Map, Value};
 
-/// Largest body any endpoint accepts; API Gateway allows more, the cart never needs it.
+/// Largest body a cart endpoint accepts (413 above it); API Gateway allows more, the cart never
+/// needs it.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Largest Stripe event the webhook accepts (413 above it): an event carries a whole Checkout
+/// Session, which with many line items, metadata and addresses passes 16 KiB.
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 256 * 1024;
+
+/// Refuses a body above `limit` bytes before anything parses it.
+pub fn check_size(bytes: &[u8], limit: usize) -> Result<(), Rejection> {
+    if bytes.len() > limit {
+        return Err(Rejection::PayloadTooLarge {
+            size: bytes.len(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Whether a `Content-Type` value is JSON: `application/json`, in any case, optionally with
+/// parameters (`; charset=utf-8`). A charset other than UTF-8 is not JSON (RFC 8259 §8.1).
+///
+/// Requiring it is also a CORS control: a browser sends a cross-origin `text/plain` (or form)
+/// POST without a preflight, but `application/json` only after one, which the API's CORS
+/// allow-list answers.
+pub fn is_json_content_type(value: &str) -> bool {
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return false;
+    }
+    parts.all(|parameter| {
+        let parameter = parameter.trim();
+        match parameter.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+            }
+            Some((name, _)) => !name.trim().is_empty(),
+            // `application/json;` (an empty parameter) is harmless; a bare word is not a parameter.
+            None => parameter.is_empty(),
+        }
+    })
+}
 
 /// The billing interval a shopper can choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,11 +96,7 @@ pub struct JsonBody(Map<String, Value>);
 
 impl JsonBody {
     pub fn parse(bytes: &[u8]) -> Result<Self, Rejection> {
-        if bytes.len() > MAX_BODY_BYTES {
-            return Err(Rejection::InvalidJson {
-                detail: format!("body of {} bytes exceeds {MAX_BODY_BYTES}", bytes.len()),
-            });
-        }
+        check_size(bytes, MAX_BODY_BYTES)?;
         match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(other) => Err(Rejection::InvalidJson {
@@ -356,6 +398,8 @@ pub fn update_shipping(body: &[u8]) -> Result<Command, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ApiError, ErrorCode};
+    use proptest::prelude::*;
 
     fn param_of(r: Rejection) -> String {
         match r {
@@ -395,8 +439,59 @@ mod tests {
         let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
         assert!(matches!(
             change_interval(big.as_bytes()),
-            Err(Rejection::InvalidJson { .. })
+            Err(Rejection::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+                ..
+            })
         ));
+        // Not even looked at: garbage of that size is too large, not invalid JSON.
+        assert!(matches!(
+            update_quantity(&[b'['; MAX_BODY_BYTES + 1]),
+            Err(Rejection::PayloadTooLarge { .. })
+        ));
+        // Exactly at the limit it is parsed.
+        let at_limit = format!(
+            r#"{{"checkout_session_id":"cs_test_a","interval":"yearly","pad":"{}"}}"#,
+            "x".repeat(MAX_BODY_BYTES - 64)
+        );
+        assert_eq!(at_limit.len(), MAX_BODY_BYTES);
+        assert!(change_interval(at_limit.as_bytes()).is_ok());
+        assert!(check_size(&[0; MAX_WEBHOOK_BODY_BYTES], MAX_WEBHOOK_BODY_BYTES).is_ok());
+        assert!(check_size(&[0; MAX_WEBHOOK_BODY_BYTES + 1], MAX_WEBHOOK_BODY_BYTES).is_err());
+    }
+
+    #[test]
+    fn only_json_content_types_are_json() {
+        for json in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json ; charset=\"utf-8\"",
+            "application/json;",
+            "  application/json  ",
+            "application/json; boundary=x",
+        ] {
+            assert!(is_json_content_type(json), "{json:?}");
+        }
+        for other in [
+            "",
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "application/json-patch+json",
+            "application/vnd.api+json",
+            "application/json, text/plain",
+            "application/json; charset=iso-8859-1",
+            "application/json; utf-8",
+            "application/ json",
+            "json",
+            "*/*",
+        ] {
+            assert!(!is_json_content_type(other), "{other:?}");
+        }
     }
 
     #[test]
@@ -602,6 +697,209 @@ mod tests {
         ];
         for (body, param) in cases {
             assert_eq!(param_of(change_interval(body).unwrap_err()), param);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_invalid_json_not_a_stack_overflow() {
+        let deep = "[".repeat(10_000);
+        let deep_object = r#"{"a":"#.repeat(3_000);
+        for body in [deep.as_bytes(), deep_object.as_bytes()] {
+            for parse in PARSERS {
+                assert!(matches!(parse(body), Err(Rejection::InvalidJson { .. })));
+            }
+        }
+    }
+
+    type AnyParser = fn(&[u8]) -> Result<(), Rejection>;
+
+    /// Every request parser, its result reduced to what the property checks.
+    const PARSERS: [AnyParser; 5] = [
+        |b| change_interval(b).map(drop),
+        |b| create_session(b).map(drop),
+        |b| add_cross_sell(b).map(drop),
+        |b| update_quantity(b).map(drop),
+        |b| update_shipping(b).map(drop),
+    ];
+
+    /// A valid body of each parser, in the order of [`PARSERS`].
+    fn valid_bodies() -> [Value; 5] {
+        let address = serde_json::json!({ "name": "Ada", "address": {
+            "line1": "1 Main St", "city": "Springfield", "postal_code": "94105", "country": "US" } });
+        [
+            serde_json::json!({ "checkout_session_id": "cs_test_a", "interval": "yearly" }),
+            serde_json::json!({ "items": [{ "price": "price_a", "quantity": 1 }], "mode": "payment" }),
+            serde_json::json!({ "checkout_session_id": "cs_test_a", "price_id": "price_m" }),
+            serde_json::json!({ "checkout_session_id": "cs_test_a", "line_item_id": "li_1", "quantity": 2 }),
+            serde_json::json!({ "checkout_session_id": "cs_test_a", "shipping_details": address }),
+        ]
+    }
+
+    /// Field names the parsers read, and a few they do not.
+    const FIELDS: [&str; 20] = [
+        "checkout_session_id",
+        "interval",
+        "line_item_id",
+        "quantity",
+        "price_id",
+        "items",
+        "price",
+        "mode",
+        "shipping_details",
+        "name",
+        "address",
+        "line1",
+        "line2",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+        "__proto__",
+        "$ne",
+        "",
+    ];
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("cs_test_a".to_owned()),
+            Just("cs_".to_owned()),
+            Just("li_1".to_owned()),
+            Just("price_a".to_owned()),
+            Just("monthly".to_owned()),
+            Just("payment".to_owned()),
+            Just("US".to_owned()),
+            Just("' OR 1=1--".to_owned()),
+            Just("${7*7}".to_owned()),
+            Just("cs_test_\u{0}".to_owned()),
+            "[a-z_]{0,12}",
+            any::<String>(),
+            "\\PC{0,300}",
+        ]
+    }
+
+    fn arb_number() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (0u64..8).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from), // NaN and infinities become null
+            Just(serde_json::json!(1e300)),
+            Just(serde_json::json!(-0.0)),
+            Just(serde_json::json!(2.5)),
+        ]
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            arb_number(),
+            arb_text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                proptest::sample::select(&FIELDS[..]).prop_map(str::to_owned),
+                any::<String>(),
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((key, inner), 0..6)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A valid body with one field, at any depth, replaced by `value` (or removed, or renamed).
+    fn splice(body: &mut Value, path: &[usize], value: Value, edit: u8) {
+        let Some((&first, rest)) = path.split_first() else {
+            *body = value;
+            return;
+        };
+        match body {
+            Value::Object(map) if !map.is_empty() => {
+                let key = map
+                    .keys()
+                    .nth(first % map.len())
+                    .cloned()
+                    .unwrap_or_default();
+                if rest.is_empty() && edit == 1 {
+                    map.remove(&key);
+                } else if rest.is_empty() && edit == 2 {
+                    if let Some(moved) = map.remove(&key) {
+                        map.insert(format!("{key}_"), moved);
+                    }
+                } else if let Some(inner) = map.get_mut(&key) {
+                    splice(inner, rest, value, edit);
+                }
+            }
+            Value::Array(items) if !items.is_empty() => {
+                let n = first % items.len();
+                splice(&mut items[n], rest, value, edit);
+            }
+            other => *other = value,
+        }
+    }
+
+    /// Every refusal is a 4xx with a code of the taxonomy and a message for the shopper.
+    fn assert_refusal_is_4xx(result: Result<(), Rejection>) -> Result<(), TestCaseError> {
+        if let Err(rejection) = result {
+            let error = ApiError::from(rejection.clone());
+            prop_assert!(
+                (400..500).contains(&error.status()),
+                "{rejection:?} -> {}",
+                error.status()
+            );
+            prop_assert!(!error.message.is_empty());
+            prop_assert!(ErrorCode::ALL.contains(&error.code));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_and_are_refused_with_a_4xx(
+            bytes in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
+            for parse in PARSERS {
+                assert_refusal_is_4xx(parse(&bytes))?;
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics_and_is_refused_with_a_4xx(
+            value in arb_json(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let text = value.to_string();
+            let truncated = &text.as_bytes()[..cut.index(text.len() + 1)];
+            for parse in PARSERS {
+                assert_refusal_is_4xx(parse(text.as_bytes()))?;
+                assert_refusal_is_4xx(parse(truncated))?;
+            }
+        }
+
+        #[test]
+        fn valid_bodies_with_a_hostile_field_never_panic_and_are_refused_with_a_4xx(
+            which in 0usize..5,
+            path in proptest::collection::vec(any::<usize>(), 0..5),
+            value in arb_json(),
+            edit in 0u8..3,
+        ) {
+            let mut body = valid_bodies()[which].clone();
+            splice(&mut body, &path, value, edit);
+            let text = body.to_string();
+            assert_refusal_is_4xx(PARSERS[which](text.as_bytes()))?;
+            // With the field duplicated: serde_json keeps the last.
+            let doubled = text.replacen('{', &format!("{{{}:1,", serde_json::json!(FIELDS[path.len() % FIELDS.len()])), 1);
+            assert_refusal_is_4xx(PARSERS[which](doubled.as_bytes()))?;
+        }
+    }
+
+    #[test]
+    fn the_valid_bodies_are_valid() {
+        for (parse, body) in PARSERS.iter().zip(valid_bodies()) {
+            assert_eq!(parse(body.to_string().as_bytes()), Ok(()), "{body}");
         }
     }
 }

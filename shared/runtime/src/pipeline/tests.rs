@@ -18,6 +18,7 @@ use cart_validation::{
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Debug, Default)]
 struct FakeStripe {
@@ -27,9 +28,26 @@ struct FakeStripe {
     /// Apply the update, then report a timeout (Stripe did the work, the answer got lost).
     lose_update_answer: Mutex<bool>,
     updates: Mutex<Vec<(Vec<PlannedLineItem>, String)>>,
+    /// Where a call stops answering, as if the function were killed there.
+    hang: Mutex<Option<Hang>>,
+}
+
+/// The points at which a handler can die with Stripe half way through a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hang {
+    BeforeRetrieve,
+    BeforeWrite,
+    AfterWrite,
 }
 
 impl FakeStripe {
+    /// Never returns when `point` is the armed hang point (the caller is then cancelled).
+    async fn maybe_hang(&self, point: Hang) {
+        if *self.hang.lock().unwrap() == Some(point) {
+            std::future::pending::<()>().await;
+        }
+    }
+
     fn with(session: SessionSnapshot) -> Self {
         Self {
             session: Mutex::new(Some(session)),
@@ -44,6 +62,7 @@ impl StripeGateway for FakeStripe {
         new: &NewSession<'_>,
         _key: &str,
     ) -> Result<crate::stripe::CreatedSession, StripeError> {
+        self.maybe_hang(Hang::BeforeWrite).await;
         if let Some(e) = self.update_error.lock().unwrap().take() {
             return Err(e);
         }
@@ -61,6 +80,7 @@ impl StripeGateway for FakeStripe {
             })
             .collect();
         *self.session.lock().unwrap() = Some(session.clone());
+        self.maybe_hang(Hang::AfterWrite).await;
         Ok(crate::stripe::CreatedSession {
             session,
             client_secret: Some("cs_test_abc_secret_x".into()),
@@ -71,6 +91,7 @@ impl StripeGateway for FakeStripe {
         &self,
         _id: &CheckoutSessionId,
     ) -> Result<SessionSnapshot, StripeError> {
+        self.maybe_hang(Hang::BeforeRetrieve).await;
         if let Some(e) = self.retrieve_error.lock().unwrap().take() {
             return Err(e);
         }
@@ -87,6 +108,7 @@ impl StripeGateway for FakeStripe {
         plan: &CartPlan,
         key: &str,
     ) -> Result<SessionSnapshot, StripeError> {
+        self.maybe_hang(Hang::BeforeWrite).await;
         let line_items = plan.line_items.as_slice();
         self.updates
             .lock()
@@ -95,60 +117,64 @@ impl StripeGateway for FakeStripe {
         if let Some(e) = self.update_error.lock().unwrap().take() {
             return Err(e);
         }
-        let mut guard = self.session.lock().unwrap();
-        let session = guard.as_mut().ok_or(StripeError::NotFound)?;
-        let old = std::mem::take(&mut session.line_items);
-        for (n, planned) in line_items.iter().enumerate() {
-            let item = match planned {
-                PlannedLineItem::Keep { id } => old.iter().find(|li| &li.id == id).cloned(),
-                PlannedLineItem::Update { id, quantity } => old
-                    .iter()
-                    .find(|li| &li.id == id)
-                    .cloned()
-                    .map(|li| LineItemSnapshot {
-                        quantity: *quantity,
-                        ..li
-                    }),
-                PlannedLineItem::Add { price, quantity } => Some(LineItemSnapshot {
-                    id: LineItemId::parse(&format!("li_new{n}")).unwrap(),
-                    price: PriceSnapshot {
-                        id: price.clone(),
-                        unit_amount: Some(15_000),
-                        recurring: Some(Recurring {
-                            interval: RecurringInterval::Year,
-                            interval_count: 1,
+        let applied = {
+            let mut guard = self.session.lock().unwrap();
+            let session = guard.as_mut().ok_or(StripeError::NotFound)?;
+            let old = std::mem::take(&mut session.line_items);
+            for (n, planned) in line_items.iter().enumerate() {
+                let item = match planned {
+                    PlannedLineItem::Keep { id } => old.iter().find(|li| &li.id == id).cloned(),
+                    PlannedLineItem::Update { id, quantity } => old
+                        .iter()
+                        .find(|li| &li.id == id)
+                        .cloned()
+                        .map(|li| LineItemSnapshot {
+                            quantity: *quantity,
+                            ..li
                         }),
-                    },
-                    quantity: *quantity,
-                    amount_total: 15_000,
-                    tax_rates: vec![],
-                }),
-            };
-            let mut item = item.ok_or(StripeError::Malformed("unknown id".into()))?;
-            if let Some(rates) = &plan.tax_rates {
-                item.tax_rates.clone_from(rates);
+                    PlannedLineItem::Add { price, quantity } => Some(LineItemSnapshot {
+                        id: LineItemId::parse(&format!("li_new{n}")).unwrap(),
+                        price: PriceSnapshot {
+                            id: price.clone(),
+                            unit_amount: Some(15_000),
+                            recurring: Some(Recurring {
+                                interval: RecurringInterval::Year,
+                                interval_count: 1,
+                            }),
+                        },
+                        quantity: *quantity,
+                        amount_total: 15_000,
+                        tax_rates: vec![],
+                    }),
+                };
+                let mut item = item.ok_or(StripeError::Malformed("unknown id".into()))?;
+                if let Some(rates) = &plan.tax_rates {
+                    item.tax_rates.clone_from(rates);
+                }
+                session.line_items.push(item);
             }
-            session.line_items.push(item);
-        }
-        if let Some(details) = &plan.shipping_details {
-            session.shipping_details = Some(details.clone());
-        }
-        if let Some(options) = &plan.shipping_options {
-            session.shipping_options = options
-                .iter()
-                .map(|o| cart_validation::ShippingOptionSnapshot {
-                    display_name: Some(o.display_name.clone()),
-                    amount: o.amount,
-                })
-                .collect();
-        }
+            if let Some(details) = &plan.shipping_details {
+                session.shipping_details = Some(details.clone());
+            }
+            if let Some(options) = &plan.shipping_options {
+                session.shipping_options = options
+                    .iter()
+                    .map(|o| cart_validation::ShippingOptionSnapshot {
+                        display_name: Some(o.display_name.clone()),
+                        amount: o.amount,
+                    })
+                    .collect();
+            }
+            session.clone()
+        };
+        self.maybe_hang(Hang::AfterWrite).await;
         if std::mem::take(&mut *self.lose_update_answer.lock().unwrap()) {
             return Err(StripeError::Unavailable {
                 attempts: 3,
                 cause: "no response within 4000 ms".into(),
             });
         }
-        Ok(session.clone())
+        Ok(applied)
     }
 }
 
@@ -231,6 +257,7 @@ fn app(stripe: FakeStripe) -> TestApp {
 fn post(body: &str) -> Request {
     lambda_http::http::Request::builder()
         .method("POST")
+        .header("Content-Type", "application/json")
         .uri("/change-subscription-interval")
         .body(Body::from(body.to_owned()))
         .unwrap()
@@ -431,6 +458,7 @@ fn idempotency_keys_follow_the_cart_and_the_plan() {
 fn post_with_key(body: &str, key: &str) -> Request {
     lambda_http::http::Request::builder()
         .method("POST")
+        .header("Content-Type", "application/json")
         .header("Idempotency-Key", key)
         .body(Body::from(body.to_owned()))
         .unwrap()
@@ -619,19 +647,48 @@ async fn more_units_than_available_is_409_out_of_stock_with_what_is_left() {
 async fn stock_moves_back_when_stripe_refuses_the_cart() {
     let app = app(FakeStripe::with(tee_session()));
     let tee = tees_held(&app, 10, 2).await;
-    *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
-        attempts: 3,
-        cause: "HTTP 503".into(),
+    *app.stripe.update_error.lock().unwrap() = Some(StripeError::Refused {
+        status: 400,
+        error_type: "invalid_request_error".into(),
+        code: None,
+        param: Some("line_items".into()),
+        message: "refused".into(),
     });
     let (status, _) = call_quantity(&app, &set_tee(5)).await;
 
-    assert_eq!(status, 502);
+    assert_eq!(status, 500);
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!(
         (level.available, level.held),
         (8, 2),
         "hold back where the cart is"
     );
+}
+
+#[tokio::test]
+async fn when_stripe_may_still_apply_the_cart_the_holds_cover_both_carts() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = tees_held(&app, 10, 2).await;
+    *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
+        attempts: 3,
+        cause: "HTTP 503".into(),
+    });
+
+    let (status, _) = call_quantity(&app, &set_tee(5)).await;
+
+    assert_eq!(status, 502);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!(
+        (level.available, level.held),
+        (5, 5),
+        "a late update cannot oversell"
+    );
+    // The client's retry finds the cart where it was and applies it.
+    let (status, _) = call_quantity(&app, &set_tee(5)).await;
+    assert_eq!(status, 200);
+    assert_eq!(tees_in_cart(&app), 5);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (5, 5));
 }
 
 #[tokio::test]
@@ -763,7 +820,7 @@ async fn fewer_units_are_released_only_after_stripe_accepted_the_cart() {
 }
 
 #[tokio::test]
-async fn when_stripe_applied_the_update_but_the_answer_was_lost_holds_follow_the_cart() {
+async fn when_stripe_applied_the_update_but_the_answer_was_lost_the_retry_releases_the_surplus() {
     let app = app(FakeStripe::with(tee_session()));
     let tee = tees_held(&app, 5, 2).await;
     *app.stripe.lose_update_answer.lock().unwrap() = true;
@@ -771,10 +828,127 @@ async fn when_stripe_applied_the_update_but_the_answer_was_lost_holds_follow_the
     let (status, _) = call_quantity(&app, &set_tee(1)).await;
 
     assert_eq!(status, 502);
+    assert_eq!(tees_in_cart(&app), 1, "Stripe applied it");
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (3, 2), "still covers both");
+
+    let (status, _) = call_quantity(&app, &set_tee(1)).await;
+    assert_eq!(status, 200);
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!(
         (level.available, level.held),
         (4, 1),
-        "read back: the cart holds 1 now"
+        "the retry found the cart done and gave the surplus back"
     );
+}
+
+/// A keyed request whose Lambda deadline is `budget_ms` away, as the runtime would hand it over.
+fn post_with_deadline(body: &str, key: &str, budget_ms: u64) -> Request {
+    let mut context = lambda_http::lambda_runtime::Context::default();
+    context.deadline = now_ms() + budget_ms;
+    post_with_key(body, key).with_lambda_context(context)
+}
+
+/// Cuts a handler off at `hang` (the future is dropped, as when Lambda kills the function at its
+/// timeout), checks the key is busy while the dead claim lasts, then retries the same key after
+/// it runs out. Returns the retry's and a replay's answers.
+async fn kill_then_retry(
+    app: &TestApp,
+    hang: Hang,
+    body: &str,
+    parse: Parser,
+) -> (Response<Body>, Response<Body>) {
+    const BUDGET_MS: u64 = 300;
+    *app.stripe.hang.lock().unwrap() = Some(hang);
+    let killed = tokio::time::timeout(
+        Duration::from_millis(100),
+        app.handle(post_with_deadline(body, "k", BUDGET_MS), parse),
+    )
+    .await;
+    assert!(killed.is_err(), "{hang:?}: the handler was cut off");
+    *app.stripe.hang.lock().unwrap() = None;
+
+    let early = app
+        .handle(post_with_deadline(body, "k", BUDGET_MS), parse)
+        .await;
+    assert_eq!(
+        early.status(),
+        409,
+        "{hang:?}: the dead request's key is busy"
+    );
+
+    tokio::time::sleep(Duration::from_millis(BUDGET_MS + LEASE_GRACE_MS + 100)).await;
+    let retried = app
+        .handle(post_with_deadline(body, "k", BUDGET_MS), parse)
+        .await;
+    let replayed = app
+        .handle(post_with_deadline(body, "k", BUDGET_MS), parse)
+        .await;
+    assert_eq!(
+        replayed.headers().get("idempotent-replayed").unwrap(),
+        "true"
+    );
+    assert_eq!(replayed.body().as_ref(), retried.body().as_ref());
+    (retried, replayed)
+}
+
+fn tees_in_cart(app: &TestApp) -> u64 {
+    app.stripe
+        .session
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s.line_items.iter())
+        .filter(|li| li.price.id.as_str() == "price_tee")
+        .map(|li| li.quantity)
+        .sum()
+}
+
+const KILL_POINTS: [Hang; 3] = [Hang::BeforeRetrieve, Hang::BeforeWrite, Hang::AfterWrite];
+
+#[tokio::test]
+async fn a_quantity_change_killed_at_any_step_converges_on_retry_with_holds_matching_the_cart() {
+    let mut runs = tokio::task::JoinSet::new();
+    for hang in KILL_POINTS {
+        // Up (stock held before the Stripe update) and down (released after it).
+        for quantity in [4, 1] {
+            runs.spawn(async move {
+                let app = app(FakeStripe::with(tee_session()));
+                let tee = tees_held(&app, 10, 2).await;
+                let (retried, _) =
+                    kill_then_retry(&app, hang, &set_tee(quantity), update_quantity).await;
+                assert_eq!(retried.status(), 200, "{hang:?} → {quantity}");
+                assert_eq!(tees_in_cart(&app), quantity, "{hang:?} → {quantity}");
+                let level = app.inventory.stock(&tee).await.unwrap();
+                assert_eq!(
+                    (level.available, level.held),
+                    (10 - quantity, quantity),
+                    "{hang:?} → {quantity}: holds follow the cart"
+                );
+            });
+        }
+    }
+    while let Some(run) = runs.join_next().await {
+        run.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_create_killed_at_any_step_converges_on_retry_with_one_set_of_holds() {
+    let mut runs = tokio::task::JoinSet::new();
+    for hang in [Hang::BeforeWrite, Hang::AfterWrite] {
+        runs.spawn(async move {
+            let app = app_with_return_url(FakeStripe::default());
+            let tee = Sku::parse("TEE").unwrap();
+            app.inventory.receive(&tee, 5).await.unwrap();
+            let (retried, _) = kill_then_retry(&app, hang, NEW_CART, create).await;
+            assert_eq!(retried.status(), 200, "{hang:?}");
+            assert_eq!(tees_in_cart(&app), 2);
+            let level = app.inventory.stock(&tee).await.unwrap();
+            assert_eq!((level.available, level.held), (3, 2), "{hang:?}");
+        });
+    }
+    while let Some(run) = runs.join_next().await {
+        run.unwrap();
+    }
 }

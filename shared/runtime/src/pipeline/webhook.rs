@@ -7,6 +7,7 @@ use crate::guard::{admit, now_ms, Claim, GuardStore, Metered, RecordClaim};
 use crate::http::Reply;
 use crate::inventory::{InventoryStore, Settlement};
 use crate::stripe::StripeGateway;
+use cart_validation::request::MAX_WEBHOOK_BODY_BYTES;
 use cart_validation::{CheckoutSessionId, Sku};
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::{Body, Request, Response};
@@ -47,7 +48,8 @@ pub fn verify_signature(
         }
     }
     let timestamp = timestamp.ok_or(SignatureError::NoTimestamp)?;
-    if (now_s - timestamp).abs() > SIGNATURE_TOLERANCE_S {
+    // `abs_diff`: any i64 the header carries (`t=-9223372036854775808`) must not overflow.
+    if now_s.abs_diff(timestamp) > SIGNATURE_TOLERANCE_S.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let matches = signatures.iter().any(|signature| {
@@ -65,6 +67,11 @@ pub fn verify_signature(
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+/// 1 to 255 visible ASCII characters, like every Stripe id.
+fn is_event_id(id: &str) -> bool {
+    (1..=255).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,9 +132,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         request: &Request,
         guard: &Metered<'_, G>,
     ) -> Result<(Reply, bool), Failure> {
-        if request.method() != lambda_http::http::Method::POST {
-            return Err(Failure::Method(request.method().to_string()));
-        }
+        super::accept_post_json(request, MAX_WEBHOOK_BODY_BYTES)?;
         let secret = self
             .webhook_secret
             .as_ref()
@@ -141,11 +146,22 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .ok_or(Failure::Signature(SignatureError::Missing))?;
         let now_s = i64::try_from(now_ms() / 1000).unwrap_or_default();
         verify_signature(payload, header, secret, now_s).map_err(Failure::Signature)?;
-        let event: Event = serde_json::from_slice(payload).map_err(|_| {
-            cart_validation::Rejection::InvalidJson {
-                detail: "event".into(),
-            }
+        let not_an_event = |detail: &str| cart_validation::Rejection::InvalidJson {
+            detail: format!("signed payload is not an event: {detail}"),
+        };
+        // The error's kind and place only: its text can quote the payload.
+        let event: Event = serde_json::from_slice(payload).map_err(|e| {
+            not_an_event(&format!(
+                "{:?} at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
         })?;
+        // The id becomes part of a DynamoDB key: Stripe's are short and plain (`evt_…`).
+        if !is_event_id(&event.id) {
+            return Err(not_an_event("bad event id").into());
+        }
         tracing::Span::current().record("session_id", event.data.object.id.as_str());
 
         let outcome = match event.kind.as_str() {
@@ -264,6 +280,32 @@ mod tests {
             verify_signature(payload, "v1=abcd", "whsec_a", 1000),
             Err(SignatureError::NoTimestamp)
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_an_overflow() {
+        let payload = b"{}";
+        for t in [i64::MIN, i64::MAX, -1] {
+            let header = format!("t={t},v1={}", sign(payload, "whsec_a", t));
+            assert_eq!(
+                verify_signature(payload, &header, "whsec_a", 1_700_000_000),
+                Err(SignatureError::Stale),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            verify_signature(payload, "t=99999999999999999999,v1=00", "whsec_a", 0),
+            Err(SignatureError::NoTimestamp)
+        );
+    }
+
+    #[test]
+    fn event_ids_are_short_and_plain() {
+        assert!(is_event_id("evt_1NxYz"));
+        for bad in ["", "evt 1", "evt_\u{0}", "évt_1"] {
+            assert!(!is_event_id(bad), "{bad:?}");
+        }
+        assert!(!is_event_id(&"e".repeat(256)));
     }
 
     #[test]

@@ -1,0 +1,511 @@
+//! The fault run: many client operations against the local stack while Stripe fails about a third
+//! of its checkout calls (500s, 429s, answers slower than the functions wait for) and some
+//! webhooks are lost, with clients that retry on the same `Idempotency-Key` and function instances
+//! that race each other on DynamoDB (conditional writes and transactions under contention).
+//!
+//! It ends by checking what the product promises: every key converges to one answer that its
+//! replay repeats, no SKU is ever oversold, carts stay within their bounds, and once every session
+//! has ended (webhooks, then the release-holds sweeper for the webhooks that never came) nothing
+//! is held and what was sold is exactly what was bought.
+
+use crate::{
+    agent, in_parallel, line_item_ids, read, Job, Lcg, Reply, Result, Stack, GA_VERSION, MUG_SKU,
+    TEE_SKU, WEBHOOK_SECRET,
+};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// How much to run.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultPlan {
+    /// Client operations (each with its own key), creates included.
+    pub operations: usize,
+    /// Clients sending at once.
+    pub threads: usize,
+    pub seed: u64,
+}
+
+/// The function's Stripe timeout during the run; the slow fault answers after it.
+const STRIPE_TIMEOUT_MS: u64 = 500;
+/// Attempts a client makes before giving up on a key (it then counts as not converged).
+const MAX_ATTEMPTS: usize = 25;
+
+/// What happened, and every broken promise in `violations`.
+#[derive(Debug, Default)]
+pub struct FaultReport {
+    pub plan: Option<FaultPlan>,
+    pub operations: usize,
+    pub attempts: usize,
+    pub stripe_calls: usize,
+    pub stripe_failed: BTreeMap<String, usize>,
+    pub finals: BTreeMap<String, usize>,
+    pub converged: usize,
+    pub sessions: usize,
+    pub webhooks_dropped: usize,
+    pub swept_units: u64,
+    pub sold: u64,
+    pub bought: u64,
+    pub elapsed: Duration,
+    pub violations: Vec<String>,
+}
+
+impl FaultReport {
+    /// Share of Stripe checkout calls that failed or answered too late.
+    pub fn failure_rate(&self) -> f64 {
+        let failed: usize = self.stripe_failed.values().sum();
+        failed as f64 / self.stripe_calls.max(1) as f64
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let mut row = |name: &str, value: String| {
+            let _ = writeln!(out, "  {name:<38} {value}");
+        };
+        if let Some(plan) = self.plan {
+            row(
+                "operations (keys) / client threads / seed",
+                format!("{} / {} / {}", plan.operations, plan.threads, plan.seed),
+            );
+        }
+        row("sessions created", self.sessions.to_string());
+        row(
+            "HTTP requests incl. client retries",
+            self.attempts.to_string(),
+        );
+        row("Stripe checkout calls", self.stripe_calls.to_string());
+        row(
+            "  injected failures",
+            format!(
+                "{} ({:.1} %) {:?}",
+                self.stripe_failed.values().sum::<usize>(),
+                100.0 * self.failure_rate(),
+                self.stripe_failed
+            ),
+        );
+        row("final answers", format!("{:?}", self.finals));
+        row(
+            "keys converged (final answer = replay)",
+            format!(
+                "{} / {} ({:.1} %)",
+                self.converged,
+                self.operations,
+                100.0 * self.converged as f64 / self.operations.max(1) as f64
+            ),
+        );
+        row("webhooks dropped", self.webhooks_dropped.to_string());
+        row("units settled by the sweeper", self.swept_units.to_string());
+        row(
+            "units sold / bought",
+            format!("{} / {}", self.sold, self.bought),
+        );
+        row("violations", self.violations.len().to_string());
+        row("elapsed", format!("{:.1} s", self.elapsed.as_secs_f64()));
+        out
+    }
+}
+
+/// A session of the run: its id, reservation and T-shirt line.
+#[derive(Debug, Clone)]
+struct Cart {
+    id: String,
+    reservation: String,
+    tee_line: String,
+}
+
+/// One client operation: sent until a final answer, then once more to see it replayed.
+fn until_final(stack: &Stack, function: &str, path: &str, body: &str, key: &str) -> Attempted {
+    let headers = [("Idempotency-Key", key)];
+    let mut attempts = 0;
+    let mut last = None;
+    while attempts < MAX_ATTEMPTS {
+        attempts += 1;
+        let reply = match stack.functions.send(function, path, body, &headers) {
+            Ok(reply) => reply,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        let busy = matches!(
+            reply.body["code"].as_str(),
+            Some("session_busy" | "request_in_progress")
+        );
+        if reply.status < 500 && !busy {
+            let replay = stack.functions.send(function, path, body, &headers);
+            attempts += 1;
+            let converged = replay
+                .as_ref()
+                .is_ok_and(|r| r.replayed && r.status == reply.status && r.body == reply.body);
+            return Attempted {
+                attempts,
+                last: Some(reply),
+                converged,
+            };
+        }
+        last = Some(reply);
+        // Jittered exponential backoff, as a client SDK would.
+        let backoff = 25u64 << attempts.min(4);
+        std::thread::sleep(Duration::from_millis(backoff + (attempts as u64 * 7) % 20));
+    }
+    Attempted {
+        attempts,
+        last,
+        converged: false,
+    }
+}
+
+#[derive(Debug)]
+struct Attempted {
+    attempts: usize,
+    last: Option<Reply>,
+    converged: bool,
+}
+
+fn code_of(reply: &Reply) -> String {
+    match reply.body["code"].as_str() {
+        Some(code) => format!("{} {code}", reply.status),
+        None => reply.status.to_string(),
+    }
+}
+
+/// Units of `sku`'s price in a session's cart, according to Stripe.
+fn units_in_cart(session: &Value, price: &str) -> u64 {
+    session["line_items"]["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|li| li["price"]["id"] == price)
+        .filter_map(|li| li["quantity"].as_u64())
+        .sum()
+}
+
+/// Runs the whole fault scenario on a stack of its own.
+pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
+    let started = Instant::now();
+    let timeout = STRIPE_TIMEOUT_MS.to_string();
+    let stack = Stack::start_scaled(GA_VERSION, &[("STRIPE_TIMEOUT_MS", timeout.as_str())], 2)?;
+    let c = &stack.catalog;
+    let mut report = FaultReport {
+        plan: Some(plan),
+        ..FaultReport::default()
+    };
+    let mut rng = Lcg(plan.seed);
+    let creates = (plan.operations / 6).max(4);
+    // Tight stock, so holds compete and some carts are refused.
+    let received_tees = 2 * creates as u64;
+    let received_mugs = creates as u64 / 2;
+    stack.dynamo.receive(TEE_SKU, received_tees)?;
+    stack.dynamo.receive(MUG_SKU, received_mugs)?;
+    let webhook_endpoint = register_webhooks(&stack)?;
+
+    // About a third of the checkout calls fail: errors, rate limits, answers too slow to wait for
+    // (which Stripe still applies: the ambiguous case).
+    let slow = (STRIPE_TIMEOUT_MS + 300).to_string();
+    for rule in [
+        json!({ "path_prefix": "/v1/checkout", "status": 500, "probability": 0.15 }),
+        json!({ "path_prefix": "/v1/checkout", "status": 429, "probability": 0.12 }),
+        json!({ "path_prefix": "/v1/checkout", "latency_ms": slow.parse::<u64>()?, "probability": 0.1 }),
+    ] {
+        stack.stripe.inject_fault(&rule)?;
+    }
+
+    // 1. Carts, created concurrently.
+    let jobs: Vec<Job<'_, (String, Attempted)>> = (0..creates)
+        .map(|n| {
+            let tees = 1 + rng.below(2);
+            let key = format!("fault-{}-create-{n}", plan.seed);
+            let body = json!({ "items": [
+                { "price": c.monthly, "quantity": 1 }, { "price": c.tee, "quantity": tees },
+            ]})
+            .to_string();
+            let stack = &stack;
+            Box::new(move || {
+                let attempted =
+                    until_final(stack, "create-session", "/checkout-sessions", &body, &key);
+                (key, attempted)
+            }) as Job<'_, _>
+        })
+        .collect();
+    let mut carts = Vec::new();
+    for (key, attempted) in in_parallel(plan.threads, jobs) {
+        let Some(reply) = tally(&mut report, &key, &attempted) else {
+            continue;
+        };
+        if reply.status != 200 {
+            continue;
+        }
+        let id = reply.body["session"]["id"].as_str().ok_or("session id")?;
+        let session = session_despite_faults(&stack, id)?;
+        carts.push(Cart {
+            id: id.to_owned(),
+            reservation: session["metadata"]["cart_reservation"]
+                .as_str()
+                .ok_or("reservation")?
+                .to_owned(),
+            tee_line: line_item_ids(&session).get(1).cloned().ok_or("tee line")?,
+        });
+    }
+    report.sessions = carts.len();
+    if carts.is_empty() {
+        return Err("no cart could be created".into());
+    }
+
+    // 2. Every kind of change, on random sessions, from several clients at once.
+    let jobs: Vec<Job<'_, (String, Attempted)>> = (creates..plan.operations)
+        .map(|n| {
+            let cart = rng.pick(&carts).clone();
+            let key = format!("fault-{}-change-{n}", plan.seed);
+            let (function, path, body) = match rng.below(10) {
+                0..=3 => (
+                    "update-quantity",
+                    "/update-quantity",
+                    json!({ "checkout_session_id": cart.id, "line_item_id": cart.tee_line,
+                            "quantity": rng.below(6) }),
+                ),
+                4 | 5 => (
+                    "add-cross-sell",
+                    "/add-cross-sell",
+                    json!({ "checkout_session_id": cart.id,
+                            "price_id": if rng.chance(0.6) { &c.mug } else { &c.support_monthly } }),
+                ),
+                6 | 7 => (
+                    "change-interval",
+                    "/change-subscription-interval",
+                    json!({ "checkout_session_id": cart.id,
+                            "interval": *rng.pick(&["monthly", "yearly"]) }),
+                ),
+                _ => (
+                    "update-shipping",
+                    "/update-shipping-details",
+                    json!({ "checkout_session_id": cart.id, "shipping_details": {
+                        "name": "Ada Lovelace", "address": { "line1": "1 Main St",
+                        "city": "Springfield", "postal_code": "94105",
+                        "country": *rng.pick(&["US", "CA", "DE"]) } } }),
+                ),
+            };
+            let body = body.to_string();
+            let stack = &stack;
+            Box::new(move || {
+                let attempted = until_final(stack, function, path, &body, &key);
+                (key, attempted)
+            }) as Job<'_, _>
+        })
+        .collect();
+    for (key, attempted) in in_parallel(plan.threads, jobs) {
+        tally(&mut report, &key, &attempted);
+    }
+
+    // What Stripe went through.
+    for request in stack.stripe.requests()? {
+        if !request["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/v1/checkout"))
+        {
+            continue;
+        }
+        report.stripe_calls += 1;
+        let status = request["status"].as_u64().unwrap_or(0);
+        let slow = request["elapsed_us"]
+            .as_u64()
+            .is_some_and(|us| us >= STRIPE_TIMEOUT_MS * 1000);
+        let failure = match status {
+            500.. => Some(status.to_string()),
+            429 => Some("429".to_owned()),
+            _ if slow => Some("too slow".to_owned()),
+            _ => None,
+        };
+        if let Some(failure) = failure {
+            *report.stripe_failed.entry(failure).or_default() += 1;
+        }
+    }
+    clear_faults(&stack)?;
+
+    // 3. Nothing oversold, holds cover every cart, carts within their bounds.
+    let stock = [
+        (TEE_SKU, c.tee.as_str(), received_tees, 5),
+        (MUG_SKU, c.mug.as_str(), received_mugs, 2),
+    ];
+    let sessions: Vec<Value> = carts
+        .iter()
+        .map(|cart| stack.stripe.session(&cart.id))
+        .collect::<Result<_>>()?;
+    for (sku, price, received, max) in stock {
+        let (available, held, sold, total) = stack.dynamo.stock(sku)?;
+        let in_carts: u64 = sessions.iter().map(|s| units_in_cart(s, price)).sum();
+        if available + held + sold != total || total != received {
+            report.violations.push(format!(
+                "{sku}: available {available} + held {held} + sold {sold} != received {received}"
+            ));
+        }
+        if in_carts > received {
+            report.violations.push(format!(
+                "{sku}: oversold, {in_carts} in carts of {received}"
+            ));
+        }
+        if held < in_carts {
+            report
+                .violations
+                .push(format!("{sku}: held {held} < {in_carts} in carts"));
+        }
+        for session in &sessions {
+            if units_in_cart(session, price) > max {
+                report.violations.push(format!(
+                    "{sku}: a cart above its bound {max}: {}",
+                    session["id"]
+                ));
+            }
+        }
+    }
+
+    // 4. Every session ends; some webhooks are lost; the sweeper settles what they left.
+    report.webhooks_dropped = (carts.len() / 4).max(1);
+    let response = agent()
+        .post(format!(
+            "{}/_emulator/webhook_endpoints/{webhook_endpoint}/drop",
+            stack.stripe.base
+        ))
+        .send_json(json!({ "count": report.webhooks_dropped }))?;
+    read(response)?;
+    for (n, (cart, session)) in carts.iter().zip(&sessions).enumerate() {
+        if n % 2 == 0 {
+            report.bought += units_in_cart(session, &c.tee) + units_in_cart(session, &c.mug);
+            let response = agent()
+                .post(format!(
+                    "{}/_emulator/checkout/sessions/{}/complete",
+                    stack.stripe.base, cart.id
+                ))
+                .send_json(json!({}))?;
+            read(response)?;
+        } else {
+            stack.stripe.post(
+                &format!("/v1/checkout/sessions/{}/expire", cart.id),
+                &[],
+                GA_VERSION,
+            )?;
+        }
+    }
+    wait_for_deliveries(&stack, carts.len() - report.webhooks_dropped)?;
+    // The holds the lost webhooks left behind reach their expiry.
+    for cart in &carts {
+        for sku in [TEE_SKU, MUG_SKU] {
+            // Settled holds are gone or empty; only live ones matter.
+            let _ = stack.dynamo.expire_hold(&cart.reservation, sku);
+        }
+    }
+    for _ in 0..(carts.len() / 100 + 2) {
+        let swept = stack.functions.invoke("release-holds", &json!({}))?;
+        report.swept_units += swept["units_released"].as_u64().unwrap_or(0)
+            + swept["units_sold"].as_u64().unwrap_or(0);
+    }
+    let mut sold_total = 0;
+    for (sku, _, received, _) in stock {
+        let (available, held, sold, _) = stack.dynamo.stock(sku)?;
+        sold_total += sold;
+        if held != 0 {
+            report.violations.push(format!(
+                "{sku}: {held} units still held after every session ended"
+            ));
+        }
+        if available + sold != received {
+            report.violations.push(format!(
+                "{sku}: available {available} + sold {sold} != received {received}"
+            ));
+        }
+    }
+    report.sold = sold_total;
+    if report.sold != report.bought {
+        report.violations.push(format!(
+            "sold {} units but completed carts bought {}",
+            report.sold, report.bought
+        ));
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Counts one operation's attempts and answer; returns its final answer.
+fn tally<'a>(report: &mut FaultReport, key: &str, attempted: &'a Attempted) -> Option<&'a Reply> {
+    report.operations += 1;
+    report.attempts += attempted.attempts;
+    match (&attempted.last, attempted.converged) {
+        (Some(reply), true) => {
+            report.converged += 1;
+            *report.finals.entry(code_of(reply)).or_default() += 1;
+            if reply.status >= 500 {
+                report
+                    .violations
+                    .push(format!("{key}: final answer {}", reply.status));
+            }
+            Some(reply)
+        }
+        (last, _) => {
+            report.violations.push(format!(
+                "{key}: did not converge after {} attempts (last: {:?})",
+                attempted.attempts,
+                last.as_ref().map(code_of)
+            ));
+            None
+        }
+    }
+}
+
+/// The test's own read of a session while faults are injected: retried like any client would.
+fn session_despite_faults(stack: &Stack, id: &str) -> Result<Value> {
+    let mut last = None;
+    for _ in 0..30 {
+        match stack.stripe.session(id) {
+            Ok(session) => return Ok(session),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| "no attempt".into()))
+}
+
+/// Registers the stripe-webhook function with the emulator; returns the endpoint's id.
+fn register_webhooks(stack: &Stack) -> Result<String> {
+    let response = agent()
+        .post(format!("{}/_emulator/webhook_endpoints", stack.stripe.base))
+        .send_json(json!({
+            "url": stack.functions.url("stripe-webhook", "/stripe-webhook"),
+            "secret": WEBHOOK_SECRET,
+        }))?;
+    let (_, body) = read(response)?;
+    Ok(body["id"].as_str().ok_or("webhook endpoint id")?.to_owned())
+}
+
+fn clear_faults(stack: &Stack) -> Result {
+    agent()
+        .delete(format!("{}/_emulator/faults", stack.stripe.base))
+        .call()?;
+    Ok(())
+}
+
+/// Waits until `expected` webhook deliveries were answered 200 (at most a minute).
+fn wait_for_deliveries(stack: &Stack, expected: usize) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = read(
+            agent()
+                .get(format!(
+                    "{}/_emulator/webhook_deliveries",
+                    stack.stripe.base
+                ))
+                .call()?,
+        )?;
+        let delivered = body["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["status"] == 200)
+            .count();
+        if delivered >= expected {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {delivered} of {expected} webhooks delivered").into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
