@@ -9,7 +9,7 @@
 //! is held and what was sold is exactly what was bought.
 
 use crate::{
-    agent, in_parallel, line_item_ids, read, Job, Lcg, Reply, Result, Stack, GA_VERSION, MUG_SKU,
+    agent, in_parallel, line_item_ids, read, Job, Reply, Result, Rng, Stack, GA_VERSION, MUG_SKU,
     TEE_SKU, WEBHOOK_SECRET,
 };
 use serde_json::{json, Value};
@@ -191,7 +191,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
         plan: Some(plan),
         ..FaultReport::default()
     };
-    let mut rng = Lcg(plan.seed);
+    let mut rng = Rng(plan.seed);
     let creates = (plan.operations / 6).max(4);
     // Tight stock, so holds compete and some carts are refused.
     let received_tees = 2 * creates as u64;
@@ -204,7 +204,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     // (which Stripe still applies: the ambiguous case).
     let slow = (STRIPE_TIMEOUT_MS + 300).to_string();
     for rule in [
-        json!({ "path_prefix": "/v1/checkout", "status": 500, "probability": 0.15 }),
+        json!({ "path_prefix": "/v1/checkout", "status": 500, "probability": 0.17 }),
         json!({ "path_prefix": "/v1/checkout", "status": 429, "probability": 0.12 }),
         json!({ "path_prefix": "/v1/checkout", "latency_ms": slow.parse::<u64>()?, "probability": 0.1 }),
     ] {
@@ -255,7 +255,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     // 2. Every kind of change, on random sessions, from several clients at once.
     let jobs: Vec<Job<'_, (String, Attempted)>> = (creates..plan.operations)
         .map(|n| {
-            let cart = rng.pick(&carts).clone();
+            let cart = carts[rng.below(carts.len())].clone();
             let key = format!("fault-{}-change-{n}", plan.seed);
             let (function, path, body) = match rng.below(10) {
                 0..=3 => (
@@ -268,13 +268,13 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
                     "add-cross-sell",
                     "/add-cross-sell",
                     json!({ "checkout_session_id": cart.id,
-                            "price_id": if rng.chance(0.6) { &c.mug } else { &c.support_monthly } }),
+                            "price_id": if rng.chance(60) { &c.mug } else { &c.support_monthly } }),
                 ),
                 6 | 7 => (
                     "change-interval",
                     "/change-subscription-interval",
                     json!({ "checkout_session_id": cart.id,
-                            "interval": *rng.pick(&["monthly", "yearly"]) }),
+                            "interval": (["monthly", "yearly"][rng.below(2)]) }),
                 ),
                 _ => (
                     "update-shipping",
@@ -282,7 +282,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
                     json!({ "checkout_session_id": cart.id, "shipping_details": {
                         "name": "Ada Lovelace", "address": { "line1": "1 Main St",
                         "city": "Springfield", "postal_code": "94105",
-                        "country": *rng.pick(&["US", "CA", "DE"]) } } }),
+                        "country": (["US", "CA", "DE"][rng.below(3)]) } } }),
                 ),
             };
             let body = body.to_string();

@@ -12,7 +12,9 @@
 //!
 //! Used by `tests/tests/hostile.rs` and by the `reliability` command.
 
-use crate::{Result, Stack, MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU, WEBHOOK_SECRET};
+use crate::{
+    agent, Result, Rng, Stack, MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU, WEBHOOK_SECRET,
+};
 use cart_validation::request::{MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES};
 use cart_validation::ErrorCode;
 use serde_json::{json, Value};
@@ -123,11 +125,6 @@ enum Expect {
     Refused,
     /// This status and code.
     Exactly(u16, &'static str),
-    /// An event API Gateway never sends (an invalid base64 body, a header value HTTP cannot
-    /// carry): lambda_http converts it before our handler runs, and fails (a panic for base64, a
-    /// deserialization error for headers). A 4xx error is right; the runtime's invocation error
-    /// is tolerated and noted.
-    RuntimeMayReject,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,14 +268,6 @@ fn session_target(stack: &Stack, session: &Value) -> Result<Target> {
             .to_owned(),
         id,
     })
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
 }
 
 /// A session through create-session (so owned by the app, its stock held): the plan monthly and
@@ -1210,7 +1199,7 @@ fn header_cases(endpoint: Endpoint, f: &Fixtures) -> Vec<Case> {
         cases.push(
             key(name, value.as_bytes())
                 .invoke(false)
-                .expect(Expect::RuntimeMayReject),
+                .expect(Expect::Refused),
         );
     }
     for method in ["GET", "DELETE"] {
@@ -1381,7 +1370,7 @@ fn base64_cases(endpoint: Endpoint, f: &Fixtures) -> Vec<Case> {
         case(
             "invalid base64",
             b"!!! not base64 !!!".to_vec(),
-            Expect::RuntimeMayReject,
+            Expect::Refused,
         ),
         case(
             "base64 without its padding",
@@ -1390,12 +1379,12 @@ fn base64_cases(endpoint: Endpoint, f: &Fixtures) -> Vec<Case> {
                 .filter(|b| *b != b'=')
                 .chain(*b"x")
                 .collect(),
-            Expect::RuntimeMayReject,
+            Expect::Refused,
         ),
         case(
             "the JSON itself, not base64",
             own.clone().into_bytes(),
-            Expect::RuntimeMayReject,
+            Expect::Refused,
         ),
         case(
             "text/plain",
@@ -1623,33 +1612,6 @@ fn fixed_corpus(f: &Fixtures) -> Result<Vec<Case>> {
 
 // --- the generated corpus -------------------------------------------------------------------------
 
-/// splitmix64: small, seeded, good enough to pick cases.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        let n = u64::try_from(n.max(1)).unwrap_or(u64::MAX);
-        usize::try_from(self.next() % n).unwrap_or(0)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        items.get(self.below(items.len()))
-    }
-}
-
 const GENERATED_KEYS: [&str; 16] = [
     "checkout_session_id",
     "interval",
@@ -1757,7 +1719,7 @@ fn random_string(rng: &mut Rng) -> String {
             let suffix = rng.pick(&GENERATED_STRINGS).copied().unwrap_or_default();
             quoted(&format!("{prefix}{suffix}"))
         }
-        _ => quoted(&format!("x{}", rng.next())),
+        _ => quoted(&format!("x{}", rng.next_u64())),
     }
 }
 
@@ -1772,7 +1734,7 @@ fn random_json(rng: &mut Rng, depth: usize) -> String {
         0 => "null".into(),
         1 => if rng.chance(50) { "true" } else { "false" }.into(),
         2 => rng.pick(&GENERATED_NUMBERS).copied().unwrap_or("0").into(),
-        3 => format!("{}", i64::from_ne_bytes(rng.next().to_ne_bytes())),
+        3 => format!("{}", i64::from_ne_bytes(rng.next_u64().to_ne_bytes())),
         4 => random_string(rng),
         5 => {
             let n = rng.below(5);
@@ -1912,7 +1874,7 @@ fn generated_cart_case(rng: &mut Rng, n: usize, endpoint: Endpoint, f: &Fixtures
         // Random bytes, as API Gateway hands over a binary body.
         _ => {
             let len = rng.below(300);
-            let bytes: Vec<u8> = (0..len).map(|_| rng.next().to_le_bytes()[0]).collect();
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64().to_le_bytes()[0]).collect();
             case(format!("{len} random bytes, base64"), base64(&bytes)).invoke(true)
         }
     }
@@ -1989,8 +1951,6 @@ pub struct Outcome {
     pub code: Option<String>,
     /// Why this answer is wrong (empty: it is right).
     pub problems: Vec<String>,
-    /// Why it is tolerated though not ideal (the runtime refused an event before our handler).
-    pub note: Option<String>,
 }
 
 /// An answer as the client saw it.
@@ -2119,23 +2079,11 @@ fn send_event(stack: &Stack, agent: &ureq::Agent, case: &Case, base64: bool) -> 
 }
 
 /// Every way `answer` falls short of what `case` must get.
-fn judge(case: &Case, answer: &Answer) -> (Vec<String>, Option<String>, Option<String>) {
+fn judge(case: &Case, answer: &Answer) -> (Vec<String>, Option<String>) {
     let mut problems = Vec::new();
     if let Some(error) = &answer.function_error {
-        if case.expect == Expect::RuntimeMayReject {
-            let note = if error.contains("base64") {
-                "invalid base64 body: lambda_http panicked decoding it before the handler ran \
-                 (API Gateway would answer 502; it never sends invalid base64)"
-            } else if error.contains("DeserializeError") {
-                "control character in a header: lambda_runtime could not deserialize the event \
-                 before the handler ran (API Gateway would answer 502; no HTTP request carries one)"
-            } else {
-                "the runtime refused the event before the handler ran"
-            };
-            return (problems, None, Some(note.to_owned()));
-        }
         problems.push(format!("the function failed: {error}"));
-        return (problems, None, None);
+        return (problems, None);
     }
     let status = answer.status;
     match status {
@@ -2160,7 +2108,7 @@ fn judge(case: &Case, answer: &Answer) -> (Vec<String>, Option<String>, Option<S
         Ok(body) => body,
         Err(_) => {
             problems.push(format!("not JSON: {}", shorten(&answer.body)));
-            return (problems, None, None);
+            return (problems, None);
         }
     };
     let code = body["code"].as_str().map(str::to_owned);
@@ -2212,7 +2160,7 @@ fn judge(case: &Case, answer: &Answer) -> (Vec<String>, Option<String>, Option<S
             ));
         }
     }
-    (problems, code, None)
+    (problems, code)
 }
 
 fn run_case(stack: &Stack, agent: &ureq::Agent, case: &Case) -> Outcome {
@@ -2223,15 +2171,13 @@ fn run_case(stack: &Stack, agent: &ureq::Agent, case: &Case) -> Outcome {
         status: 0,
         code: None,
         problems: Vec::new(),
-        note: None,
     };
     match send(stack, agent, case) {
         Ok(answer) => {
-            let (problems, code, note) = judge(case, &answer);
+            let (problems, code) = judge(case, &answer);
             outcome.status = answer.status;
             outcome.code = code;
             outcome.problems = problems;
-            outcome.note = note;
         }
         Err(error) => outcome.problems.push(format!("no answer: {error}")),
     }
@@ -2275,7 +2221,6 @@ fn run_all(stack: &Stack, cases: &[Case]) -> Vec<Outcome> {
                         status: 0,
                         code: None,
                         problems: vec!["a sending thread panicked".into()],
-                        note: None,
                     },
                 )),
             }
@@ -2476,18 +2421,9 @@ impl CorpusReport {
         self.outcomes.len()
     }
 
-    /// 5xx answers, but for the tolerated refusals of the runtime (see [`Self::runtime_refusals`]).
+    /// 5xx answers (the function's own, or 502 for an invocation the runtime failed).
     pub fn server_errors(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| o.status >= 500 && o.note.is_none())
-            .count()
-    }
-
-    /// Events API Gateway never sends, which the Lambda runtime refused before the handler ran
-    /// (502 through API Gateway): tolerated, and described in the table's notes.
-    pub fn runtime_refusals(&self) -> usize {
-        self.outcomes.iter().filter(|o| o.note.is_some()).count()
+        self.outcomes.iter().filter(|o| o.status >= 500).count()
     }
 
     pub fn non_conforming(&self) -> usize {
@@ -2533,16 +2469,14 @@ impl CorpusReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "hostile corpus ({}, seed {}): {} requests in {:.1} s; {} failed; {} answered 5xx \
-             ({} more refused by the runtime, see the notes); {} state changes; {} secrets in \
-             {} function logs",
+            "hostile corpus ({}, seed {}): {} requests in {:.1} s; {} failed; {} answered 5xx; \
+             {} state changes; {} secrets in {} function logs",
             self.api_version,
             self.seed,
             self.total(),
             self.elapsed.as_secs_f64(),
             self.non_conforming(),
             self.server_errors(),
-            self.runtime_refusals(),
             self.state_changes.len(),
             self.secrets_found.len(),
             self.logs_searched,
@@ -2556,17 +2490,6 @@ impl CorpusReport {
         ] {
             out.push('\n');
             out.push_str(&self.section(title, &statuses, key));
-        }
-        let notes: BTreeMap<&str, usize> = self
-            .outcomes
-            .iter()
-            .filter_map(|o| o.note.as_deref())
-            .fold(BTreeMap::new(), |mut notes, note| {
-                *notes.entry(note).or_default() += 1;
-                notes
-            });
-        for (note, count) in notes {
-            let _ = writeln!(out, "\nnote ({count} cases, 502 in the table): {note}");
         }
         let state = if self.state_changes.is_empty() {
             "unchanged (no Stripe write to a session, sessions byte-identical, stock and holds identical)".to_owned()
