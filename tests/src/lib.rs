@@ -564,7 +564,7 @@ pub struct Functions {
 /// A function process started alone, after the rest of the stack (see [`Functions::cold_instance`]).
 #[derive(Debug)]
 pub struct ColdInstance {
-    /// The name it polls and is invoked under.
+    /// The function it runs as.
     pub name: String,
     /// Its own `init_us` (the `ready` log line): configuration, clients, catalog.
     pub init_us: u64,
@@ -639,10 +639,15 @@ impl Functions {
         })
     }
 
-    /// Starts one more process of `binary` under a name of its own (so only it gets that name's
-    /// invocations) and waits for its `ready` log line: what a cold start costs.
+    /// Stops every running instance of `function` (e.g. before measuring a cold one).
+    pub fn stop(&mut self, function: &str) {
+        self.functions.retain(|f| f.name != function);
+    }
+
+    /// Starts a new process of `binary` and waits for its `ready` log line: what a cold start
+    /// costs. Stop the other instances first for it to get the next invocation.
     pub fn cold_instance(&self, binary: &str) -> Result<ColdInstance> {
-        let name = format!("{binary}-cold-{:08x}", random_u64() as u32);
+        let name = binary.to_owned();
         let env: Vec<(&str, &str)> = self
             .env
             .iter()

@@ -98,6 +98,7 @@ struct Row {
     latency_ms: Vec<f64>,
     over_waits_ms: Vec<f64>,
     cpu_ms_per_request: f64,
+    user_ms_per_request: f64,
     peak_rss_mb: f64,
     rps_1: f64,
     rps_8: f64,
@@ -133,8 +134,8 @@ impl Target<'_> {
     }
 }
 
-/// `/proc/<pid>/stat` user + system time of the whole process (every thread), in ms.
-fn cpu_ms(pids: &[u32]) -> f64 {
+/// `/proc/<pid>/stat` (user, system) time of the whole process (every thread), in ms.
+fn cpu_ms(pids: &[u32]) -> (f64, f64) {
     // Linux reports it in clock ticks of 1/100 s (USER_HZ) on every architecture Lambda runs.
     const TICK_MS: f64 = 10.0;
     pids.iter()
@@ -145,9 +146,9 @@ fn cpu_ms(pids: &[u32]) -> f64 {
             let fields: Vec<&str> = rest.split_whitespace().collect();
             let utime: f64 = fields.get(11)?.parse().ok()?;
             let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) * TICK_MS)
+            Some((utime * TICK_MS, stime * TICK_MS))
         })
-        .sum()
+        .fold((0.0, 0.0), |(u, s), (du, ds)| (u + du, s + ds))
 }
 
 /// Largest peak resident set (VmHWM) among `pids`, in MB.
@@ -235,7 +236,8 @@ fn measure(
         .map(|n| target.send(&body(n, 0), &format!("{tag}-{n}")))
         .collect();
     let elapsed_1 = started.elapsed();
-    let cpu = cpu_ms(&target.pids) - cpu_before;
+    let cpu_after = cpu_ms(&target.pids);
+    let requests = settings.requests as f64;
 
     let per_client = settings.requests.div_ceil(CONCURRENCY);
     let jobs: Vec<Job<'_, Vec<Timed>>> = (0..CONCURRENCY)
@@ -258,7 +260,8 @@ fn measure(
     let calls = calls_logged(stack)?;
     let mut row = Row {
         name: name.to_owned(),
-        cpu_ms_per_request: cpu / settings.requests as f64,
+        cpu_ms_per_request: (cpu_after.0 - cpu_before.0 + cpu_after.1 - cpu_before.1) / requests,
+        user_ms_per_request: (cpu_after.0 - cpu_before.0) / requests,
         peak_rss_mb: peak_rss_mb(&target.pids),
         rps_1: settings.requests as f64 / elapsed_1.as_secs_f64(),
         rps_8: concurrent.len() as f64 / elapsed_8.as_secs_f64(),
@@ -484,7 +487,7 @@ fn print_table(settings: &Settings, rows: &[Row], peer: Option<&Row>, rust: Opti
     );
     println!(
         "\n| action | sequential round trips (Stripe + DynamoDB) | p50 ms | p90 ms | p99 ms | \
-         over waits p50 ms | CPU ms/request | peak RSS MB | req/s c=1 | req/s c=8 | non-200 |"
+         over waits p50 ms | CPU ms/request (user) | peak RSS MB | req/s c=1 | req/s c=8 | non-200 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows.iter().chain(peer) {
@@ -520,7 +523,7 @@ fn print_row(row: &Row) {
         }
     };
     println!(
-        "| {} | {} ({} + {}) | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.0} | {:.0} | {} |",
+        "| {} | {} ({} + {}) | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} ({:.2}) | {:.1} | {:.0} | {:.0} | {} |",
         row.name,
         rts(|t| t.0),
         rts(|t| t.1),
@@ -530,6 +533,7 @@ fn print_row(row: &Row) {
         percentile(&row.latency_ms, 0.99),
         percentile(&row.over_waits_ms, 0.50),
         row.cpu_ms_per_request,
+        row.user_ms_per_request,
         row.peak_rss_mb,
         row.rps_1,
         row.rps_8,
@@ -557,10 +561,11 @@ fn machine() -> String {
 /// Starts one fresh change-interval process `runs` times on a running stack and reads what its
 /// cold start cost.
 fn cold_start(runs: usize) -> Result {
-    let stack = Stack::start(GA_VERSION, &[])?;
+    let mut stack = Stack::start(GA_VERSION, &[])?;
     let c = &stack.catalog;
     let session = stack.create_session(&[(&c.monthly, 1), (&c.sticker, 1)])?;
-    let id = session["id"].as_str().ok_or("session id")?;
+    let id = session["id"].as_str().ok_or("session id")?.to_owned();
+    stack.functions.stop("change-interval");
     let body = |n: usize| {
         json!({ "checkout_session_id": id, "interval": if n % 2 == 0 { "yearly" } else { "monthly" } })
             .to_string()
