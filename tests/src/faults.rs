@@ -10,7 +10,7 @@
 
 use crate::{
     agent, in_parallel, line_item_ids, read, Job, Reply, Result, Rng, Stack, GA_VERSION, MUG_SKU,
-    TEE_SKU, WEBHOOK_SECRET,
+    TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -198,7 +198,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     let received_mugs = creates as u64 / 2;
     stack.dynamo.receive(TEE_SKU, received_tees)?;
     stack.dynamo.receive(MUG_SKU, received_mugs)?;
-    let webhook_endpoint = register_webhooks(&stack)?;
+    let webhook_endpoint = stack.connect_webhooks()?;
 
     // About a third of the checkout calls fail: errors, rate limits, answers too slow to wait for
     // (which Stripe still applies: the ambiguous case).
@@ -320,7 +320,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
             *report.stripe_failed.entry(failure).or_default() += 1;
         }
     }
-    clear_faults(&stack)?;
+    stack.stripe.clear_faults()?;
 
     // 3. Nothing oversold, holds cover every cart, carts within their bounds.
     let stock = [
@@ -371,13 +371,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     for (n, (cart, session)) in carts.iter().zip(&sessions).enumerate() {
         if n % 2 == 0 {
             report.bought += units_in_cart(session, &c.tee) + units_in_cart(session, &c.mug);
-            let response = agent()
-                .post(format!(
-                    "{}/_emulator/checkout/sessions/{}/complete",
-                    stack.stripe.base, cart.id
-                ))
-                .send_json(json!({}))?;
-            read(response)?;
+            stack.stripe.complete_session(&cart.id)?;
         } else {
             stack.stripe.post(
                 &format!("/v1/checkout/sessions/{}/expire", cart.id),
@@ -461,25 +455,6 @@ fn session_despite_faults(stack: &Stack, id: &str) -> Result<Value> {
         }
     }
     Err(last.unwrap_or_else(|| "no attempt".into()))
-}
-
-/// Registers the stripe-webhook function with the emulator; returns the endpoint's id.
-fn register_webhooks(stack: &Stack) -> Result<String> {
-    let response = agent()
-        .post(format!("{}/_emulator/webhook_endpoints", stack.stripe.base))
-        .send_json(json!({
-            "url": stack.functions.url("stripe-webhook", "/stripe-webhook"),
-            "secret": WEBHOOK_SECRET,
-        }))?;
-    let (_, body) = read(response)?;
-    Ok(body["id"].as_str().ok_or("webhook endpoint id")?.to_owned())
-}
-
-fn clear_faults(stack: &Stack) -> Result {
-    agent()
-        .delete(format!("{}/_emulator/faults", stack.stripe.base))
-        .call()?;
-    Ok(())
 }
 
 /// Waits until `expected` webhook deliveries were answered 200 (at most a minute).

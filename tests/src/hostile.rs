@@ -326,17 +326,7 @@ fn setup(stack: &Stack) -> Result<Fixtures> {
         return Err(format!("expiring a session: {status} {body}").into());
     }
     let completed = created(stack, 0, &mut client_secrets)?;
-    let mut response = agent()
-        .post(format!(
-            "{}/_emulator/checkout/sessions/{}/complete",
-            stack.stripe.base, completed.id
-        ))
-        .header("Stripe-Version", stack.api_version)
-        .send_empty()?;
-    if response.status() != 200 {
-        let text = response.body_mut().read_to_string()?;
-        return Err(format!("completing a session: {text}").into());
-    }
+    stack.stripe.complete_session(&completed.id)?;
 
     let preview = stack.api_version == PREVIEW_VERSION;
     let (elements, hosted) = if preview {

@@ -85,6 +85,21 @@ fn free_port() -> u16 {
         .expect("a free local port")
 }
 
+/// The address a local server announces as the first line of its stdout: `<banner><address>`.
+pub fn listening_address(process: &mut Child, banner: &str) -> Result<String> {
+    let stdout = process
+        .stdout
+        .take()
+        .ok_or("no stdout to read the banner from")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    Ok(line
+        .trim()
+        .strip_prefix(banner)
+        .ok_or_else(|| format!("expected {banner:?}…, got {line:?}"))?
+        .to_owned())
+}
+
 /// A child process in its own process group, killed (with its children) on drop.
 #[derive(Debug)]
 struct Managed {
@@ -164,14 +179,7 @@ impl Emulator {
             .stdout(Stdio::piped())
             .stderr(log_file("stripe-emulator"));
         let mut process = Managed::spawn("stripe-emulator", command);
-        let stdout = process.child.stdout.take().ok_or("emulator stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let base = line
-            .trim()
-            .strip_prefix("stripe-emulator listening on ")
-            .ok_or_else(|| format!("unexpected emulator banner: {line:?}"))?
-            .to_owned();
+        let base = listening_address(&mut process.child, "stripe-emulator listening on ")?;
         Ok(Self {
             base,
             agent: agent(),
@@ -249,6 +257,29 @@ impl Emulator {
         }
         Ok(())
     }
+
+    /// Completes an open session (as a paid checkout would); Stripe sends its webhook.
+    pub fn complete_session(&self, id: &str) -> Result<()> {
+        let response = self
+            .agent
+            .post(format!(
+                "{}/_emulator/checkout/sessions/{id}/complete",
+                self.base
+            ))
+            .send_json(serde_json::json!({}))?;
+        match read(response)? {
+            (200, _) => Ok(()),
+            (status, body) => Err(format!("completing {id}: {status} {body}").into()),
+        }
+    }
+
+    /// Removes every fault rule: Stripe answers normally again.
+    pub fn clear_faults(&self) -> Result<()> {
+        self.agent
+            .delete(format!("{}/_emulator/faults", self.base))
+            .call()?;
+        Ok(())
+    }
 }
 
 fn repo_root() -> PathBuf {
@@ -282,14 +313,7 @@ impl Dynamo {
             .stdout(Stdio::piped())
             .stderr(log_file("moto"));
         let mut process = Managed::spawn("moto", command);
-        let stdout = process.child.stdout.take().ok_or("moto stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let endpoint = line
-            .trim()
-            .strip_prefix("moto listening on ")
-            .ok_or_else(|| format!("unexpected moto banner: {line:?}"))?
-            .to_owned();
+        let endpoint = listening_address(&mut process.child, "moto listening on ")?;
         let created = Command::new("python3")
             .arg(root.join("infra/local/create_tables.py"))
             .args(["--endpoint", &endpoint])
@@ -961,8 +985,9 @@ impl Stack {
             .post("change-interval", "/change-subscription-interval", body)
     }
 
-    /// Points the emulator's webhook deliveries at the stripe-webhook function.
-    pub fn connect_webhooks(&self) -> Result<()> {
+    /// Points the emulator's webhook deliveries at the stripe-webhook function; returns the
+    /// endpoint's id.
+    pub fn connect_webhooks(&self) -> Result<String> {
         let endpoint = serde_json::json!({
             "url": self.functions.url("stripe-webhook", "/stripe-webhook"),
             "secret": WEBHOOK_SECRET,
@@ -974,7 +999,7 @@ impl Stack {
         if status >= 300 {
             return Err(format!("webhook endpoint refused: {status} {body}").into());
         }
-        Ok(())
+        Ok(body["id"].as_str().ok_or("webhook endpoint id")?.to_owned())
     }
 
     /// `POST /checkout-sessions` with `items` as `(price, quantity)` and an optional key.

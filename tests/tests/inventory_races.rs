@@ -59,20 +59,11 @@ fn wait_until_nothing_held(stack: &Stack) -> Result<(u64, u64, u64, u64)> {
 /// Completes every other session and expires the rest (webhooks settle them); returns how many
 /// T-shirts the completed carts bought.
 fn finish_all(stack: &Stack, sessions: &[(String, String)]) -> Result<u64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     let mut bought = 0;
     for (n, (id, _)) in sessions.iter().enumerate() {
         if n % 2 == 0 {
             bought += tees_in_carts(stack, &[(id.clone(), String::new())])?;
-            agent
-                .post(format!(
-                    "{}/_emulator/checkout/sessions/{id}/complete",
-                    stack.stripe.base
-                ))
-                .send_json(json!({}))?;
+            stack.stripe.complete_session(id)?;
         } else {
             stack.stripe.post(
                 &format!("/v1/checkout/sessions/{id}/expire"),
@@ -235,13 +226,7 @@ fn with_a_third_of_stripe_calls_failing_retries_converge_and_nothing_leaks() -> 
     assert!(failures > 0, "the faults were really injected");
 
     // Stripe heals (the test's own reads would otherwise hit the faults too).
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    agent
-        .delete(format!("{}/_emulator/faults", stack.stripe.base))
-        .call()?;
+    stack.stripe.clear_faults()?;
     // Holds never fell below the carts (no oversell possible) ...
     let (available, held, sold, received) = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!(available + held + sold, received);

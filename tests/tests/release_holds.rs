@@ -25,16 +25,7 @@ fn lost_webhooks_are_repaired_by_the_sweeper() -> Result {
     let (completed, completed_rsv) = created(&stack, 2)?;
     let (expired, expired_rsv) = created(&stack, 3)?;
     let (_open, open_rsv) = created(&stack, 1)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    agent
-        .post(format!(
-            "{}/_emulator/checkout/sessions/{completed}/complete",
-            stack.stripe.base
-        ))
-        .send_json(json!({}))?;
+    stack.stripe.complete_session(&completed)?;
     stack.stripe.post(
         &format!("/v1/checkout/sessions/{expired}/expire"),
         &[],

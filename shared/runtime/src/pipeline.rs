@@ -470,7 +470,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             // Also how a retry finds a request that was cut off after Stripe's update: the cart is
             // already there, the release of stock that followed it may not be.
             if let Some(reservation) = session.reservation() {
-                let skus: Vec<Sku> = self.tracked_skus(&session).collect();
+                let skus: Vec<Sku> = session.units_by_sku(&self.catalog).into_keys().collect();
                 if !skus.is_empty() {
                     let expires_at = hold_expiry(&session);
                     self.align_holds(&session, reservation, &skus, expires_at, Align::ReleaseOnly)
@@ -561,15 +561,6 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         Ok(Some((reservation, hold_expiry(session))))
     }
 
-    /// The stock-tracked SKUs of the session's cart.
-    fn tracked_skus<'a>(&'a self, session: &'a SessionSnapshot) -> impl Iterator<Item = Sku> + 'a {
-        session
-            .line_items
-            .iter()
-            .filter_map(|li| self.catalog.item(&li.price.id).and_then(|i| i.sku()))
-            .cloned()
-    }
-
     /// Sets the holds of `skus` to what `cart` really holds (or, with [`Align::ReleaseOnly`],
     /// only gives back what is held beyond it). Failures are logged: the holds then stay at or
     /// above the cart, and the next move, the webhook or the sweeper settles them.
@@ -581,13 +572,9 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         expires_at: u64,
         align: Align,
     ) {
+        let units = cart.units_by_sku(&self.catalog);
         for sku in skus {
-            let in_cart: u64 = cart
-                .line_items
-                .iter()
-                .filter(|li| self.catalog.item(&li.price.id).and_then(|i| i.sku()) == Some(sku))
-                .map(|li| li.quantity)
-                .sum();
+            let in_cart = units.get(sku).copied().unwrap_or(0);
             let aligned = async {
                 let held = self.inventory.hold(reservation, sku).await?;
                 if held == in_cart || (align == Align::ReleaseOnly && held < in_cart) {

@@ -418,12 +418,11 @@ fn stock_changes(
 ) -> Vec<StockChange> {
     use std::collections::BTreeMap;
     let sku_of = |price: &PriceId| catalog.item(price).and_then(|item| item.sku()).cloned();
-    let mut totals: BTreeMap<Sku, (u64, u64)> = BTreeMap::new();
-    for item in &session.line_items {
-        if let Some(sku) = sku_of(&item.price.id) {
-            totals.entry(sku).or_default().0 += item.quantity;
-        }
-    }
+    let mut totals: BTreeMap<Sku, (u64, u64)> = session
+        .units_by_sku(catalog)
+        .into_iter()
+        .map(|(sku, units)| (sku, (units, 0)))
+        .collect();
     let existing = |id: &LineItemId| session.line_items.iter().find(|li| &li.id == id);
     for item in planned {
         let (price, quantity) = match item {

@@ -1,6 +1,7 @@
 //! What the planner knows about a Checkout Session: only the fields the rules need, in
 //! API-version-neutral form (the I/O side maps both the preview and the GA dialects onto these).
 
+use crate::catalog::{Catalog, Sku};
 use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -190,6 +191,17 @@ impl SessionSnapshot {
             .get(RESERVATION_METADATA_KEY)
             .map(String::as_str)
             .filter(|r| !r.is_empty())
+    }
+
+    /// Units of each stock-tracked SKU in the cart (the catalog says which prices draw on which).
+    pub fn units_by_sku(&self, catalog: &Catalog) -> BTreeMap<Sku, u64> {
+        let mut units: BTreeMap<Sku, u64> = BTreeMap::new();
+        for item in &self.line_items {
+            if let Some(sku) = catalog.item(&item.price.id).and_then(|i| i.sku()) {
+                *units.entry(sku.clone()).or_default() += item.quantity;
+            }
+        }
+        units
     }
 }
 

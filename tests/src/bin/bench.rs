@@ -22,11 +22,10 @@
 #![allow(clippy::print_stdout)]
 
 use e2e_tests::{
-    in_parallel, Dynamo, Emulator, Job, Result, Secrets, Stack, GA_VERSION, MUG_SKU,
-    PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
+    in_parallel, listening_address, Dynamo, Emulator, Job, Result, Secrets, Stack, GA_VERSION,
+    MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
 };
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -464,14 +463,7 @@ fn start_peer(stack: &Stack) -> Result<(Child, String)> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut process = command.spawn()?;
-    let stdout = process.stdout.take().ok_or("peer stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let url = line
-        .trim()
-        .strip_prefix("peer listening on ")
-        .ok_or_else(|| format!("unexpected peer banner: {line:?}"))?
-        .to_owned();
+    let url = listening_address(&mut process, "peer listening on ")?;
     Ok((process, url))
 }
 

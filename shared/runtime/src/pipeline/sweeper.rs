@@ -8,7 +8,7 @@ use crate::inventory::{HoldRecord, InventoryError, InventoryStore, Settlement};
 use crate::stripe::{StripeError, StripeGateway};
 use cart_validation::{CheckoutSessionId, SessionStatus, Sku};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Holds looked at per run; the schedule runs again soon enough for the rest.
 const HOLDS_PER_RUN: usize = 200;
@@ -89,28 +89,20 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
     async fn sold_per_sku(
         &self,
         session: Option<&str>,
-    ) -> Result<Option<HashMap<Sku, u64>>, StripeError> {
+    ) -> Result<Option<BTreeMap<Sku, u64>>, StripeError> {
         let Some(id) = session.and_then(|s| CheckoutSessionId::parse(s).ok()) else {
             // Stripe never created a session for this reservation.
-            return Ok(Some(HashMap::new()));
+            return Ok(Some(BTreeMap::new()));
         };
         let snapshot = match self.stripe.retrieve_session(&id).await {
             Ok(snapshot) => snapshot,
-            Err(StripeError::NotFound) => return Ok(Some(HashMap::new())),
+            Err(StripeError::NotFound) => return Ok(Some(BTreeMap::new())),
             Err(other) => return Err(other),
         };
         match snapshot.status {
             SessionStatus::Open => Ok(None),
-            SessionStatus::Complete => {
-                let mut bought = HashMap::new();
-                for item in &snapshot.line_items {
-                    if let Some(sku) = self.catalog.item(&item.price.id).and_then(|i| i.sku()) {
-                        *bought.entry(sku.clone()).or_default() += item.quantity;
-                    }
-                }
-                Ok(Some(bought))
-            }
-            SessionStatus::Expired | SessionStatus::Unknown => Ok(Some(HashMap::new())),
+            SessionStatus::Complete => Ok(Some(snapshot.units_by_sku(&self.catalog))),
+            SessionStatus::Expired | SessionStatus::Unknown => Ok(Some(BTreeMap::new())),
         }
     }
 }

@@ -8,12 +8,12 @@ use crate::http::Reply;
 use crate::inventory::{InventoryStore, Settlement};
 use crate::stripe::StripeGateway;
 use cart_validation::request::MAX_WEBHOOK_BODY_BYTES;
-use cart_validation::{CheckoutSessionId, Sku};
+use cart_validation::CheckoutSessionId;
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use sha2::Sha256;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Stripe's own default: a signature older than this is refused (replay protection).
 pub const SIGNATURE_TOLERANCE_S: i64 = 300;
@@ -222,12 +222,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .retrieve_session(session_id)
             .await
             .map_err(Failure::Retrieve)?;
-        let mut bought: HashMap<Sku, u64> = HashMap::new();
-        for item in &session.line_items {
-            if let Some(sku) = self.catalog.item(&item.price.id).and_then(|i| i.sku()) {
-                *bought.entry(sku.clone()).or_default() += item.quantity;
-            }
-        }
+        let bought = session.units_by_sku(&self.catalog);
         let mut settlements = Vec::new();
         for (sku, quantity) in bought {
             let held = self.inventory.hold(reservation, &sku).await?;
