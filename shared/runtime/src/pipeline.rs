@@ -469,13 +469,12 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         if plan.is_noop() {
             // Also how a retry finds a request that was cut off after Stripe's update: the cart is
             // already there, the release of stock that followed it may not be.
-            if let Some(reservation) = session.reservation() {
-                let skus: Vec<Sku> = session.units_by_sku(&self.catalog).into_keys().collect();
-                if !skus.is_empty() {
-                    let expires_at = hold_expiry(&session);
-                    self.align_holds(&session, reservation, &skus, expires_at, Align::ReleaseOnly)
-                        .await;
-                }
+            // Every tracked SKU: the update may have removed a line item whose hold remains.
+            let skus = self.catalog.stock_skus();
+            if let (Some(reservation), false) = (session.reservation(), skus.is_empty()) {
+                let expires_at = hold_expiry(&session);
+                self.align_holds(&session, reservation, &skus, expires_at, Align::ReleaseOnly)
+                    .await;
             }
             return Ok(SessionSummary::from(&session));
         }
@@ -573,28 +572,33 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         align: Align,
     ) {
         let units = cart.units_by_sku(&self.catalog);
+        let held = match self.inventory.holds(reservation, skus).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::error!(%error, "could not read the holds to align them with the cart");
+                return;
+            }
+        };
         for sku in skus {
             let in_cart = units.get(sku).copied().unwrap_or(0);
-            let aligned = async {
-                let held = self.inventory.hold(reservation, sku).await?;
-                if held == in_cart || (align == Align::ReleaseOnly && held < in_cart) {
-                    return Ok(());
-                }
-                let fix = [StockChange {
-                    sku: sku.clone(),
-                    from: held,
-                    to: in_cart,
-                }];
-                move_holds_reconciled(
-                    &self.inventory,
-                    reservation,
-                    &fix,
-                    expires_at,
-                    Some(cart.id.as_str()),
-                )
-                .await
-            };
-            if let Err(error) = aligned.await {
+            let held = held.get(sku).copied().unwrap_or(0);
+            if held == in_cart || (align == Align::ReleaseOnly && held < in_cart) {
+                continue;
+            }
+            let fix = [StockChange {
+                sku: sku.clone(),
+                from: held,
+                to: in_cart,
+            }];
+            if let Err(error) = move_holds_reconciled(
+                &self.inventory,
+                reservation,
+                &fix,
+                expires_at,
+                Some(cart.id.as_str()),
+            )
+            .await
+            {
                 tracing::error!(%error, %sku, "could not align a hold with the cart");
             }
         }

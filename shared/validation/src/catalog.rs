@@ -481,6 +481,16 @@ impl Catalog {
         &self.products
     }
 
+    /// Every SKU whose stock is tracked, once each, sorted: the holds a reservation can have.
+    pub fn stock_skus(&self) -> Vec<Sku> {
+        let skus: std::collections::BTreeSet<&Sku> = self
+            .products
+            .iter()
+            .filter_map(|p| p.sku.as_ref())
+            .collect();
+        skus.into_iter().cloned().collect()
+    }
+
     /// What the catalog says about a price: a plan price, a product, or nothing (not for sale).
     pub fn item(&self, price: &PriceId) -> Option<CatalogItem<'_>> {
         if let Some(found) = self.plan_price(price) {
@@ -630,8 +640,10 @@ mod tests {
     fn products_carry_bounds_and_skus_and_plans_default_to_1_to_99_seats() {
         let json = r#"{"plans":[{"id":"pro","monthly":"price_m","yearly":"price_y"}],
             "products":[{"price":"price_tee","sku":"TEE-M","quantity":{"min":1,"max":3}},
+                        {"price":"price_tee_gift","sku":"TEE-M"},
                         {"price":"price_pdf"}]}"#;
         let catalog = Catalog::from_json(json).unwrap();
+        assert_eq!(catalog.stock_skus(), vec![Sku::parse("TEE-M").unwrap()]);
         let tee = catalog.item(&PriceId::parse("price_tee").unwrap()).unwrap();
         assert_eq!(tee.sku().map(Sku::as_str), Some("TEE-M"));
         assert!(tee.bounds().contains(3) && !tee.bounds().contains(4));

@@ -8,12 +8,17 @@ use crate::error_chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 use cart_validation::{Sku, StockChange};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 const HELD: &str = "HELD";
+/// Reads of a batch before its unprocessed keys count as a failure.
+const BATCH_READ_ATTEMPTS: u32 = 4;
 /// Sparse index of live holds by expiry (partition `sweep`, sort `expires_at`), in template.yaml.
 pub const SWEEP_INDEX: &str = "holds-by-expiry";
 const SOLD: &str = "SOLD";
@@ -41,7 +46,7 @@ fn hold_key(reservation: &str, sku: &Sku) -> AttributeValue {
     s(&format!("hold#{reservation}#{sku}"))
 }
 
-fn number(item: Option<&std::collections::HashMap<String, AttributeValue>>, name: &str) -> u64 {
+fn number(item: Option<&HashMap<String, AttributeValue>>, name: &str) -> u64 {
     item.and_then(|i| i.get(name))
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
@@ -306,7 +311,7 @@ impl InventoryStore for DynamoInventory {
             .map_err(|e| {
                 InventoryError::Store(format!("listing expired holds: {}", error_chain(&e)))
             })?;
-        let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| {
+        let text = |item: &HashMap<String, AttributeValue>, name: &str| {
             item.get(name).and_then(|v| v.as_s().ok()).cloned()
         };
         Ok(output
@@ -324,26 +329,70 @@ impl InventoryStore for DynamoInventory {
             .collect())
     }
 
-    async fn hold(&self, reservation: &str, sku: &Sku) -> Result<u64, InventoryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", hold_key(reservation, sku))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| InventoryError::Store(format!("reading a hold: {}", error_chain(&e))))?;
-        let held = output
-            .item()
-            .and_then(|i| i.get("state"))
-            .and_then(|v| v.as_s().ok())
-            .is_some_and(|state| state == HELD);
-        Ok(if held {
-            number(output.item(), "quantity")
-        } else {
-            0
-        })
+    async fn holds(
+        &self,
+        reservation: &str,
+        skus: &[Sku],
+    ) -> Result<BTreeMap<Sku, u64>, InventoryError> {
+        let mut held = BTreeMap::new();
+        // BatchGetItem takes up to 100 keys and may hand some back unread under load.
+        for chunk in skus.chunks(100) {
+            let mut keys: Vec<_> = chunk
+                .iter()
+                .map(|sku| HashMap::from([("pk".to_owned(), hold_key(reservation, sku))]))
+                .collect();
+            for attempt in 0..BATCH_READ_ATTEMPTS {
+                if keys.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| InventoryError::Store(format!("reading holds: {e}")))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        InventoryError::Store(format!("reading holds: {}", error_chain(&e)))
+                    })?;
+                for item in output
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let live = item
+                        .get("state")
+                        .and_then(|v| v.as_s().ok())
+                        .is_some_and(|s| s == HELD);
+                    let sku = item
+                        .get("sku")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|s| Sku::parse(s));
+                    let quantity = number(Some(item), "quantity");
+                    if let (true, Some(sku), 1..) = (live, sku, quantity) {
+                        held.insert(sku, quantity);
+                    }
+                }
+                if let Some(unread) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    keys = unread.keys().to_vec();
+                }
+            }
+            if !keys.is_empty() {
+                return Err(InventoryError::Store(format!(
+                    "reading holds: {} keys still unprocessed after {BATCH_READ_ATTEMPTS} attempts",
+                    keys.len()
+                )));
+            }
+        }
+        Ok(held)
     }
 
     async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {

@@ -2,7 +2,7 @@
 
 use super::{HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
 use cart_validation::{Sku, StockChange};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 /// Stock per SKU, and holds per (reservation, SKU).
@@ -113,13 +113,19 @@ impl InventoryStore for MemoryInventory {
             .collect())
     }
 
-    async fn hold(&self, reservation: &str, sku: &Sku) -> Result<u64, InventoryError> {
-        Ok(self
-            .lock()
-            .1
-            .get(&(reservation.to_owned(), sku.clone()))
-            .copied()
-            .unwrap_or(0))
+    async fn holds(
+        &self,
+        reservation: &str,
+        skus: &[Sku],
+    ) -> Result<BTreeMap<Sku, u64>, InventoryError> {
+        let state = self.lock();
+        Ok(skus
+            .iter()
+            .filter_map(|sku| {
+                let held = state.1.get(&(reservation.to_owned(), sku.clone()))?;
+                (*held > 0).then(|| (sku.clone(), *held))
+            })
+            .collect())
     }
 
     async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {

@@ -13,6 +13,7 @@ pub(crate) mod memory;
 pub use dynamo::DynamoInventory;
 
 use cart_validation::{Sku, StockChange};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 /// Metadata key on a Checkout Session naming its reservation (and marking it as this app's).
@@ -50,12 +51,13 @@ pub trait InventoryStore: Send + Sync {
         session: Option<&str>,
     ) -> impl Future<Output = Result<(), InventoryError>> + Send;
 
-    /// The reservation's current hold of `sku` (0 when none).
-    fn hold(
+    /// The reservation's live holds among `skus`, in one read; SKUs it holds nothing of are
+    /// absent.
+    fn holds(
         &self,
         reservation: &str,
-        sku: &Sku,
-    ) -> impl Future<Output = Result<u64, InventoryError>> + Send;
+        skus: &[Sku],
+    ) -> impl Future<Output = Result<BTreeMap<Sku, u64>, InventoryError>> + Send;
 
     /// Closes holds for good: `sold` units of each become sold, the rest of the hold goes back
     /// to available. Each hold must still be HELD at `held` units, so a settlement applies once.
@@ -123,15 +125,17 @@ pub async fn move_holds_reconciled<I: InventoryStore>(
         .await
     {
         Err(InventoryError::HoldMismatch { .. }) => {
-            let mut actual = Vec::with_capacity(changes.len());
-            for change in changes {
-                actual.push(StockChange {
+            let skus: Vec<Sku> = changes.iter().map(|c| c.sku.clone()).collect();
+            let held = store.holds(reservation, &skus).await?;
+            let actual: Vec<StockChange> = changes
+                .iter()
+                .map(|change| StockChange {
                     sku: change.sku.clone(),
-                    from: store.hold(reservation, &change.sku).await?,
+                    from: held.get(&change.sku).copied().unwrap_or(0),
                     to: change.to,
-                });
-            }
-            actual.retain(|c| c.from != c.to);
+                })
+                .filter(|c| c.from != c.to)
+                .collect();
             if actual.is_empty() {
                 return Ok(());
             }

@@ -223,6 +223,7 @@ fn config() -> Config {
             "STRIPE_API_VERSION",
             "2025-03-31.basil; checkout_server_update_beta=v1;",
         ),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_test"),
         ("IDEMPOTENCY_TABLE", "idem"),
         ("INVENTORY_TABLE", "stock"),
         ("LEASE_WAIT_MS", "50"),
@@ -840,6 +841,71 @@ async fn when_stripe_applied_the_update_but_the_answer_was_lost_the_retry_releas
         (4, 1),
         "the retry found the cart done and gave the surplus back"
     );
+}
+
+/// `event` about the fake's session, signed as Stripe delivers it to the webhook.
+fn signed_event(event: &str) -> Request {
+    let payload = serde_json::json!({
+        "id": format!("evt_{event}"),
+        "type": event,
+        "data": { "object": {
+            "id": "cs_test_abc",
+            "metadata": { RESERVATION_METADATA_KEY: "rsv_1" },
+        } },
+    })
+    .to_string();
+    let t = i64::try_from(now_ms() / 1000).unwrap();
+    let signature = webhook::sign(payload.as_bytes(), "whsec_test", t);
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .header("Content-Type", "application/json")
+        .header("Stripe-Signature", format!("t={t},v1={signature}"))
+        .body(Body::from(payload))
+        .unwrap()
+}
+
+/// The item is gone from the cart but its hold stays: Stripe removed it, the answer got lost.
+async fn tee_removed_with_the_answer_lost(app: &TestApp) -> Sku {
+    let tee = tees_held(app, 5, 2).await;
+    *app.stripe.lose_update_answer.lock().unwrap() = true;
+    let (status, _) = call_quantity(app, &set_tee(0)).await;
+    assert_eq!(status, 502);
+    assert_eq!(tees_in_cart(app), 0, "Stripe applied it");
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (3, 2), "still covers both");
+    tee
+}
+
+#[tokio::test]
+async fn a_completed_session_gives_back_the_hold_of_an_item_no_longer_in_its_cart() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = tee_removed_with_the_answer_lost(&app).await;
+
+    let response = app
+        .handle_webhook(signed_event("checkout.session.completed"))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!(
+        (level.available, level.held, level.sold),
+        (5, 0, 0),
+        "nothing sold, nothing left held"
+    );
+}
+
+#[tokio::test]
+async fn a_no_op_change_gives_back_the_hold_of_an_item_no_longer_in_the_cart() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = tee_removed_with_the_answer_lost(&app).await;
+
+    // The cart is already monthly: nothing to update, but the surplus hold is noticed.
+    let monthly = r#"{"checkout_session_id":"cs_test_abc","interval":"monthly"}"#;
+    let (status, body) = call(&app, post(monthly)).await;
+
+    assert_eq!(status, 200, "{body}");
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (5, 0));
 }
 
 /// A keyed request whose Lambda deadline is `budget_ms` away, as the runtime would hand it over.

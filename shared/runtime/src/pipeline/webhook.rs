@@ -223,18 +223,23 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .await
             .map_err(Failure::Retrieve)?;
         let bought = session.units_by_sku(&self.catalog);
-        let mut settlements = Vec::new();
-        for (sku, quantity) in bought {
-            let held = self.inventory.hold(reservation, &sku).await?;
-            if held > 0 {
-                let sold = if outcome == Outcome::Sold {
-                    quantity
-                } else {
-                    0
-                };
-                settlements.push(Settlement { sku, held, sold });
-            }
-        }
+        // Every tracked SKU, not only the cart's: a hold can outlive its line item (an update
+        // that removed it was applied after its answer was lost).
+        let held = self
+            .inventory
+            .holds(reservation, &self.catalog.stock_skus())
+            .await?;
+        let settlements: Vec<Settlement> = held
+            .into_iter()
+            .map(|(sku, held)| Settlement {
+                sold: match outcome {
+                    Outcome::Sold => bought.get(&sku).copied().unwrap_or(0),
+                    Outcome::Released => 0,
+                },
+                sku,
+                held,
+            })
+            .collect();
         self.inventory.settle(reservation, &settlements).await?;
         Ok(match outcome {
             Outcome::Sold => "sold",
@@ -243,16 +248,18 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
     }
 }
 
+/// The `v1` signature Stripe computes for `payload` at time `t`, for tests that sign deliveries.
+#[cfg(test)]
+pub(crate) fn sign(payload: &[u8], secret: &str, t: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(payload);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sign(payload: &[u8], secret: &str, t: i64) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("{t}.").as_bytes());
-        mac.update(payload);
-        hex::encode(mac.finalize().into_bytes())
-    }
 
     #[test]
     fn a_signature_verifies_only_for_its_secret_payload_and_time() {
