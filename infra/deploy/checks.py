@@ -38,9 +38,11 @@ EXPECTED_FUNCTION_PROPERTIES = {
 }
 # An index: reads in key order (the sweeper's expired holds).
 INDEX_ACTIONS = {"dynamodb:Query"}
-# Both tables: single items only (TransactWriteItems is authorised per item action).
+# Both tables: items by key only (TransactWriteItems is authorised per item action; BatchGetItem
+# reads a list of keys, never a range).
 ITEM_ACTIONS = {
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
@@ -423,8 +425,8 @@ def check_policies(template: dict[str, Any]) -> list[str]:
 
 
 def check_table_grants(template: dict[str, Any]) -> list[str]:
-    """The tables are granted item actions only; an index may be queried; no scans, batches or table
-    management, and nothing on a table's streams."""
+    """The tables are granted item actions only; an index may be queried; no scans, batch writes or
+    table management, and nothing on a table's streams."""
     problems = []
     for name, statement in policy_statements(template):
         if not isinstance(statement, dict):

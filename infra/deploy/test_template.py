@@ -303,6 +303,7 @@ NEGATIVE_CASES: list[tuple[str, Callable[[Docs], None], Callable[[Docs], list[st
     ("AWS managed policy", _set(f"{FN}.Properties.Policies", ["AmazonDynamoDBFullAccess"]), policies_rule),
     ("scan on the idempotency table", _append(f"{IDEM}.Action", "dynamodb:Scan"), grants_rule),
     ("query on the inventory table", _append(f"{INV}.Action", "dynamodb:Query"), grants_rule),
+    ("batch write on the inventory table", _append(f"{INV}.Action", "dynamodb:BatchWriteItem"), grants_rule),
     ("table management", _set(f"{INV}.Action", ["dynamodb:GetItem", "dynamodb:DeleteTable"]), grants_rule),
     ("query on the table, not its index", _set(f"{SWEEP}.Resource", {"Fn::GetAtt": ["InventoryTable", "Arn"]}), grants_rule),
     ("scan of the index", _set(f"{SWEEP}.Action", ["dynamodb:Query", "dynamodb:Scan"]), grants_rule),
