@@ -157,7 +157,12 @@ fn agent() -> ureq::Agent {
 
 fn read(mut response: ureq::http::Response<ureq::Body>) -> Result<(u16, Value)> {
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string()?;
+    // Request logs of long benchmark runs exceed ureq's default 10 MB.
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(256 * 1024 * 1024)
+        .read_to_string()?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Ok((status, body))
 }
