@@ -159,6 +159,10 @@ impl Failure {
             Self::Inventory(InventoryError::HoldMismatch { .. }) => {
                 ApiError::new(ErrorCode::SessionBusy).with_retry_after(1)
             }
+            // Other carts kept holding the same product at that moment, beyond the retries.
+            Self::Inventory(InventoryError::Contended { .. }) => {
+                ApiError::new(ErrorCode::StockBusy).with_retry_after(1)
+            }
             Self::Inventory(InventoryError::Store(_)) => ApiError::new(ErrorCode::InternalError),
         }
     }

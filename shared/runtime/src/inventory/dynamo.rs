@@ -3,7 +3,7 @@
 //! expires_at, session_id, sweep}. `sweep` exists only while a hold holds stock, so the sparse
 //! index the sweeper reads lists exactly the live holds.
 
-use super::{HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
+use super::{Contention, HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
 use crate::error_chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -133,19 +133,15 @@ impl DynamoInventory {
             .build()
             .map_err(|e| InventoryError::Store(e.to_string()))
     }
-}
 
-impl InventoryStore for DynamoInventory {
-    async fn move_holds(
+    /// One attempt of [`InventoryStore::move_holds`].
+    async fn try_move_holds(
         &self,
         reservation: &str,
         changes: &[StockChange],
         expires_at_s: u64,
         session: Option<&str>,
     ) -> Result<(), InventoryError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
         let mut request = self.client.transact_write_items();
         for change in changes {
             request = request
@@ -193,17 +189,45 @@ impl InventoryStore for DynamoInventory {
                 }
             });
         }
-        if reasons
+        // Another transaction was writing one of the items (under load, a hot SKU's stock item):
+        // not a verdict on the move, which is retried.
+        if let Some(index) = reasons
             .iter()
-            .any(|r| r.code() == Some("TransactionConflict"))
+            .position(|r| r.code() == Some("TransactionConflict"))
         {
-            return Err(InventoryError::HoldMismatch {
-                sku: changes[0].sku.clone(),
+            let change = changes.get(index / 2).unwrap_or(&changes[0]);
+            return Err(InventoryError::Contended {
+                sku: change.sku.clone(),
             });
         }
         Err(InventoryError::Store(format!(
             "holds not moved: {reasons:?}"
         )))
+    }
+}
+
+impl InventoryStore for DynamoInventory {
+    async fn move_holds(
+        &self,
+        reservation: &str,
+        changes: &[StockChange],
+        expires_at_s: u64,
+        session: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut contention = Contention::default();
+        loop {
+            let moved = self
+                .try_move_holds(reservation, changes, expires_at_s, session)
+                .await;
+            if !matches!(moved, Err(InventoryError::Contended { .. }))
+                || !contention.backoff().await
+            {
+                return moved;
+            }
+        }
     }
 
     async fn settle(

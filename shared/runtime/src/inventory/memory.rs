@@ -1,8 +1,9 @@
 //! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, for in-process tests.
 
-use super::{HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
+use super::{Contention, HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
 use cart_validation::{Sku, StockChange};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 /// Stock per SKU, and holds per (reservation, SKU).
@@ -11,6 +12,9 @@ type State = (HashMap<Sku, StockLevel>, HashMap<(String, Sku), u64>);
 #[derive(Debug, Default)]
 pub(crate) struct MemoryInventory {
     state: Mutex<State>,
+    /// How many of the next move attempts meet a conflicting transaction, as DynamoDB's do while
+    /// other carts write the same stock item.
+    pub(crate) conflicts: AtomicU32,
 }
 
 impl MemoryInventory {
@@ -19,16 +23,22 @@ impl MemoryInventory {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
 
-impl InventoryStore for MemoryInventory {
-    async fn move_holds(
+    /// One attempt of [`InventoryStore::move_holds`].
+    fn try_move_holds(
         &self,
         reservation: &str,
         changes: &[StockChange],
-        _expires_at_s: u64,
-        _session: Option<&str>,
     ) -> Result<(), InventoryError> {
+        let conflicted = self
+            .conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if let (true, Some(change)) = (conflicted, changes.first()) {
+            return Err(InventoryError::Contended {
+                sku: change.sku.clone(),
+            });
+        }
         let mut state = self.lock();
         let (stock, holds) = &mut *state;
         for change in changes {
@@ -56,6 +66,26 @@ impl InventoryStore for MemoryInventory {
             holds.insert((reservation.to_owned(), change.sku.clone()), change.to);
         }
         Ok(())
+    }
+}
+
+impl InventoryStore for MemoryInventory {
+    async fn move_holds(
+        &self,
+        reservation: &str,
+        changes: &[StockChange],
+        _expires_at_s: u64,
+        _session: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        let mut contention = Contention::default();
+        loop {
+            let moved = self.try_move_holds(reservation, changes);
+            if !matches!(moved, Err(InventoryError::Contended { .. }))
+                || !contention.backoff().await
+            {
+                return moved;
+            }
+        }
     }
 
     async fn settle(

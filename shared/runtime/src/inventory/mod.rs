@@ -15,6 +15,7 @@ pub use dynamo::DynamoInventory;
 use cart_validation::{Sku, StockChange};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
 
 /// Metadata key on a Checkout Session naming its reservation (and marking it as this app's).
 pub const RESERVATION_METADATA_KEY: &str = "cart_reservation";
@@ -35,6 +36,10 @@ pub enum InventoryError {
     /// A hold was not at the quantity the caller expected (a concurrent or half-finished move).
     #[error("hold of {sku} changed concurrently")]
     HoldMismatch { sku: Sku },
+    /// Other transactions kept writing the SKU's stock item at the same moment (a hot SKU), and
+    /// the retries ran out.
+    #[error("stock of {sku} is contended")]
+    Contended { sku: Sku },
     #[error("inventory store: {0}")]
     Store(String),
 }
@@ -109,6 +114,32 @@ pub struct Settlement {
     pub sku: Sku,
     pub held: u64,
     pub sold: u64,
+}
+
+/// Attempts a stock move gets in all while DynamoDB cancels it for a transaction conflict.
+const CONTENDED_ATTEMPTS: u32 = 6;
+const CONTENDED_BACKOFF_MS: u64 = 10;
+const CONTENDED_BACKOFF_CAP_MS: u64 = 200;
+
+/// Full-jitter backoff between attempts of a stock move that met other transactions on the same
+/// stock item. Short, because the request holds its session's lease meanwhile and a conflict
+/// lasts only as long as the other transaction; the jitter spreads the retrying writers apart.
+#[derive(Debug, Default)]
+pub(crate) struct Contention {
+    retries: u32,
+}
+
+impl Contention {
+    /// After a cancelled attempt: waits, and answers whether another attempt is in the budget.
+    pub(crate) async fn backoff(&mut self) -> bool {
+        if self.retries + 1 >= CONTENDED_ATTEMPTS {
+            return false;
+        }
+        let ceiling = (CONTENDED_BACKOFF_MS << self.retries).min(CONTENDED_BACKOFF_CAP_MS);
+        self.retries += 1;
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ceiling))).await;
+        true
+    }
 }
 
 /// `move_holds` that converges when a hold is not where the cart says it should be (a previous

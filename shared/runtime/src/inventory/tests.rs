@@ -52,3 +52,37 @@ async fn a_hold_that_drifted_from_the_cart_is_reconciled() {
     let level = store.stock(&tee()).await.unwrap();
     assert_eq!(level.available + level.held, 10);
 }
+
+#[tokio::test]
+async fn the_contention_backoff_allows_six_attempts_within_a_short_budget() {
+    let mut contention = Contention::default();
+    let started = std::time::Instant::now();
+    let mut retries = 0;
+    while contention.backoff().await {
+        retries += 1;
+    }
+    assert_eq!(retries, 5, "6 attempts in all");
+    // Full jitter under 10, 20, 40, 80 and 160 ms ceilings: at most 310 ms of waiting.
+    assert!(started.elapsed() < Duration::from_millis(600));
+}
+
+#[tokio::test]
+async fn a_conflicting_move_is_retried_until_the_budget_runs_out() {
+    let store = MemoryInventory::default();
+    store.receive(&tee(), 5).await.unwrap();
+    store
+        .conflicts
+        .store(5, std::sync::atomic::Ordering::SeqCst);
+    move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None)
+        .await
+        .unwrap();
+    store
+        .conflicts
+        .store(6, std::sync::atomic::Ordering::SeqCst);
+    let err = move_holds_reconciled(&store, "rsv_a", &change(2, 3), 0, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InventoryError::Contended { .. }), "{err}");
+    let level = store.stock(&tee()).await.unwrap();
+    assert_eq!((level.available, level.held), (3, 2), "nothing moved");
+}

@@ -693,6 +693,35 @@ async fn when_stripe_may_still_apply_the_cart_the_holds_cover_both_carts() {
 }
 
 #[tokio::test]
+async fn a_stock_item_busy_beyond_the_retries_is_409_stock_busy_with_retry_after() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = tees_held(&app, 10, 2).await;
+    // Conflicts within the budget are retried inside the inventory: the shopper never sees them.
+    app.inventory
+        .conflicts
+        .store(5, std::sync::atomic::Ordering::SeqCst);
+    let (status, body) = call_quantity(&app, &set_tee(3)).await;
+    assert_eq!(status, 200, "{body}");
+
+    app.inventory
+        .conflicts
+        .store(6, std::sync::atomic::Ordering::SeqCst);
+    let response = app.handle(post(&set_tee(4)), update_quantity).await;
+
+    assert_eq!(response.status(), 409);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["code"], "stock_busy", "not session_busy: {body}");
+    assert_eq!(
+        app.stripe.updates.lock().unwrap().len(),
+        1,
+        "only the first update"
+    );
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (7, 3));
+}
+
+#[tokio::test]
 async fn removing_a_tracked_item_releases_its_hold() {
     let app = app(FakeStripe::with(tee_session()));
     let tee = tees_held(&app, 5, 2).await;
