@@ -194,7 +194,7 @@ pub fn spread(quantity: u64, shards: u16) -> impl Iterator<Item = (u16, u64)> {
 
 /// The shard a reservation's hold of `sku` starts on: stable, so a retry of the same request
 /// lands on the same item, and spread evenly over reservations.
-pub(crate) fn primary_shard(reservation: &str, sku: &Sku, shards: u16) -> u16 {
+pub fn primary_shard(reservation: &str, sku: &Sku, shards: u16) -> u16 {
     if shards <= 1 {
         return 0;
     }
