@@ -296,9 +296,9 @@ impl DynamoInventory {
         Ok(items)
     }
 
-    /// Runs the transaction `items`, which has no conditions to fail (receiving,
-    /// rebalancing), retrying conflicts like a move does; `Ok(Some(reasons))` when a condition
-    /// failed after all.
+    /// Runs a transaction on stock items only (receiving, rebalancing), retrying conflicts like
+    /// a move does; `Ok(Some(reasons))` when it was cancelled for anything else (a failed
+    /// condition).
     async fn transact_contended(
         &self,
         sku: &Sku,

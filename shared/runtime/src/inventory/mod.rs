@@ -94,7 +94,8 @@ pub trait InventoryStore: Send + Sync {
     ) -> impl Future<Output = Result<BTreeMap<Sku, Held>, InventoryError>> + Send;
 
     /// Closes holds for good: `sold` units of each become sold, the rest of the hold goes back
-    /// to available. Each hold must still be HELD at `held` units, so a settlement applies once.
+    /// to available. Each hold must still be HELD at `held` units on `shard`, so a settlement
+    /// applies once, to the shard that holds it.
     fn settle(
         &self,
         reservation: &str,
