@@ -97,8 +97,9 @@ curl -s -X POST $FN/update-quantity/update-quantity -H 'content-type: applicatio
 
 curl -s -X POST $STRIPE_URL/_emulator/checkout/sessions/cs_test_PASTE_ID_HERE/complete
 
-More stock (prints the SKU's counters): python3 infra/local/receive_stock.py \\
-  --endpoint http://127.0.0.1:$DYNAMODB_PORT --sku TSHIRT --quantity 10
+More stock (prints the SKU's counters; spread over its shards if the catalog's inventory_shards
+splits it): python3 infra/local/receive_stock.py \\
+  --endpoint http://127.0.0.1:$DYNAMODB_PORT --sku TSHIRT --quantity 10 --catalog $STACK/catalog.json
 Logs: $STACK/*.log · requests Stripe saw: curl -s $STRIPE_URL/_emulator/requests
 
 USAGE

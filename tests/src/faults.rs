@@ -130,7 +130,7 @@ fn until_final(stack: &Stack, function: &str, path: &str, body: &str, key: &str)
         };
         let busy = matches!(
             reply.body["code"].as_str(),
-            Some("session_busy" | "request_in_progress")
+            Some("session_busy" | "request_in_progress" | "stock_busy")
         );
         if reply.status < 500 && !busy {
             let replay = stack.functions.send(function, path, body, &headers);

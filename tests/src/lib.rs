@@ -407,9 +407,20 @@ client.put_parameter(Name=sys.argv[2], Value=sys.argv[3],
         )
     }
 
-    /// `(available, held, sold, received)` of a SKU.
+    /// `(available, held, sold, received)` of a SKU (of its shard 0 when the catalog shards it).
     pub fn stock(&self, sku: &str) -> Result<(u64, u64, u64, u64)> {
-        let item = self.get("InventoryTable", &format!("sku#{sku}"))?;
+        self.shard_stock(sku, 0)
+    }
+
+    /// `(available, held, sold, received)` of one shard of a SKU's stock (`sku#<SKU>` is
+    /// shard 0, `sku#<SKU>#<i>` shard i); zeros when the item does not exist.
+    pub fn shard_stock(&self, sku: &str, shard: u16) -> Result<(u64, u64, u64, u64)> {
+        let pk = if shard == 0 {
+            format!("sku#{sku}")
+        } else {
+            format!("sku#{sku}#{shard}")
+        };
+        let item = self.get("InventoryTable", &pk)?;
         let n = |name: &str| {
             item[name]["N"]
                 .as_str()
@@ -417,6 +428,26 @@ client.put_parameter(Name=sys.argv[2], Value=sys.argv[3],
                 .unwrap_or(0)
         };
         Ok((n("available"), n("held"), n("sold"), n("received")))
+    }
+
+    /// Receives `quantity` units of `sku` with infra/local/receive_stock.py, which spreads them
+    /// over the shards `catalog` (JSON) gives the SKU.
+    pub fn receive_with_catalog(&self, sku: &str, quantity: u64, catalog: &str) -> Result<()> {
+        let path = std::env::temp_dir().join(format!("e2e-catalog-{:016x}.json", random_u64()));
+        std::fs::write(&path, catalog)?;
+        let status = Command::new("python3")
+            .arg(repo_root().join("infra/local/receive_stock.py"))
+            .args(["--endpoint", &self.endpoint, "--sku", sku])
+            .args(["--quantity", &quantity.to_string()])
+            .arg("--catalog")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .status();
+        let _ = std::fs::remove_file(&path);
+        if !status?.success() {
+            return Err("receive_stock.py failed".into());
+        }
+        Ok(())
     }
 
     /// Moves a hold's expiry into the past, as if its time had come.
@@ -533,7 +564,12 @@ impl Catalog {
     }
 
     pub fn json(&self) -> String {
-        serde_json::json!({
+        self.json_with_shards(&[])
+    }
+
+    /// [`Catalog::json`] with `inventory_shards` set to `shards` (absent when empty).
+    pub fn json_with_shards(&self, shards: &[(&str, u16)]) -> String {
+        let mut json = serde_json::json!({
             "plans": [
                 { "id": "pro", "monthly": self.monthly, "yearly": self.yearly },
                 { "id": "support", "monthly": self.support_monthly, "yearly": self.support_yearly,
@@ -569,8 +605,15 @@ impl Catalog {
                 { "country": "US", "tax_rate": self.tax_us },
                 { "country": "US", "state": "CA", "tax_rate": self.tax_us_ca },
             ]
-        })
-        .to_string()
+        });
+        if !shards.is_empty() {
+            json["inventory_shards"] = shards
+                .iter()
+                .map(|(sku, n)| ((*sku).to_owned(), Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        json.to_string()
     }
 }
 
@@ -892,6 +935,24 @@ impl Stack {
         )
     }
 
+    /// Like [`Stack::start_scaled`], with the stock of each SKU of `shards` split over that
+    /// many items (the catalog's `inventory_shards`).
+    pub fn start_sharded(
+        api_version: &'static str,
+        instances: usize,
+        shards: &[(&str, u16)],
+    ) -> Result<Self> {
+        Self::start_cataloged(
+            Emulator::start()?,
+            Dynamo::start()?,
+            api_version,
+            &[],
+            instances,
+            Secrets::InEnvironment,
+            shards,
+        )
+    }
+
     /// The stack around an emulator and a DynamoDB already started (e.g. with latency).
     pub fn start_on(
         stripe: Emulator,
@@ -901,8 +962,28 @@ impl Stack {
         instances: usize,
         secrets: Secrets,
     ) -> Result<Self> {
+        Self::start_cataloged(
+            stripe,
+            dynamo,
+            api_version,
+            extra_env,
+            instances,
+            secrets,
+            &[],
+        )
+    }
+
+    fn start_cataloged(
+        stripe: Emulator,
+        dynamo: Dynamo,
+        api_version: &'static str,
+        extra_env: &[(&str, &str)],
+        instances: usize,
+        secrets: Secrets,
+        shards: &[(&str, u16)],
+    ) -> Result<Self> {
         let catalog = Catalog::seed(&stripe)?;
-        let catalog_json = catalog.json();
+        let catalog_json = catalog.json_with_shards(shards);
         let dynamo_env = dynamo.env();
         let mut env = vec![
             ("STRIPE_API_BASE", stripe.base.as_str()),

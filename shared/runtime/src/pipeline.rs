@@ -14,7 +14,7 @@ use crate::guard::{
 };
 use crate::http::Reply;
 use crate::inventory::{
-    move_holds_reconciled, reversed, DynamoInventory, InventoryError, InventoryStore,
+    move_holds_reconciled, reversed, shard_counts, DynamoInventory, InventoryError, InventoryStore,
 };
 use crate::stripe::{HttpStripe, NewSession, StripeError, StripeGateway};
 use cart_validation::request::MAX_BODY_BYTES;
@@ -79,7 +79,11 @@ impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
         Ok(Self::new(
             HttpStripe::new(&config.stripe)?,
             DynamoGuardStore::new(dynamo.clone(), config.idempotency_table.clone()),
-            DynamoInventory::new(dynamo, config.inventory_table.clone()),
+            DynamoInventory::new(
+                dynamo,
+                config.inventory_table.clone(),
+                shard_counts(&config.catalog),
+            ),
             &config,
             function,
         ))
@@ -158,6 +162,10 @@ impl Failure {
             // A hold that keeps moving under us: only a concurrent writer outside the lease does that.
             Self::Inventory(InventoryError::HoldMismatch { .. }) => {
                 ApiError::new(ErrorCode::SessionBusy).with_retry_after(1)
+            }
+            // Other carts kept holding the same product at that moment, beyond the retries.
+            Self::Inventory(InventoryError::Contended { .. }) => {
+                ApiError::new(ErrorCode::StockBusy).with_retry_after(1)
             }
             Self::Inventory(InventoryError::Store(_)) => ApiError::new(ErrorCode::InternalError),
         }
@@ -581,7 +589,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         };
         for sku in skus {
             let in_cart = units.get(sku).copied().unwrap_or(0);
-            let held = held.get(sku).copied().unwrap_or(0);
+            let held = held.get(sku).map_or(0, |h| h.quantity);
             if held == in_cart || (align == Align::ReleaseOnly && held < in_cart) {
                 continue;
             }

@@ -5,7 +5,7 @@
 use crate::ids::PriceId;
 use crate::request::Interval;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A subscription plan sold at a monthly and a yearly price.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -186,7 +186,12 @@ struct CatalogFile {
     shipping: Option<Shipping>,
     #[serde(default)]
     tax_rates: Vec<TaxRateRule>,
+    #[serde(default)]
+    inventory_shards: BTreeMap<Sku, u16>,
 }
+
+/// Most stock items one SKU may be split over (`inventory_shards`).
+pub const MAX_INVENTORY_SHARDS: u16 = 64;
 
 /// Stripe allows at most this many shipping options on a Checkout Session.
 pub const MAX_SHIPPING_OPTIONS: usize = 5;
@@ -273,6 +278,8 @@ pub enum CatalogError {
     BadShipping(String),
     #[error("tax rate #{index}: {reason}")]
     BadTaxRate { index: usize, reason: String },
+    #[error("inventory_shards of `{sku}`: {reason}")]
+    BadInventoryShards { sku: Sku, reason: String },
 }
 
 /// The validated catalog with its lookup indexes.
@@ -286,6 +293,8 @@ pub struct Catalog {
     complimentary: Option<Complimentary>,
     shipping: Option<Shipping>,
     tax_rates: Vec<TaxRateRule>,
+    /// SKUs whose stock is split over more than one item; every other SKU has one.
+    inventory_shards: BTreeMap<Sku, u16>,
 }
 
 impl Catalog {
@@ -293,7 +302,38 @@ impl Catalog {
         let file: CatalogFile = serde_json::from_str(json)?;
         Self::new(file.plans, file.products)?
             .with_rules(file.offers, file.complimentary)?
-            .with_shipping(file.shipping, file.tax_rates)
+            .with_shipping(file.shipping, file.tax_rates)?
+            .with_inventory_shards(file.inventory_shards)
+    }
+
+    /// Splits the stock of hot SKUs over several items (1 to [`MAX_INVENTORY_SHARDS`] each);
+    /// every SKU must be one a product draws on.
+    pub fn with_inventory_shards(
+        mut self,
+        shards: BTreeMap<Sku, u16>,
+    ) -> Result<Self, CatalogError> {
+        let tracked = self.stock_skus();
+        for (sku, &count) in &shards {
+            let bad = |reason: String| CatalogError::BadInventoryShards {
+                sku: sku.clone(),
+                reason,
+            };
+            if !(1..=MAX_INVENTORY_SHARDS).contains(&count) {
+                return Err(bad(format!(
+                    "must be 1 to {MAX_INVENTORY_SHARDS}, not {count}"
+                )));
+            }
+            if tracked.binary_search(sku).is_err() {
+                return Err(bad("no product has this SKU".into()));
+            }
+        }
+        self.inventory_shards = shards.into_iter().filter(|&(_, n)| n > 1).collect();
+        Ok(self)
+    }
+
+    /// How many stock items the SKU's stock is split over (1 unless `inventory_shards` says).
+    pub fn inventory_shards(&self, sku: &Sku) -> u16 {
+        self.inventory_shards.get(sku).copied().unwrap_or(1)
     }
 
     /// Adds the shipping tiers and the tax rates by destination, checked as a whole.
@@ -452,6 +492,7 @@ impl Catalog {
             complimentary: None,
             shipping: None,
             tax_rates: Vec::new(),
+            inventory_shards: BTreeMap::new(),
         })
     }
 
@@ -781,6 +822,45 @@ mod tests {
             banded.join(",")
         ))
         .is_ok());
+    }
+
+    #[test]
+    fn a_hot_sku_may_be_split_over_up_to_64_stock_items() {
+        let products =
+            r#""products":[{"price":"price_tee","sku":"TEE"},{"price":"price_mug","sku":"MUG"}]"#;
+        let catalog = with(&format!(r#"{products},"inventory_shards":{{"TEE":16}}"#)).unwrap();
+        let (tee, mug) = (Sku::parse("TEE").unwrap(), Sku::parse("MUG").unwrap());
+        assert_eq!(catalog.inventory_shards(&tee), 16);
+        assert_eq!(catalog.inventory_shards(&mug), 1, "absent = one item");
+        assert_eq!(catalog.inventory_shards(&Sku::parse("OTHER").unwrap()), 1);
+        assert_eq!(with(products).unwrap().inventory_shards(&tee), 1);
+        let edges = with(&format!(
+            r#"{products},"inventory_shards":{{"TEE":64,"MUG":1}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            (edges.inventory_shards(&tee), edges.inventory_shards(&mug)),
+            (64, 1)
+        );
+    }
+
+    #[test]
+    fn bad_inventory_shards_are_refused_with_a_reason() {
+        let products = r#""products":[{"price":"price_tee","sku":"TEE"},{"price":"price_pdf"}]"#;
+        for (shards, why) in [
+            (r#"{"TEE":0}"#, "1 to 64"),
+            (r#"{"TEE":65}"#, "1 to 64"),
+            (r#"{"MUG":2}"#, "no product"),
+            (r#"{"TEE":-1}"#, "invalid value"),
+            (r#"{"TEE":2.5}"#, "invalid type"),
+            (r#"{"has space":2}"#, "not a SKU"),
+            (r#"[2]"#, "invalid type"),
+        ] {
+            let error = with(&format!(r#"{products},"inventory_shards":{shards}"#))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(why), "{shards}: {error}");
+        }
     }
 
     #[test]

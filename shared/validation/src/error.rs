@@ -21,6 +21,7 @@ pub enum ErrorCode {
     SessionNotUpdatable,
     OutOfStock,
     SessionBusy,
+    StockBusy,
     RequestInProgress,
     OfferNotAvailable,
     QuantityOutOfRange,
@@ -33,7 +34,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation that must cover them all.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::InvalidJson,
         Self::InvalidRequest,
         Self::InvalidSignature,
@@ -45,6 +46,7 @@ impl ErrorCode {
         Self::SessionNotUpdatable,
         Self::OutOfStock,
         Self::SessionBusy,
+        Self::StockBusy,
         Self::RequestInProgress,
         Self::OfferNotAvailable,
         Self::QuantityOutOfRange,
@@ -65,6 +67,7 @@ impl ErrorCode {
             Self::SessionNotUpdatable
             | Self::OutOfStock
             | Self::SessionBusy
+            | Self::StockBusy
             | Self::RequestInProgress => 409,
             Self::OfferNotAvailable
             | Self::QuantityOutOfRange
@@ -89,6 +92,7 @@ impl ErrorCode {
             Self::SessionNotUpdatable => "session_not_updatable",
             Self::OutOfStock => "out_of_stock",
             Self::SessionBusy => "session_busy",
+            Self::StockBusy => "stock_busy",
             Self::RequestInProgress => "request_in_progress",
             Self::OfferNotAvailable => "offer_not_available",
             Self::QuantityOutOfRange => "quantity_out_of_range",
@@ -118,6 +122,7 @@ impl ErrorCode {
             Self::SessionBusy => {
                 "This checkout session is being updated by another request. Please try again."
             }
+            Self::StockBusy => "This product is in high demand. Please try again.",
             Self::RequestInProgress => {
                 "An identical request is still being processed. Please try again shortly."
             }
@@ -302,14 +307,15 @@ mod tests {
             ErrorCode::SessionNotUpdatable => 8,
             ErrorCode::OutOfStock => 9,
             ErrorCode::SessionBusy => 10,
-            ErrorCode::RequestInProgress => 11,
-            ErrorCode::OfferNotAvailable => 12,
-            ErrorCode::QuantityOutOfRange => 13,
-            ErrorCode::CannotRemoveLastItem => 14,
-            ErrorCode::DestinationNotSupported => 15,
-            ErrorCode::IdempotencyKeyReused => 16,
-            ErrorCode::PaymentProviderUnavailable => 17,
-            ErrorCode::InternalError => 18,
+            ErrorCode::StockBusy => 11,
+            ErrorCode::RequestInProgress => 12,
+            ErrorCode::OfferNotAvailable => 13,
+            ErrorCode::QuantityOutOfRange => 14,
+            ErrorCode::CannotRemoveLastItem => 15,
+            ErrorCode::DestinationNotSupported => 16,
+            ErrorCode::IdempotencyKeyReused => 17,
+            ErrorCode::PaymentProviderUnavailable => 18,
+            ErrorCode::InternalError => 19,
         };
         for (n, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(position(*code), n, "{code:?}");

@@ -1,15 +1,20 @@
 //! [`InventoryStore`] on the inventory table (partition key `pk`):
-//! `sku#<SKU>` {available, held, sold, received} and `hold#<reservation>#<SKU>` {quantity, state,
-//! expires_at, session_id, sweep}. `sweep` exists only while a hold holds stock, so the sparse
-//! index the sweeper reads lists exactly the live holds.
+//! `sku#<SKU>` (shard 0, the only one of an unsharded SKU) and `sku#<SKU>#<i>` (shard i > 0)
+//! {available, held, sold, received}, and `hold#<reservation>#<SKU>` {quantity, shard, state,
+//! expires_at, session_id, sweep}. A hold without `shard` (written before shards existed) is on
+//! shard 0. `sweep` exists only while a hold holds stock, so the sparse index the sweeper reads
+//! lists exactly the live holds.
 
-use super::{HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
+use super::{
+    check_rebalance, move_on_shards, spread, Contention, Held, HoldRecord, InventoryError,
+    InventoryStore, Settlement, ShardMove, ShardedStore, StockLevel,
+};
 use crate::error_chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, CancellationReason, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use cart_validation::{Sku, StockChange};
@@ -23,11 +28,19 @@ const BATCH_READ_ATTEMPTS: u32 = 4;
 pub const SWEEP_INDEX: &str = "holds-by-expiry";
 const SOLD: &str = "SOLD";
 const RELEASED: &str = "RELEASED";
+/// Starts a stock item that does not exist yet at zero (a new shard) and adds `:q` units.
+const RECEIVE: &str = "SET available = if_not_exists(available, :zero) + :q, \
+                       received = if_not_exists(received, :zero) + :q, \
+                       held = if_not_exists(held, :zero), sold = if_not_exists(sold, :zero)";
+
+type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Clone)]
 pub struct DynamoInventory {
     client: Client,
     table: String,
+    /// Shards per SKU (the catalog's `inventory_shards`); 1 when absent.
+    shards: BTreeMap<Sku, u16>,
 }
 
 fn n(value: u64) -> AttributeValue {
@@ -38,62 +51,119 @@ fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn sku_key(sku: &Sku) -> AttributeValue {
-    s(&format!("sku#{sku}"))
+/// Shard 0 keeps the key the SKU always had, so existing stock and unsharded SKUs are untouched.
+fn sku_key(sku: &Sku, shard: u16) -> AttributeValue {
+    if shard == 0 {
+        s(&format!("sku#{sku}"))
+    } else {
+        s(&format!("sku#{sku}#{shard}"))
+    }
 }
 
 fn hold_key(reservation: &str, sku: &Sku) -> AttributeValue {
     s(&format!("hold#{reservation}#{sku}"))
 }
 
-fn number(item: Option<&HashMap<String, AttributeValue>>, name: &str) -> u64 {
+fn number(item: Option<&Item>, name: &str) -> u64 {
     item.and_then(|i| i.get(name))
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
 
+/// The shard a hold item records; none (a hold from before shards) is shard 0.
+fn shard_of(item: &Item) -> u16 {
+    u16::try_from(number(Some(item), "shard")).unwrap_or(0)
+}
+
+/// The condition that a hold is on `shard`, bound as `:from_shard` (`shard` is a reserved word,
+/// hence `#shard`); a hold without the attribute is on shard 0.
+fn on_shard(shard: u16) -> &'static str {
+    if shard == 0 {
+        "(attribute_not_exists(#shard) OR #shard = :from_shard)"
+    } else {
+        "#shard = :from_shard"
+    }
+}
+
+/// What an item of a move's transaction checks, to tell from the cancellation reasons which
+/// condition failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `available >= :d` on the shard units are taken from.
+    Take,
+    /// `held >= :d` on the shard units go back to.
+    Give,
+    /// The hold at its quantity and shard.
+    Hold,
+}
+
 impl DynamoInventory {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// `shards`: how many stock items each SKU is split over (from the catalog); 1 when absent.
+    pub fn new(client: Client, table: impl Into<String>, shards: BTreeMap<Sku, u16>) -> Self {
         Self {
             client,
             table: table.into(),
+            shards,
         }
     }
 
-    /// The SKU's counters move by the change: taking stock needs that much available, giving it
-    /// back needs that much held.
-    fn stock_update(&self, change: &StockChange) -> Result<Update, InventoryError> {
-        let builder = Update::builder()
+    /// `units` of the shard move between `available` and `held` by `expression`, if `condition`
+    /// holds (the item's old values come back when it does not, so a short shard says how short).
+    fn stock_update(
+        &self,
+        sku: &Sku,
+        shard: u16,
+        units: u64,
+        expression: &str,
+        condition: &str,
+    ) -> Result<Update, InventoryError> {
+        Update::builder()
             .table_name(&self.table)
-            .key("pk", sku_key(&change.sku));
-        let builder = if change.to > change.from {
-            builder
-                .update_expression("SET available = available - :d, held = held + :d")
-                .condition_expression("available >= :d")
-                .expression_attribute_values(":d", n(change.to - change.from))
-        } else {
-            builder
-                .update_expression("SET available = available + :d, held = held - :d")
-                .condition_expression("held >= :d")
-                .expression_attribute_values(":d", n(change.from - change.to))
-        };
-        builder
+            .key("pk", sku_key(sku, shard))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_values(":d", n(units))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| InventoryError::Store(e.to_string()))
     }
 
-    /// The hold moves only from the quantity the caller saw.
+    /// A hold takes `units` of the shard's stock: that many must be available.
+    fn take(&self, sku: &Sku, shard: u16, units: u64) -> Result<Update, InventoryError> {
+        self.stock_update(
+            sku,
+            shard,
+            units,
+            "SET available = available - :d, held = held + :d",
+            "available >= :d",
+        )
+    }
+
+    /// A hold gives `units` back to the shard: that many must be held there.
+    fn give(&self, sku: &Sku, shard: u16, units: u64) -> Result<Update, InventoryError> {
+        self.stock_update(
+            sku,
+            shard,
+            units,
+            "SET available = available + :d, held = held - :d",
+            "held >= :d",
+        )
+    }
+
+    /// The hold moves only from the quantity and shard the caller saw, and records where its
+    /// units now are.
     fn hold_update(
         &self,
         reservation: &str,
-        change: &StockChange,
+        shard_move: &ShardMove,
         expires_at_s: u64,
         session: Option<&str>,
     ) -> Result<Update, InventoryError> {
+        let change = &shard_move.change;
         let mut set = vec![
             "quantity = :to",
+            "#shard = :shard",
             "#state = :held",
             "sku = :sku",
             "reservation = :reservation",
@@ -109,10 +179,14 @@ impl DynamoInventory {
         } else {
             format!("SET {} REMOVE sweep", set.join(", "))
         };
+        // A new hold may start on any shard; an existing one is where it was.
         let condition = if change.from == 0 {
-            "attribute_not_exists(pk) OR (#state = :held AND quantity = :from)"
+            "attribute_not_exists(pk) OR (#state = :held AND quantity = :from)".to_owned()
         } else {
-            "#state = :held AND quantity = :from"
+            format!(
+                "#state = :held AND quantity = :from AND {}",
+                on_shard(shard_move.from_shard)
+            )
         };
         let mut builder = Update::builder()
             .table_name(&self.table)
@@ -120,18 +194,206 @@ impl DynamoInventory {
             .update_expression(expression)
             .condition_expression(condition)
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#shard", "shard")
             .expression_attribute_values(":to", n(change.to))
             .expression_attribute_values(":from", n(change.from))
+            .expression_attribute_values(":shard", n(u64::from(shard_move.to_shard)))
             .expression_attribute_values(":held", s(HELD))
             .expression_attribute_values(":sku", s(change.sku.as_str()))
             .expression_attribute_values(":reservation", s(reservation))
             .expression_attribute_values(":expires", n(expires_at_s));
+        if change.from > 0 {
+            builder = builder
+                .expression_attribute_values(":from_shard", n(u64::from(shard_move.from_shard)));
+        }
         if let Some(session) = session {
             builder = builder.expression_attribute_values(":session", s(session));
         }
         builder
             .build()
             .map_err(|e| InventoryError::Store(e.to_string()))
+    }
+
+    /// Runs one transaction: `Ok(None)` when it applied, `Ok(Some(reasons))` when DynamoDB
+    /// cancelled it (one reason per item, in order).
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> Result<Option<Vec<CancellationReason>>, InventoryError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    Ok(Some(c.cancellation_reasons().to_vec()))
+                }
+                other => Err(InventoryError::Store(format!("{what}: {other}"))),
+            },
+            Err(other) => Err(InventoryError::Store(format!(
+                "{what}: {}",
+                error_chain(&other)
+            ))),
+        }
+    }
+
+    /// The items of `keys`, read consistently in batches (BatchGetItem takes up to 100
+    /// keys and may hand some back unread under load); absent items are simply not returned.
+    async fn read_items(
+        &self,
+        keys: Vec<AttributeValue>,
+        what: &str,
+    ) -> Result<Vec<Item>, InventoryError> {
+        let mut items = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut keys: Vec<_> = chunk
+                .iter()
+                .map(|key| HashMap::from([("pk".to_owned(), key.clone())]))
+                .collect();
+            for attempt in 0..BATCH_READ_ATTEMPTS {
+                if keys.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| InventoryError::Store(format!("{what}: {e}")))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| InventoryError::Store(format!("{what}: {}", error_chain(&e))))?;
+                items.extend(
+                    output
+                        .responses()
+                        .and_then(|r| r.get(&self.table))
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+                if let Some(unread) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    keys = unread.keys().to_vec();
+                }
+            }
+            if !keys.is_empty() {
+                return Err(InventoryError::Store(format!(
+                    "{what}: {} keys still unprocessed after {BATCH_READ_ATTEMPTS} attempts",
+                    keys.len()
+                )));
+            }
+        }
+        Ok(items)
+    }
+
+    /// Runs a transaction on stock items only (receiving, rebalancing), retrying conflicts like
+    /// a move does; `Ok(Some(reasons))` when it was cancelled for anything else (a failed
+    /// condition).
+    async fn transact_contended(
+        &self,
+        sku: &Sku,
+        items: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> Result<Option<Vec<CancellationReason>>, InventoryError> {
+        let mut contention = Contention::default();
+        loop {
+            let reasons = self.transact(items.clone(), what).await?;
+            let conflicted = reasons.as_ref().is_some_and(|reasons| {
+                reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"))
+                    && !reasons
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed"))
+            });
+            if !conflicted {
+                return Ok(reasons);
+            }
+            if !contention.backoff().await {
+                return Err(InventoryError::Contended { sku: sku.clone() });
+            }
+        }
+    }
+}
+
+impl ShardedStore for DynamoInventory {
+    fn shards(&self, sku: &Sku) -> u16 {
+        self.shards.get(sku).copied().unwrap_or(1)
+    }
+
+    async fn attempt(
+        &self,
+        reservation: &str,
+        moves: &[ShardMove],
+        expires_at_s: u64,
+        session: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        let mut roles: Vec<(&Sku, Role)> = Vec::new();
+        let mut items = Vec::new();
+        for shard_move in moves {
+            let StockChange { sku, from, to } = &shard_move.change;
+            // A relocating hold leaves one item and lands on another: three distinct items.
+            let stock = if shard_move.relocates() {
+                vec![
+                    (Role::Give, self.give(sku, shard_move.from_shard, *from)?),
+                    (Role::Take, self.take(sku, shard_move.to_shard, *to)?),
+                ]
+            } else if to > from {
+                vec![(Role::Take, self.take(sku, shard_move.to_shard, to - from)?)]
+            } else {
+                vec![(Role::Give, self.give(sku, shard_move.to_shard, from - to)?)]
+            };
+            let hold = self.hold_update(reservation, shard_move, expires_at_s, session)?;
+            for (role, update) in stock.into_iter().chain([(Role::Hold, hold)]) {
+                roles.push((sku, role));
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
+        }
+        let Some(reasons) = self.transact(items, "moving holds").await? else {
+            return Ok(());
+        };
+        let failed = |wanted: &[Role]| {
+            reasons.iter().zip(&roles).find(|(reason, (_, role))| {
+                reason.code() == Some("ConditionalCheckFailed") && wanted.contains(role)
+            })
+        };
+        // A hold not where the move expects it (or a shard that does not hold it) first: the
+        // reconciliation re-reads it. Then a short shard: the caller falls over to the next.
+        if let Some((_, (sku, _))) = failed(&[Role::Hold, Role::Give]) {
+            return Err(InventoryError::HoldMismatch {
+                sku: (*sku).clone(),
+            });
+        }
+        if let Some((reason, (sku, _))) = failed(&[Role::Take]) {
+            return Err(InventoryError::OutOfStock {
+                sku: (*sku).clone(),
+                available: number(reason.item(), "available"),
+            });
+        }
+        // Another transaction was writing one of the items (under load, a hot SKU's stock item):
+        // not a verdict on the move, which is retried.
+        if let Some((_, (sku, _))) = reasons
+            .iter()
+            .zip(&roles)
+            .find(|(reason, _)| reason.code() == Some("TransactionConflict"))
+        {
+            return Err(InventoryError::Contended {
+                sku: (*sku).clone(),
+            });
+        }
+        Err(InventoryError::Store(format!(
+            "holds not moved: {reasons:?}"
+        )))
     }
 }
 
@@ -140,70 +402,11 @@ impl InventoryStore for DynamoInventory {
         &self,
         reservation: &str,
         changes: &[StockChange],
+        shards: &BTreeMap<Sku, u16>,
         expires_at_s: u64,
         session: Option<&str>,
     ) -> Result<(), InventoryError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let mut request = self.client.transact_write_items();
-        for change in changes {
-            request = request
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .update(self.stock_update(change)?)
-                        .build(),
-                )
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .update(self.hold_update(reservation, change, expires_at_s, session)?)
-                        .build(),
-                );
-        }
-        let cancelled = match request.send().await {
-            Ok(_) => return Ok(()),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => c,
-                other => return Err(InventoryError::Store(format!("moving holds: {other}"))),
-            },
-            Err(other) => {
-                return Err(InventoryError::Store(format!(
-                    "moving holds: {}",
-                    error_chain(&other)
-                )))
-            }
-        };
-        // Items go in pairs (stock, hold) per change; the reasons say which condition failed.
-        let reasons = cancelled.cancellation_reasons();
-        for (index, reason) in reasons.iter().enumerate() {
-            if reason.code() != Some("ConditionalCheckFailed") {
-                continue;
-            }
-            let Some(change) = changes.get(index / 2) else {
-                continue;
-            };
-            return Err(if index % 2 == 0 {
-                InventoryError::OutOfStock {
-                    sku: change.sku.clone(),
-                    available: number(reason.item(), "available"),
-                }
-            } else {
-                InventoryError::HoldMismatch {
-                    sku: change.sku.clone(),
-                }
-            });
-        }
-        if reasons
-            .iter()
-            .any(|r| r.code() == Some("TransactionConflict"))
-        {
-            return Err(InventoryError::HoldMismatch {
-                sku: changes[0].sku.clone(),
-            });
-        }
-        Err(InventoryError::Store(format!(
-            "holds not moved: {reasons:?}"
-        )))
+        move_on_shards(self, reservation, changes, shards, expires_at_s, session).await
     }
 
     async fn settle(
@@ -211,12 +414,12 @@ impl InventoryStore for DynamoInventory {
         reservation: &str,
         settlements: &[Settlement],
     ) -> Result<(), InventoryError> {
-        let mut request = self.client.transact_write_items();
+        let mut items = Vec::new();
         for settlement in settlements {
             let sold = settlement.sold.min(settlement.held);
             let stock = Update::builder()
                 .table_name(&self.table)
-                .key("pk", sku_key(&settlement.sku))
+                .key("pk", sku_key(&settlement.sku, settlement.shard))
                 .update_expression(
                     "SET held = held - :held, sold = sold + :sold, available = available + :back",
                 )
@@ -230,43 +433,37 @@ impl InventoryStore for DynamoInventory {
                 .table_name(&self.table)
                 .key("pk", hold_key(reservation, &settlement.sku))
                 .update_expression("SET #state = :end, sold = :sold REMOVE sweep")
-                .condition_expression("#state = :held AND quantity = :quantity")
+                .condition_expression(format!(
+                    "#state = :held AND quantity = :quantity AND {}",
+                    on_shard(settlement.shard)
+                ))
                 .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#shard", "shard")
                 .expression_attribute_values(":end", s(if sold > 0 { SOLD } else { RELEASED }))
                 .expression_attribute_values(":sold", n(sold))
                 .expression_attribute_values(":held", s(HELD))
                 .expression_attribute_values(":quantity", n(settlement.held))
+                .expression_attribute_values(":from_shard", n(u64::from(settlement.shard)))
                 .build()
                 .map_err(|e| InventoryError::Store(e.to_string()))?;
-            request = request
-                .transact_items(TransactWriteItem::builder().update(stock).build())
-                .transact_items(TransactWriteItem::builder().update(hold).build());
+            items.push(TransactWriteItem::builder().update(stock).build());
+            items.push(TransactWriteItem::builder().update(hold).build());
         }
         if settlements.is_empty() {
             return Ok(());
         }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    let index = c
-                        .cancellation_reasons()
-                        .iter()
-                        .position(|r| r.code() != Some("None"))
-                        .unwrap_or(0);
-                    Err(InventoryError::HoldMismatch {
-                        sku: settlements
-                            .get(index / 2)
-                            .map_or_else(|| settlements[0].sku.clone(), |s| s.sku.clone()),
-                    })
-                }
-                other => Err(InventoryError::Store(format!("settling holds: {other}"))),
-            },
-            Err(other) => Err(InventoryError::Store(format!(
-                "settling holds: {}",
-                error_chain(&other)
-            ))),
-        }
+        let Some(reasons) = self.transact(items, "settling holds").await? else {
+            return Ok(());
+        };
+        let index = reasons
+            .iter()
+            .position(|r| r.code() != Some("None"))
+            .unwrap_or(0);
+        Err(InventoryError::HoldMismatch {
+            sku: settlements
+                .get(index / 2)
+                .map_or_else(|| settlements[0].sku.clone(), |s| s.sku.clone()),
+        })
     }
 
     async fn attach_session(
@@ -311,9 +508,7 @@ impl InventoryStore for DynamoInventory {
             .map_err(|e| {
                 InventoryError::Store(format!("listing expired holds: {}", error_chain(&e)))
             })?;
-        let text = |item: &HashMap<String, AttributeValue>, name: &str| {
-            item.get(name).and_then(|v| v.as_s().ok()).cloned()
-        };
+        let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         Ok(output
             .items()
             .iter()
@@ -322,6 +517,7 @@ impl InventoryStore for DynamoInventory {
                     reservation: text(item, "reservation")?,
                     sku: Sku::parse(&text(item, "sku")?)?,
                     quantity: number(Some(item), "quantity"),
+                    shard: shard_of(item),
                     session: text(item, "session_id"),
                     expires_at_s: number(Some(item), "expires_at"),
                 })
@@ -333,102 +529,137 @@ impl InventoryStore for DynamoInventory {
         &self,
         reservation: &str,
         skus: &[Sku],
-    ) -> Result<BTreeMap<Sku, u64>, InventoryError> {
+    ) -> Result<BTreeMap<Sku, Held>, InventoryError> {
+        let keys = skus.iter().map(|sku| hold_key(reservation, sku)).collect();
         let mut held = BTreeMap::new();
-        // BatchGetItem takes up to 100 keys and may hand some back unread under load.
-        for chunk in skus.chunks(100) {
-            let mut keys: Vec<_> = chunk
-                .iter()
-                .map(|sku| HashMap::from([("pk".to_owned(), hold_key(reservation, sku))]))
-                .collect();
-            for attempt in 0..BATCH_READ_ATTEMPTS {
-                if keys.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| InventoryError::Store(format!("reading holds: {e}")))?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        InventoryError::Store(format!("reading holds: {}", error_chain(&e)))
-                    })?;
-                for item in output
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let live = item
-                        .get("state")
-                        .and_then(|v| v.as_s().ok())
-                        .is_some_and(|s| s == HELD);
-                    let sku = item
-                        .get("sku")
-                        .and_then(|v| v.as_s().ok())
-                        .and_then(|s| Sku::parse(s));
-                    let quantity = number(Some(item), "quantity");
-                    if let (true, Some(sku), 1..) = (live, sku, quantity) {
-                        held.insert(sku, quantity);
-                    }
-                }
-                if let Some(unread) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
-                    keys = unread.keys().to_vec();
-                }
-            }
-            if !keys.is_empty() {
-                return Err(InventoryError::Store(format!(
-                    "reading holds: {} keys still unprocessed after {BATCH_READ_ATTEMPTS} attempts",
-                    keys.len()
-                )));
+        for item in self.read_items(keys, "reading holds").await? {
+            let live = item
+                .get("state")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|s| s == HELD);
+            let sku = item
+                .get("sku")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| Sku::parse(s));
+            let quantity = number(Some(&item), "quantity");
+            if let (true, Some(sku), 1..) = (live, sku, quantity) {
+                let shard = shard_of(&item);
+                held.insert(sku, Held { quantity, shard });
             }
         }
         Ok(held)
     }
 
     async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", sku_key(sku))
-            .update_expression(
-                "SET available = if_not_exists(available, :zero) + :q, \
-                 received = if_not_exists(received, :zero) + :q, \
-                 held = if_not_exists(held, :zero), sold = if_not_exists(sold, :zero)",
-            )
-            .expression_attribute_values(":q", n(quantity))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| InventoryError::Store(format!("receiving stock: {}", error_chain(&e))))
+        let shards = self.shards(sku);
+        if shards == 1 {
+            return self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", sku_key(sku, 0))
+                .update_expression(RECEIVE)
+                .expression_attribute_values(":q", n(quantity))
+                .expression_attribute_values(":zero", n(0))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    InventoryError::Store(format!("receiving stock: {}", error_chain(&e)))
+                });
+        }
+        // All shards in one transaction: a failed receipt adds nothing, so it can be repeated.
+        let mut items = Vec::new();
+        for (shard, units) in spread(quantity, shards).filter(|&(_, units)| units > 0) {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", sku_key(sku, shard))
+                .update_expression(RECEIVE)
+                .expression_attribute_values(":q", n(units))
+                .expression_attribute_values(":zero", n(0))
+                .build()
+                .map_err(|e| InventoryError::Store(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        match self
+            .transact_contended(sku, items, "receiving stock")
+            .await?
+        {
+            None => Ok(()),
+            Some(reasons) => Err(InventoryError::Store(format!(
+                "stock not received: {reasons:?}"
+            ))),
+        }
     }
 
-    async fn stock(&self, sku: &Sku) -> Result<StockLevel, InventoryError> {
-        let output = self
-            .client
-            .get_item()
+    async fn shard_stock(&self, sku: &Sku) -> Result<Vec<StockLevel>, InventoryError> {
+        let shards = self.shards(sku);
+        let keys = (0..shards).map(|shard| sku_key(sku, shard)).collect();
+        let items = self.read_items(keys, "reading stock").await?;
+        Ok((0..shards)
+            .map(|shard| {
+                let key = sku_key(sku, shard);
+                let item = items.iter().find(|item| item.get("pk") == Some(&key));
+                StockLevel {
+                    available: number(item, "available"),
+                    held: number(item, "held"),
+                    sold: number(item, "sold"),
+                    received: number(item, "received"),
+                }
+            })
+            .collect())
+    }
+
+    async fn rebalance(
+        &self,
+        sku: &Sku,
+        from_shard: u16,
+        to_shard: u16,
+        units: u64,
+    ) -> Result<(), InventoryError> {
+        check_rebalance(sku, from_shard, to_shard, self.shards(sku))?;
+        // `available` and `received` move together on both items, so each keeps
+        // `available + held + sold == received`.
+        let from = Update::builder()
             .table_name(&self.table)
-            .key("pk", sku_key(sku))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| InventoryError::Store(format!("reading stock: {}", error_chain(&e))))?;
-        let item = output.item();
-        Ok(StockLevel {
-            available: number(item, "available"),
-            held: number(item, "held"),
-            sold: number(item, "sold"),
-            received: number(item, "received"),
-        })
+            .key("pk", sku_key(sku, from_shard))
+            .update_expression("SET available = available - :q, received = received - :q")
+            .condition_expression("available >= :q")
+            .expression_attribute_values(":q", n(units))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| InventoryError::Store(e.to_string()))?;
+        let to = Update::builder()
+            .table_name(&self.table)
+            .key("pk", sku_key(sku, to_shard))
+            .update_expression(RECEIVE)
+            .expression_attribute_values(":q", n(units))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(|e| InventoryError::Store(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().update(from).build(),
+            TransactWriteItem::builder().update(to).build(),
+        ];
+        let Some(reasons) = self
+            .transact_contended(sku, items, "rebalancing stock")
+            .await?
+        else {
+            return Ok(());
+        };
+        match reasons.first() {
+            Some(reason) if reason.code() == Some("ConditionalCheckFailed") => {
+                Err(InventoryError::OutOfStock {
+                    sku: sku.clone(),
+                    available: number(reason.item(), "available"),
+                })
+            }
+            _ => Err(InventoryError::Store(format!(
+                "stock not rebalanced: {reasons:?}"
+            ))),
+        }
     }
 }

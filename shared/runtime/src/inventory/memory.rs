@@ -1,23 +1,135 @@
-//! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, for in-process tests.
+//! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, shard by shard, for
+//! in-process tests.
 
-use super::{HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
+use super::{
+    move_on_shards, spread, Held, HoldRecord, InventoryError, InventoryStore, Settlement,
+    ShardMove, ShardedStore, StockLevel,
+};
 use cart_validation::{Sku, StockChange};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
-/// Stock per SKU, and holds per (reservation, SKU).
-type State = (HashMap<Sku, StockLevel>, HashMap<(String, Sku), u64>);
+/// Stock per (SKU, shard), and holds per (reservation, SKU).
+#[derive(Debug, Default)]
+struct State {
+    stock: HashMap<(Sku, u16), StockLevel>,
+    holds: HashMap<(String, Sku), Held>,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct MemoryInventory {
     state: Mutex<State>,
+    /// Shards per SKU; 1 when absent.
+    shards: BTreeMap<Sku, u16>,
+    /// How many of the next move attempts meet a conflicting transaction, as DynamoDB's do while
+    /// other carts write the same stock item.
+    pub(crate) conflicts: AtomicU32,
 }
 
 impl MemoryInventory {
+    /// A store whose SKUs are split as `shards` says (the catalog's `inventory_shards`).
+    pub(crate) fn with_shards(shards: BTreeMap<Sku, u16>) -> Self {
+        Self {
+            shards,
+            ..Self::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl ShardedStore for MemoryInventory {
+    fn shards(&self, sku: &Sku) -> u16 {
+        self.shards.get(sku).copied().unwrap_or(1)
+    }
+
+    /// The DynamoDB transaction's conditions, in the same order of precedence: a hold that is
+    /// not where the move expects it, then a shard that is short.
+    async fn attempt(
+        &self,
+        reservation: &str,
+        moves: &[ShardMove],
+        _expires_at_s: u64,
+        _session: Option<&str>,
+    ) -> Result<(), InventoryError> {
+        let conflicted = self
+            .conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if let (true, Some(first)) = (conflicted, moves.first()) {
+            return Err(InventoryError::Contended {
+                sku: first.change.sku.clone(),
+            });
+        }
+        let mut state = self.lock();
+        let level = |state: &State, sku: &Sku, shard: u16| {
+            state
+                .stock
+                .get(&(sku.clone(), shard))
+                .copied()
+                .unwrap_or_default()
+        };
+        for m in moves {
+            let StockChange { sku, from, to } = &m.change;
+            let hold = state.holds.get(&(reservation.to_owned(), sku.clone()));
+            let hold_ok = match hold {
+                _ if *from == 0 => hold.is_none_or(|h| h.quantity == 0),
+                Some(h) => h.quantity == *from && h.shard == m.from_shard,
+                None => false,
+            };
+            // Units given back must be held on the shard they go back to.
+            let given = if m.relocates() {
+                *from
+            } else {
+                from.saturating_sub(*to)
+            };
+            if !hold_ok || level(&state, sku, m.from_shard).held < given {
+                return Err(InventoryError::HoldMismatch { sku: sku.clone() });
+            }
+        }
+        for m in moves {
+            let StockChange { sku, from, to } = &m.change;
+            let taken = if m.relocates() {
+                *to
+            } else {
+                to.saturating_sub(*from)
+            };
+            let available = level(&state, sku, m.to_shard).available;
+            if available < taken {
+                return Err(InventoryError::OutOfStock {
+                    sku: sku.clone(),
+                    available,
+                });
+            }
+        }
+        for m in moves {
+            let StockChange { sku, from, to } = &m.change;
+            if m.relocates() {
+                let old = state.stock.entry((sku.clone(), m.from_shard)).or_default();
+                old.available += from;
+                old.held -= from;
+                let new = state.stock.entry((sku.clone(), m.to_shard)).or_default();
+                new.available -= to;
+                new.held += to;
+            } else {
+                let level = state.stock.entry((sku.clone(), m.to_shard)).or_default();
+                level.available = level.available + from - to;
+                level.held = level.held + to - from;
+            }
+            state.holds.insert(
+                (reservation.to_owned(), sku.clone()),
+                Held {
+                    quantity: *to,
+                    shard: m.to_shard,
+                },
+            );
+        }
+        Ok(())
     }
 }
 
@@ -26,36 +138,11 @@ impl InventoryStore for MemoryInventory {
         &self,
         reservation: &str,
         changes: &[StockChange],
-        _expires_at_s: u64,
-        _session: Option<&str>,
+        shards: &BTreeMap<Sku, u16>,
+        expires_at_s: u64,
+        session: Option<&str>,
     ) -> Result<(), InventoryError> {
-        let mut state = self.lock();
-        let (stock, holds) = &mut *state;
-        for change in changes {
-            let level = stock.get(&change.sku).copied().unwrap_or_default();
-            if change.to > change.from && level.available < change.to - change.from {
-                return Err(InventoryError::OutOfStock {
-                    sku: change.sku.clone(),
-                    available: level.available,
-                });
-            }
-            let hold = holds
-                .get(&(reservation.to_owned(), change.sku.clone()))
-                .copied()
-                .unwrap_or(0);
-            if hold != change.from {
-                return Err(InventoryError::HoldMismatch {
-                    sku: change.sku.clone(),
-                });
-            }
-        }
-        for change in changes {
-            let level = stock.entry(change.sku.clone()).or_default();
-            level.available = level.available + change.from - change.to;
-            level.held = level.held + change.to - change.from;
-            holds.insert((reservation.to_owned(), change.sku.clone()), change.to);
-        }
-        Ok(())
+        move_on_shards(self, reservation, changes, shards, expires_at_s, session).await
     }
 
     async fn settle(
@@ -64,20 +151,23 @@ impl InventoryStore for MemoryInventory {
         settlements: &[Settlement],
     ) -> Result<(), InventoryError> {
         let mut state = self.lock();
-        let (stock, holds) = &mut *state;
         for s in settlements {
             let key = (reservation.to_owned(), s.sku.clone());
-            if holds.get(&key).copied().unwrap_or(0) != s.held {
+            let live = state
+                .holds
+                .get(&key)
+                .is_some_and(|h| h.quantity == s.held && h.shard == s.shard);
+            if !live {
                 return Err(InventoryError::HoldMismatch { sku: s.sku.clone() });
             }
         }
         for s in settlements {
             let sold = s.sold.min(s.held);
-            let level = stock.entry(s.sku.clone()).or_default();
+            let level = state.stock.entry((s.sku.clone(), s.shard)).or_default();
             level.held -= s.held;
             level.sold += sold;
             level.available += s.held - sold;
-            holds.remove(&(reservation.to_owned(), s.sku.clone()));
+            state.holds.remove(&(reservation.to_owned(), s.sku.clone()));
         }
         Ok(())
     }
@@ -99,14 +189,15 @@ impl InventoryStore for MemoryInventory {
     ) -> Result<Vec<HoldRecord>, InventoryError> {
         Ok(self
             .lock()
-            .1
+            .holds
             .iter()
-            .filter(|(_, q)| **q > 0)
+            .filter(|(_, h)| h.quantity > 0)
             .take(limit)
-            .map(|((reservation, sku), quantity)| HoldRecord {
+            .map(|((reservation, sku), held)| HoldRecord {
                 reservation: reservation.clone(),
                 sku: sku.clone(),
-                quantity: *quantity,
+                quantity: held.quantity,
+                shard: held.shard,
                 session: None,
                 expires_at_s: 0,
             })
@@ -117,26 +208,61 @@ impl InventoryStore for MemoryInventory {
         &self,
         reservation: &str,
         skus: &[Sku],
-    ) -> Result<BTreeMap<Sku, u64>, InventoryError> {
+    ) -> Result<BTreeMap<Sku, Held>, InventoryError> {
         let state = self.lock();
         Ok(skus
             .iter()
             .filter_map(|sku| {
-                let held = state.1.get(&(reservation.to_owned(), sku.clone()))?;
-                (*held > 0).then(|| (sku.clone(), *held))
+                let held = state.holds.get(&(reservation.to_owned(), sku.clone()))?;
+                (held.quantity > 0).then(|| (sku.clone(), *held))
             })
             .collect())
     }
 
     async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {
         let mut state = self.lock();
-        let level = state.0.entry(sku.clone()).or_default();
-        level.available += quantity;
-        level.received += quantity;
+        for (shard, units) in spread(quantity, self.shards(sku)) {
+            let level = state.stock.entry((sku.clone(), shard)).or_default();
+            level.available += units;
+            level.received += units;
+        }
         Ok(())
     }
 
-    async fn stock(&self, sku: &Sku) -> Result<StockLevel, InventoryError> {
-        Ok(self.lock().0.get(sku).copied().unwrap_or_default())
+    async fn shard_stock(&self, sku: &Sku) -> Result<Vec<StockLevel>, InventoryError> {
+        let state = self.lock();
+        Ok((0..self.shards(sku))
+            .map(|shard| {
+                state
+                    .stock
+                    .get(&(sku.clone(), shard))
+                    .copied()
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    async fn rebalance(
+        &self,
+        sku: &Sku,
+        from_shard: u16,
+        to_shard: u16,
+        units: u64,
+    ) -> Result<(), InventoryError> {
+        super::check_rebalance(sku, from_shard, to_shard, self.shards(sku))?;
+        let mut state = self.lock();
+        let from = state.stock.entry((sku.clone(), from_shard)).or_default();
+        if from.available < units {
+            return Err(InventoryError::OutOfStock {
+                sku: sku.clone(),
+                available: from.available,
+            });
+        }
+        from.available -= units;
+        from.received -= units;
+        let to = state.stock.entry((sku.clone(), to_shard)).or_default();
+        to.available += units;
+        to.received += units;
+        Ok(())
     }
 }

@@ -55,6 +55,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                         .map(|h| Settlement {
                             sku: h.sku.clone(),
                             held: h.quantity,
+                            shard: h.shard,
                             sold: bought.get(&h.sku).copied().unwrap_or(0),
                         })
                         .collect();

@@ -603,7 +603,7 @@ async fn tees_held(app: &TestApp, received: u64, held: u64) -> Sku {
         to: held,
     }];
     app.inventory
-        .move_holds("rsv_1", &hold, 0, None)
+        .move_holds("rsv_1", &hold, &BTreeMap::new(), 0, None)
         .await
         .unwrap();
     tee
@@ -690,6 +690,101 @@ async fn when_stripe_may_still_apply_the_cart_the_holds_cover_both_carts() {
     assert_eq!(tees_in_cart(&app), 5);
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!((level.available, level.held), (5, 5));
+}
+
+#[tokio::test]
+async fn a_stock_item_busy_beyond_the_retries_is_409_stock_busy_with_retry_after() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = tees_held(&app, 10, 2).await;
+    // Conflicts within the budget are retried inside the inventory: the shopper never sees them.
+    app.inventory
+        .conflicts
+        .store(5, std::sync::atomic::Ordering::SeqCst);
+    let (status, body) = call_quantity(&app, &set_tee(3)).await;
+    assert_eq!(status, 200, "{body}");
+
+    app.inventory
+        .conflicts
+        .store(6, std::sync::atomic::Ordering::SeqCst);
+    let response = app.handle(post(&set_tee(4)), update_quantity).await;
+
+    assert_eq!(response.status(), 409);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["code"], "stock_busy", "not session_busy: {body}");
+    assert_eq!(
+        app.stripe.updates.lock().unwrap().len(),
+        1,
+        "only the first update"
+    );
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (7, 3));
+}
+
+#[tokio::test]
+async fn on_four_shards_a_cart_outgrowing_its_shard_moves_there_and_sells_from_there() {
+    let mut config = config();
+    config.catalog = Catalog::from_json(
+        r#"{"plans":[{"id":"pro","monthly":"price_pro_m","yearly":"price_pro_y"}],
+            "products":[{"price":"price_tee","sku":"TEE","quantity":{"min":1,"max":5}},
+                        {"price":"price_sticker"}],
+            "inventory_shards":{"TEE":4}}"#,
+    )
+    .unwrap();
+    let inventory = MemoryInventory::with_shards(shard_counts(&config.catalog));
+    let app = App::new(
+        FakeStripe::with(tee_session()),
+        MemoryGuardStore::default(),
+        inventory,
+        &config,
+        "update-quantity",
+    );
+    let tee = Sku::parse("TEE").unwrap();
+    let home = crate::inventory::primary_shard("rsv_1", &tee, 4);
+    let next = (home + 1) % 4;
+    // 4 per shard, then 2 of the cart's shard moved to the next one: 2 and 6 there.
+    app.inventory.receive(&tee, 16).await.unwrap();
+    app.inventory.rebalance(&tee, home, next, 2).await.unwrap();
+    let hold = [StockChange {
+        sku: tee.clone(),
+        from: 0,
+        to: 2,
+    }];
+    move_holds_reconciled(&app.inventory, "rsv_1", &hold, 0, None)
+        .await
+        .unwrap();
+
+    // 5 do not fit on the cart's shard (nothing left there): the whole hold moves.
+    let (status, body) = call_quantity(&app, &set_tee(5)).await;
+    assert_eq!(status, 200, "{body}");
+    let held = app
+        .inventory
+        .holds("rsv_1", std::slice::from_ref(&tee))
+        .await
+        .unwrap();
+    assert_eq!(
+        held.get(&tee),
+        Some(&crate::inventory::Held {
+            quantity: 5,
+            shard: next
+        })
+    );
+
+    let response = app
+        .handle_webhook(signed_event("checkout.session.completed"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let shards = app.inventory.shard_stock(&tee).await.unwrap();
+    for (shard, l) in shards.iter().enumerate() {
+        assert_eq!(l.available + l.held + l.sold, l.received, "shard {shard}");
+        assert_eq!(l.held, 0, "shard {shard}: nothing left held");
+    }
+    let sold: Vec<u64> = shards.iter().map(|l| l.sold).collect();
+    let mut expected = [0; 4];
+    expected[usize::from(next)] = 5;
+    assert_eq!(sold, expected, "sold from the shard the hold recorded");
+    let total = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((total.available, total.sold, total.received), (11, 5, 16));
 }
 
 #[tokio::test]
@@ -781,6 +876,7 @@ async fn the_sweeper_releases_holds_of_sessions_that_never_came_to_be() {
                 from: 0,
                 to: 3,
             }],
+            &BTreeMap::new(),
             0,
             None,
         )

@@ -237,7 +237,8 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                     Outcome::Released => 0,
                 },
                 sku,
-                held,
+                held: held.quantity,
+                shard: held.shard,
             })
             .collect();
         self.inventory.settle(reservation, &settlements).await?;
