@@ -193,15 +193,16 @@ fn proceed_or_answer(admission: Admission) -> Result<Claim, (Reply, bool)> {
     Err((Reply::error(&error), false))
 }
 
-/// Stores the answer for replay and releases the lease; a 5xx forgets the attempt instead, so a
-/// retry runs again. If the store fails, the answer stands and the record and lease expire at
-/// this request's deadline.
+/// Stores the answer for replay and releases the lease; a 5xx, or an answer that asks to be
+/// retried later (`Retry-After`: the session or the stock was busy), forgets the attempt instead,
+/// so the retry runs again. If the store fails, the answer stands and the record and lease expire
+/// at this request's deadline.
 async fn finish<G: GuardStore>(guard: &Metered<'_, G>, claim: &Claim, reply: &Reply) {
     let stored = StoredResponse {
         status: reply.status,
         body: reply.body.clone(),
     };
-    let keep = reply.status < 500;
+    let keep = reply.status < 500 && reply.retry_after.is_none();
     if let Err(e) = guard.finish(claim, keep.then_some(&stored)).await {
         tracing::error!(error = %e, "could not store the answer or release the lease");
     }

@@ -722,6 +722,28 @@ async fn a_stock_item_busy_beyond_the_retries_is_409_stock_busy_with_retry_after
 }
 
 #[tokio::test]
+async fn a_busy_answer_is_not_replayed_so_the_keyed_retry_runs() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = tees_held(&app, 10, 2).await;
+    app.inventory
+        .conflicts
+        .store(6, std::sync::atomic::Ordering::SeqCst);
+    let busy = app
+        .handle(post_with_key(&set_tee(4), "k-busy"), update_quantity)
+        .await;
+    assert_eq!(busy.status(), 409);
+
+    let retry = app
+        .handle(post_with_key(&set_tee(4), "k-busy"), update_quantity)
+        .await;
+
+    assert_eq!(retry.status(), 200);
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    let level = app.inventory.stock(&tee).await.unwrap();
+    assert_eq!((level.available, level.held), (6, 4));
+}
+
+#[tokio::test]
 async fn on_four_shards_a_cart_outgrowing_its_shard_moves_there_and_sells_from_there() {
     let mut config = config();
     config.catalog = Catalog::from_json(
