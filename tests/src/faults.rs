@@ -373,11 +373,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
             report.bought += units_in_cart(session, &c.tee) + units_in_cart(session, &c.mug);
             stack.stripe.complete_session(&cart.id)?;
         } else {
-            stack.stripe.post(
-                &format!("/v1/checkout/sessions/{}/expire", cart.id),
-                &[],
-                GA_VERSION,
-            )?;
+            stack.stripe.expire_session(&cart.id, GA_VERSION)?;
         }
     }
     wait_for_deliveries(&stack, carts.len() - report.webhooks_dropped)?;

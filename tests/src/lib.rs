@@ -264,6 +264,14 @@ impl Emulator {
     }
 
     /// Completes an open session (as a paid checkout would); Stripe sends its webhook.
+    /// Expires an open session through Stripe's API, as a shopper's abandoned checkout ends.
+    pub fn expire_session(&self, id: &str, version: &str) -> Result<()> {
+        match self.post(&format!("/v1/checkout/sessions/{id}/expire"), &[], version)? {
+            (200, _) => Ok(()),
+            (status, body) => Err(format!("expiring {id}: {status} {body}").into()),
+        }
+    }
+
     pub fn complete_session(&self, id: &str) -> Result<()> {
         let response = self
             .agent

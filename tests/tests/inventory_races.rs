@@ -65,11 +65,7 @@ fn finish_all(stack: &Stack, sessions: &[(String, String)]) -> Result<u64> {
             bought += tees_in_carts(stack, &[(id.clone(), String::new())])?;
             stack.stripe.complete_session(id)?;
         } else {
-            stack.stripe.post(
-                &format!("/v1/checkout/sessions/{id}/expire"),
-                &[],
-                GA_VERSION,
-            )?;
+            stack.stripe.expire_session(id, GA_VERSION)?;
         }
     }
     Ok(bought)

@@ -822,12 +822,7 @@ fn openapi_every_change_interval_answer_conforms_under_the_ga_api() -> Result {
     )?;
 
     let expired = session_id(&stack.create_session(&[(&c.monthly, 1)])?)?;
-    let (status, _) = stack.stripe.post(
-        &format!("/v1/checkout/sessions/{expired}/expire"),
-        &[],
-        GA_VERSION,
-    )?;
-    assert_eq!(status, 200);
+    stack.stripe.expire_session(&expired, GA_VERSION)?;
     post("expired session", &body(&expired, "yearly"), &[])?;
 
     // A plan price the catalog does not know: there is no counterpart to switch to.
@@ -1044,12 +1039,7 @@ fn openapi_every_update_quantity_answer_conforms() -> Result {
     // The other carts hold no T-shirt: the stock is spoken for.
     let untracked: &[(&str, i64)] = &[(&c.sticker, 1), (&c.onboarding, 1)];
     let (expired, expired_items) = new_cart(untracked)?;
-    let (status, _) = stack.stripe.post(
-        &format!("/v1/checkout/sessions/{expired}/expire"),
-        &[],
-        GA_VERSION,
-    )?;
-    assert_eq!(status, 200);
+    stack.stripe.expire_session(&expired, GA_VERSION)?;
     post("expired session", &set(&expired, &expired_items[0], 2), &[])?;
 
     // An item whose price the catalog does not (or no longer) know.
@@ -1152,12 +1142,7 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
     )?;
 
     let expired = new_cart(&[(&c.monthly, 1)])?;
-    let (status, _) = stack.stripe.post(
-        &format!("/v1/checkout/sessions/{expired}/expire"),
-        &[],
-        GA_VERSION,
-    )?;
-    assert_eq!(status, 200);
+    stack.stripe.expire_session(&expired, GA_VERSION)?;
     post("expired session", &offer(&expired, &c.support_monthly), &[])?;
 
     let refused = new_cart(&[(&c.monthly, 1)])?;
@@ -1261,12 +1246,7 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
     )?;
 
     let expired = new_cart(&[(&c.tee, 1)])?;
-    let (status, _) = stack.stripe.post(
-        &format!("/v1/checkout/sessions/{expired}/expire"),
-        &[],
-        GA_VERSION,
-    )?;
-    assert_eq!(status, 200);
+    stack.stripe.expire_session(&expired, GA_VERSION)?;
     post("expired session", &ship(&expired, "US", "Ada"), &[])?;
 
     let refused = new_cart(&[(&c.tee, 1)])?;
@@ -1455,12 +1435,7 @@ fn openapi_answers_conform_under_the_preview_api_too() -> Result {
     assert_eq!(changed.status, 200, "{}", changed.body);
     seen.record(&spec, "change to yearly", "POST", &changed);
 
-    let (status, _) = stack.stripe.post(
-        &format!("/v1/checkout/sessions/{id}/expire"),
-        &[],
-        PREVIEW_VERSION,
-    )?;
-    assert_eq!(status, 200);
+    stack.stripe.expire_session(&id, PREVIEW_VERSION)?;
     let refused = send(&stack, CHANGE_INTERVAL, &body(&id, "monthly"), &[])?;
     assert_eq!(refused.status, 409, "{}", refused.body);
     seen.record(&spec, "expired session", "POST", &refused);

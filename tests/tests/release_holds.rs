@@ -26,11 +26,7 @@ fn lost_webhooks_are_repaired_by_the_sweeper() -> Result {
     let (expired, expired_rsv) = created(&stack, 3)?;
     let (_open, open_rsv) = created(&stack, 1)?;
     stack.stripe.complete_session(&completed)?;
-    stack.stripe.post(
-        &format!("/v1/checkout/sessions/{expired}/expire"),
-        &[],
-        GA_VERSION,
-    )?;
+    stack.stripe.expire_session(&expired, GA_VERSION)?;
     assert_eq!(
         stack.dynamo.stock(TEE_SKU)?,
         (4, 6, 0, 10),

@@ -189,11 +189,7 @@ fn concurrent_holds_on_four_shards_never_oversell_and_settle_on_the_shard_each_h
             sold_per_shard[usize::from(*shard)] += quantity;
             stack.stripe.complete_session(id)?;
         } else {
-            stack.stripe.post(
-                &format!("/v1/checkout/sessions/{id}/expire"),
-                &[],
-                GA_VERSION,
-            )?;
+            stack.stripe.expire_session(id, GA_VERSION)?;
         }
     }
     let shards = wait_until_nothing_held(&stack)?;
