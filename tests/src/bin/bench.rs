@@ -133,8 +133,9 @@ impl Target<'_> {
     }
 }
 
-/// `/proc/<pid>/stat` (user, system) time of the whole process (every thread), in ms.
-fn cpu_ms(pids: &[u32]) -> (f64, f64) {
+/// `/proc/<pid>/stat` (user, system) time of the whole process (every thread), in ms. Each value
+/// is rounded to the 10 ms clock tick, so only their ratio is used (see [`Cpu`]).
+fn ticks_ms(pids: &[u32]) -> (f64, f64) {
     // Linux reports it in clock ticks of 1/100 s (USER_HZ) on every architecture Lambda runs.
     const TICK_MS: f64 = 10.0;
     pids.iter()
@@ -148,6 +149,58 @@ fn cpu_ms(pids: &[u32]) -> (f64, f64) {
             Some((utime * TICK_MS, stime * TICK_MS))
         })
         .fold((0.0, 0.0), |(u, s), (du, ds)| (u + du, s + ds))
+}
+
+/// Time on CPU of every thread of `pids`, in ms, to the nanosecond: the scheduler's own count
+/// (first field of `/proc/<pid>/task/<tid>/schedstat`). The tick-rounded `/proc/<pid>/stat`
+/// loses up to 10 ms per process at each read, which over 8 instances and 200 requests of ~1 ms
+/// made the per-request figure swing by a third between runs.
+fn on_cpu_ms(pids: &[u32]) -> f64 {
+    let mut ns: u64 = 0;
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let schedstat =
+                std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            ns += schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    ns as f64 / 1e6
+}
+
+/// A process group's CPU time at one moment: exact total, and the user/system split by ticks.
+#[derive(Debug, Clone, Copy)]
+struct Cpu {
+    total_ms: f64,
+    user_ticks_ms: f64,
+    system_ticks_ms: f64,
+}
+
+impl Cpu {
+    fn now(pids: &[u32]) -> Self {
+        let (user_ticks_ms, system_ticks_ms) = ticks_ms(pids);
+        Self {
+            total_ms: on_cpu_ms(pids),
+            user_ticks_ms,
+            system_ticks_ms,
+        }
+    }
+
+    /// (total, user) ms per request between `before` and `self`; the user part is the total
+    /// times the share of user ticks.
+    fn per_request_since(&self, before: &Self, requests: f64) -> (f64, f64) {
+        let total = (self.total_ms - before.total_ms) / requests;
+        let user = self.user_ticks_ms - before.user_ticks_ms;
+        let ticks = user + self.system_ticks_ms - before.system_ticks_ms;
+        let user_share = if ticks > 0.0 { user / ticks } else { 0.0 };
+        (total, total * user_share)
+    }
 }
 
 /// Largest peak resident set (VmHWM) among `pids`, in MB.
@@ -229,14 +282,15 @@ fn measure(
             return Err(format!("{name}: warm-up answered {}", warm.status).into());
         }
     }
-    let cpu_before = cpu_ms(&target.pids);
+    let cpu_before = Cpu::now(&target.pids);
     let started = Instant::now();
     let sequential: Vec<Timed> = (0..settings.requests)
         .map(|n| target.send(&body(n, 0), &format!("{tag}-{n}")))
         .collect();
     let elapsed_1 = started.elapsed();
-    let cpu_after = cpu_ms(&target.pids);
-    let requests = settings.requests as f64;
+    let cpu_after = Cpu::now(&target.pids);
+    let (cpu_ms_per_request, user_ms_per_request) =
+        cpu_after.per_request_since(&cpu_before, settings.requests as f64);
 
     let per_client = settings.requests.div_ceil(CONCURRENCY);
     let jobs: Vec<Job<'_, Vec<Timed>>> = (0..CONCURRENCY)
@@ -259,8 +313,8 @@ fn measure(
     let calls = calls_logged(stack)?;
     let mut row = Row {
         name: name.to_owned(),
-        cpu_ms_per_request: (cpu_after.0 - cpu_before.0 + cpu_after.1 - cpu_before.1) / requests,
-        user_ms_per_request: (cpu_after.0 - cpu_before.0) / requests,
+        cpu_ms_per_request,
+        user_ms_per_request,
         peak_rss_mb: peak_rss_mb(&target.pids),
         rps_1: settings.requests as f64 / elapsed_1.as_secs_f64(),
         rps_8: concurrent.len() as f64 / elapsed_8.as_secs_f64(),
@@ -499,8 +553,9 @@ fn print_table(settings: &Settings, rows: &[Row], peer: Option<&Row>, rust: Opti
         "\nround trips: remote calls in the request's window, calls in flight together counted \
          once (min–max over the sequential phase); over waits = latency − injected latency of \
          those calls. Rust requests pass through cargo-lambda's function-URL proxy, the peer's \
-         go straight to Express. CPU: /proc/<pid>/stat of the function processes (10 ms ticks, \
-         summed over the phase)."
+         go straight to Express. CPU: time on CPU of every thread of the function processes over \
+         the sequential phase (/proc/<pid>/task/*/schedstat), user share from /proc/<pid>/stat \
+         ticks."
     );
 }
 
