@@ -482,7 +482,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             let skus = self.catalog.stock_skus();
             if let (Some(reservation), false) = (session.reservation(), skus.is_empty()) {
                 let expires_at = hold_expiry(&session);
-                self.align_holds(&session, reservation, &skus, expires_at, Align::ReleaseOnly)
+                self.align_holds(&session, reservation, skus, expires_at, Align::ReleaseOnly)
                     .await;
             }
             return Ok(SessionSummary::from(&session));

@@ -295,6 +295,8 @@ pub struct Catalog {
     tax_rates: Vec<TaxRateRule>,
     /// SKUs whose stock is split over more than one item; every other SKU has one.
     inventory_shards: BTreeMap<Sku, u16>,
+    /// Every SKU a product draws on, once each, sorted (derived from `products`).
+    stock_skus: Vec<Sku>,
 }
 
 impl Catalog {
@@ -483,7 +485,10 @@ impl Catalog {
                 return Err(CatalogError::DuplicatePrice(product.price.clone()));
             }
         }
+        let stock_skus: std::collections::BTreeSet<Sku> =
+            products.iter().filter_map(|p| p.sku.clone()).collect();
         Ok(Self {
+            stock_skus: stock_skus.into_iter().collect(),
             plans,
             products,
             plan_by_price,
@@ -523,13 +528,8 @@ impl Catalog {
     }
 
     /// Every SKU whose stock is tracked, once each, sorted: the holds a reservation can have.
-    pub fn stock_skus(&self) -> Vec<Sku> {
-        let skus: std::collections::BTreeSet<&Sku> = self
-            .products
-            .iter()
-            .filter_map(|p| p.sku.as_ref())
-            .collect();
-        skus.into_iter().cloned().collect()
+    pub fn stock_skus(&self) -> &[Sku] {
+        &self.stock_skus
     }
 
     /// What the catalog says about a price: a plan price, a product, or nothing (not for sale).
@@ -684,7 +684,7 @@ mod tests {
                         {"price":"price_tee_gift","sku":"TEE-M"},
                         {"price":"price_pdf"}]}"#;
         let catalog = Catalog::from_json(json).unwrap();
-        assert_eq!(catalog.stock_skus(), vec![Sku::parse("TEE-M").unwrap()]);
+        assert_eq!(catalog.stock_skus(), [Sku::parse("TEE-M").unwrap()]);
         let tee = catalog.item(&PriceId::parse("price_tee").unwrap()).unwrap();
         assert_eq!(tee.sku().map(Sku::as_str), Some("TEE-M"));
         assert!(tee.bounds().contains(3) && !tee.bounds().contains(4));

@@ -140,6 +140,19 @@ impl DynamoInventory {
         )
     }
 
+    /// `units` arrive on the shard (`available` and `received` together); the item is created
+    /// at zero if it does not exist yet.
+    fn arrival(&self, sku: &Sku, shard: u16, units: u64) -> Result<Update, InventoryError> {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", sku_key(sku, shard))
+            .update_expression(RECEIVE)
+            .expression_attribute_values(":q", n(units))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .map_err(|e| InventoryError::Store(e.to_string()))
+    }
+
     /// A hold gives `units` back to the shard: that many must be held there.
     fn give(&self, sku: &Sku, shard: u16, units: u64) -> Result<Update, InventoryError> {
         self.stock_update(
@@ -571,14 +584,7 @@ impl InventoryStore for DynamoInventory {
         // All shards in one transaction: a failed receipt adds nothing, so it can be repeated.
         let mut items = Vec::new();
         for (shard, units) in spread(quantity, shards).filter(|&(_, units)| units > 0) {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .key("pk", sku_key(sku, shard))
-                .update_expression(RECEIVE)
-                .expression_attribute_values(":q", n(units))
-                .expression_attribute_values(":zero", n(0))
-                .build()
-                .map_err(|e| InventoryError::Store(e.to_string()))?;
+            let update = self.arrival(sku, shard, units)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         if items.is_empty() {
@@ -632,14 +638,7 @@ impl InventoryStore for DynamoInventory {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| InventoryError::Store(e.to_string()))?;
-        let to = Update::builder()
-            .table_name(&self.table)
-            .key("pk", sku_key(sku, to_shard))
-            .update_expression(RECEIVE)
-            .expression_attribute_values(":q", n(units))
-            .expression_attribute_values(":zero", n(0))
-            .build()
-            .map_err(|e| InventoryError::Store(e.to_string()))?;
+        let to = self.arrival(sku, to_shard, units)?;
         let items = vec![
             TransactWriteItem::builder().update(from).build(),
             TransactWriteItem::builder().update(to).build(),

@@ -175,11 +175,8 @@ pub struct Settlement {
 pub fn shard_counts(catalog: &Catalog) -> BTreeMap<Sku, u16> {
     catalog
         .stock_skus()
-        .into_iter()
-        .map(|sku| {
-            let count = catalog.inventory_shards(&sku);
-            (sku, count)
-        })
+        .iter()
+        .map(|sku| (sku.clone(), catalog.inventory_shards(sku)))
         .collect()
 }
 

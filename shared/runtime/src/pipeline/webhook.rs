@@ -227,7 +227,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         // that removed it was applied after its answer was lost).
         let held = self
             .inventory
-            .holds(reservation, &self.catalog.stock_skus())
+            .holds(reservation, self.catalog.stock_skus())
             .await?;
         let settlements: Vec<Settlement> = held
             .into_iter()
