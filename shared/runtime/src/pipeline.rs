@@ -478,11 +478,13 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         if plan.is_noop() {
             // Also how a retry finds a request that was cut off after Stripe's update: the cart is
             // already there, the release of stock that followed it may not be.
-            // Every tracked SKU: the update may have removed a line item whose hold remains.
-            let skus = self.catalog.stock_skus();
+            // Only the cart's SKUs: a hold of a SKU the cart does not show may belong to an
+            // update Stripe is still applying (the fault run saw holds fall below the cart when
+            // every tracked SKU was aligned here); the webhook settles every SKU at the end.
+            let skus: Vec<Sku> = session.units_by_sku(&self.catalog).into_keys().collect();
             if let (Some(reservation), false) = (session.reservation(), skus.is_empty()) {
                 let expires_at = hold_expiry(&session);
-                self.align_holds(&session, reservation, skus, expires_at, Align::ReleaseOnly)
+                self.align_holds(&session, reservation, &skus, expires_at, Align::ReleaseOnly)
                     .await;
             }
             return Ok(SessionSummary::from(&session));

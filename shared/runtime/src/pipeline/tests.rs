@@ -1012,20 +1012,6 @@ async fn a_completed_session_gives_back_the_hold_of_an_item_no_longer_in_its_car
     );
 }
 
-#[tokio::test]
-async fn a_no_op_change_gives_back_the_hold_of_an_item_no_longer_in_the_cart() {
-    let app = app(FakeStripe::with(tee_session()));
-    let tee = tee_removed_with_the_answer_lost(&app).await;
-
-    // The cart is already monthly: nothing to update, but the surplus hold is noticed.
-    let monthly = r#"{"checkout_session_id":"cs_test_abc","interval":"monthly"}"#;
-    let (status, body) = call(&app, post(monthly)).await;
-
-    assert_eq!(status, 200, "{body}");
-    let level = app.inventory.stock(&tee).await.unwrap();
-    assert_eq!((level.available, level.held), (5, 0));
-}
-
 /// A keyed request whose Lambda deadline is `budget_ms` away, as the runtime would hand it over.
 fn post_with_deadline(body: &str, key: &str, budget_ms: u64) -> Request {
     let mut context = lambda_http::lambda_runtime::Context::default();
