@@ -101,8 +101,12 @@ fn a_twin_sent_while_the_first_is_in_progress_gets_409_with_retry_after() -> Res
 }
 
 #[test]
-fn after_a_stripe_failure_the_same_key_can_be_retried_and_succeeds() -> Result {
-    let stack = Stack::start(GA_VERSION, &[])?;
+fn after_a_stripe_failure_the_session_stays_busy_while_stripe_may_apply_it_then_the_key_succeeds(
+) -> Result {
+    let stack = Stack::start(
+        GA_VERSION,
+        &[("LEASE_WAIT_MS", "100"), ("STRIPE_LATE_WRITE_MS", "1500")],
+    )?;
     let id = open_session(&stack)?;
     stack.stripe.inject_fault(&json!({
         "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "status": 500, "count": 3
@@ -110,6 +114,18 @@ fn after_a_stripe_failure_the_same_key_can_be_retried_and_succeeds() -> Result {
 
     let failed = stack.change_interval_keyed(&body(&id, "yearly"), "retry-me")?;
     assert_eq!(failed.status, 502, "{}", failed.body);
+
+    // A 5xx does not say whether Stripe will still apply the update: nothing reads the cart
+    // until it no longer can.
+    let early = stack.change_interval_keyed(&body(&id, "yearly"), "retry-me")?;
+    assert_eq!(early.status, 409, "{}", early.body);
+    assert_eq!(early.body["code"], "session_busy");
+    assert!(
+        matches!(early.retry_after.as_deref(), Some("1" | "2")),
+        "{:?}",
+        early.retry_after
+    );
+    std::thread::sleep(Duration::from_millis(1_600));
 
     let retried = stack.change_interval_keyed(&body(&id, "yearly"), "retry-me")?;
     assert_eq!(retried.status, 200, "{}", retried.body);

@@ -179,6 +179,12 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
             0..=10_000,
         )?),
         lease_wait: Duration::from_millis(number(&non_empty, "LEASE_WAIT_MS", 2_000, 0..=10_000)?),
+        late_write: Duration::from_millis(number(
+            &non_empty,
+            "STRIPE_LATE_WRITE_MS",
+            2_000,
+            0..=60_000,
+        )?),
     };
 
     Ok(Config {

@@ -9,8 +9,8 @@
 
 use crate::config::{Config, ConfigError};
 use crate::guard::{
-    admit, body_hash, now_ms, Admission, Claim, DynamoGuardStore, GuardSettings, GuardStore,
-    IdempotencyKey, Metered, RecordClaim, StoredResponse,
+    admit, body_hash, duration_ms, now_ms, Admission, Claim, DynamoGuardStore, GuardSettings,
+    GuardStore, IdempotencyKey, LeaseEnd, Metered, RecordClaim, StoredResponse,
 };
 use crate::http::Reply;
 use crate::inventory::{
@@ -44,7 +44,6 @@ pub type Parser = fn(&[u8]) -> Result<Operation, Rejection>;
 const DEFAULT_BUDGET_MS: u64 = 15_000;
 /// A lease never outlives this, whatever deadline the runtime reports.
 const MAX_LEASE_MS: u64 = 30_000;
-const LEASE_GRACE_MS: u64 = 2_000;
 
 /// Holds outlive their session by this much, so the sweeper never races Stripe's own expiry.
 const HOLD_MARGIN_S: i64 = 3_600;
@@ -188,22 +187,34 @@ fn proceed_or_answer(admission: Admission) -> Result<Claim, (Reply, bool)> {
         }
         Admission::KeyReused => ApiError::new(ErrorCode::IdempotencyKeyReused),
         Admission::InProgress => ApiError::new(ErrorCode::RequestInProgress).with_retry_after(1),
-        Admission::SessionBusy => ApiError::new(ErrorCode::SessionBusy).with_retry_after(1),
+        Admission::SessionBusy { until_ms } => {
+            let seconds = until_ms
+                .saturating_sub(now_ms())
+                .div_ceil(1000)
+                .clamp(1, 60);
+            ApiError::new(ErrorCode::SessionBusy)
+                .with_retry_after(u32::try_from(seconds).unwrap_or(60))
+        }
     };
     Err((Reply::error(&error), false))
 }
 
-/// Stores the answer for replay and releases the lease; a 5xx, or an answer that asks to be
-/// retried later (`Retry-After`: the session or the stock was busy), forgets the attempt instead,
-/// so the retry runs again. If the store fails, the answer stands and the record and lease expire
-/// at this request's deadline.
-async fn finish<G: GuardStore>(guard: &Metered<'_, G>, claim: &Claim, reply: &Reply) {
+/// Stores the answer for replay and ends the lease; a 5xx, or an answer that asks to be retried
+/// later (`Retry-After`: the session or the stock was busy), forgets the attempt instead, so the
+/// retry runs again. If the store fails, the answer stands and the record and lease expire at this
+/// request's deadline.
+async fn finish<G: GuardStore>(
+    guard: &Metered<'_, G>,
+    claim: &Claim,
+    reply: &Reply,
+    lease: LeaseEnd,
+) {
     let stored = StoredResponse {
         status: reply.status,
         body: reply.body.clone(),
     };
     let keep = reply.status < 500 && reply.retry_after.is_none();
-    if let Err(e) = guard.finish(claim, keep.then_some(&stored)).await {
+    if let Err(e) = guard.finish(claim, keep.then_some(&stored), lease).await {
         tracing::error!(error = %e, "could not store the answer or release the lease");
     }
 }
@@ -326,14 +337,14 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 .await
                 .map(|created| ("created", created)),
         };
-        let reply = match done {
+        let (reply, lease) = match done {
             Ok((outcome, reply)) => {
                 tracing::Span::current().record("outcome", outcome);
-                reply
+                (reply, LeaseEnd::Release)
             }
-            Err(failure) => self.refuse(&failure),
+            Err(failure) => (self.refuse(&failure), self.lease_after(&failure)),
         };
-        finish(guard, &claim, &reply).await;
+        finish(guard, &claim, &reply, lease).await;
         (reply, false)
     }
 
@@ -390,14 +401,32 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         Claim {
             holder: format!("{}-{:016x}", self.function, fastrand::u64(..)),
             lease_pk: format!("lease#{session}"),
-            // A Stripe update sent just before the deadline may land just after it.
-            lease_until_ms: deadline + LEASE_GRACE_MS,
+            // A Stripe write sent just before the deadline may land just after it.
+            lease_until_ms: deadline + duration_ms(self.settings.late_write),
             record: accepted.key.as_ref().map(|key| RecordClaim {
                 pk: format!("idem#{}#{session}#{}", self.function, key.as_str()),
                 body_hash: accepted.body_hash.clone(),
                 in_progress_until_ms: deadline,
                 expiration_s: now / 1000 + self.settings.record_ttl.as_secs(),
             }),
+        }
+    }
+
+    /// After a Stripe write of unknown outcome the session stays busy while the write may still
+    /// land: the whole-array update of a request that read the cart before it would be undone by
+    /// it, and the holds that request moved towards that cart would fall below the one Stripe
+    /// ends up with.
+    fn lease_after(&self, failure: &Failure) -> LeaseEnd {
+        match failure {
+            Failure::Update(error) | Failure::Create(error) if error.outcome_unknown() => {
+                let until = now_ms() + duration_ms(self.settings.late_write);
+                tracing::warn!(
+                    until_ms = until,
+                    "keeping the session busy while Stripe may still apply the write"
+                );
+                LeaseEnd::KeepUntil(until)
+            }
+            _ => LeaseEnd::Release,
         }
     }
 
@@ -477,10 +506,10 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         let plan = plan(&session, &command.action, &self.catalog, self.policy)?;
         if plan.is_noop() {
             // Also how a retry finds a request that was cut off after Stripe's update: the cart is
-            // already there, the release of stock that followed it may not be.
-            // Only the cart's SKUs: a hold of a SKU the cart does not show may belong to an
-            // update Stripe is still applying (the fault run saw holds fall below the cart when
-            // every tracked SKU was aligned here); the webhook settles every SKU at the end.
+            // already there, the release of stock that followed it may not be. The read is safe
+            // to release against: a write of unknown outcome kept the lease until it could no
+            // longer land (`lease_after`). Holds of SKUs the cart no longer shows are left to the
+            // webhook, which settles every SKU, or the sweeper.
             let skus: Vec<Sku> = session.units_by_sku(&self.catalog).into_keys().collect();
             if let (Some(reservation), false) = (session.reservation(), skus.is_empty()) {
                 let expires_at = hold_expiry(&session);
@@ -541,8 +570,9 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                             .await;
                     }
                     // Applied, not applied, or still to be applied by a request Stripe has not
-                    // finished: no read can tell, so the holds keep covering both carts. The
-                    // client's retry, the next change, the webhook or the sweeper settles them.
+                    // finished: no read can tell, so the holds keep covering both carts, and the
+                    // session stays busy while the update may land (`lease_after`). The client's
+                    // retry, the next change, the webhook or the sweeper settles them.
                     StripeError::Unavailable { .. } | StripeError::Malformed(_) => {
                         tracing::warn!(
                             ?increases,

@@ -3,7 +3,9 @@
 //! Claims are one TransactWriteItems (or one PutItem without a client key) whose condition
 //! failures return the existing item, so a conflict costs no second read.
 
-use super::{Claim, ClaimOutcome, GuardStore, Record, RecordStatus, StoreError, StoredResponse};
+use super::{
+    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordStatus, StoreError, StoredResponse,
+};
 use crate::error_chain as chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -81,14 +83,32 @@ impl DynamoGuardStore {
             .map_err(store_error)
     }
 
-    fn lease_release(&self, claim: &Claim) -> Result<Delete, StoreError> {
-        Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(&claim.lease_pk))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(&claim.holder))
-            .build()
-            .map_err(store_error)
+    /// Deletes the lease, or moves its end to when a late Stripe write can no longer land.
+    fn lease_end(&self, claim: &Claim, lease: LeaseEnd) -> Result<TransactWriteItem, StoreError> {
+        let item = match lease {
+            LeaseEnd::Release => TransactWriteItem::builder().delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&claim.lease_pk))
+                    .condition_expression("holder = :me")
+                    .expression_attribute_values(":me", s(&claim.holder))
+                    .build()
+                    .map_err(store_error)?,
+            ),
+            LeaseEnd::KeepUntil(until_ms) => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&claim.lease_pk))
+                    .update_expression("SET lease_until = :until, expiration = :tidy")
+                    .condition_expression("holder = :me")
+                    .expression_attribute_values(":until", n(until_ms))
+                    .expression_attribute_values(":tidy", n(until_ms / 1000 + LEASE_TIDY_SECONDS))
+                    .expression_attribute_values(":me", s(&claim.holder))
+                    .build()
+                    .map_err(store_error)?,
+            ),
+        };
+        Ok(item.build())
     }
 
     /// Completes the record with `response`, or deletes it when `None`.
@@ -220,10 +240,9 @@ impl GuardStore for DynamoGuardStore {
         &self,
         claim: &Claim,
         response: Option<&StoredResponse>,
+        lease: LeaseEnd,
     ) -> Result<(), StoreError> {
-        let release = TransactWriteItem::builder()
-            .delete(self.lease_release(claim)?)
-            .build();
+        let release = self.lease_end(claim, lease)?;
         let Some(record) = self.record_finish(claim, response)? else {
             return match self
                 .client
@@ -234,10 +253,7 @@ impl GuardStore for DynamoGuardStore {
             {
                 // A lease that expired and was taken over is no longer ours to release.
                 Ok(_) | Err(SdkError::ServiceError(_)) => Ok(()),
-                Err(other) => Err(StoreError(format!(
-                    "releasing the lease: {}",
-                    chain(&other)
-                ))),
+                Err(other) => Err(StoreError(format!("ending the lease: {}", chain(&other)))),
             };
         };
         let together = self

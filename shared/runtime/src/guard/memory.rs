@@ -1,7 +1,9 @@
 //! An in-memory [`GuardStore`] with the same conditional semantics as the DynamoDB one, for
 //! in-process tests.
 
-use super::{Claim, ClaimOutcome, GuardStore, Record, RecordStatus, StoreError, StoredResponse};
+use super::{
+    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordStatus, StoreError, StoredResponse,
+};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -87,6 +89,7 @@ impl GuardStore for MemoryGuardStore {
         &self,
         claim: &Claim,
         response: Option<&StoredResponse>,
+        lease: LeaseEnd,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         if let Some(wanted) = &claim.record {
@@ -105,8 +108,17 @@ impl GuardStore for MemoryGuardStore {
                 }
             }
         }
-        if matches!(state.leases.get(&claim.lease_pk), Some((h, _)) if *h == claim.holder) {
-            state.leases.remove(&claim.lease_pk);
+        let ours = matches!(state.leases.get(&claim.lease_pk), Some((h, _)) if *h == claim.holder);
+        match lease {
+            LeaseEnd::Release if ours => {
+                state.leases.remove(&claim.lease_pk);
+            }
+            LeaseEnd::KeepUntil(kept) if ours => {
+                state
+                    .leases
+                    .insert(claim.lease_pk.clone(), (claim.holder.clone(), kept));
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -9,8 +9,10 @@
 //!   `request_in_progress`. A 5xx deletes the record so a retry runs again; 4xx results are kept.
 //! - The lease serialises every update of one session: each update retransmits the whole
 //!   `line_items` array, so two overlapping updates would silently undo each other. It is taken
-//!   BEFORE the session is read, expires by itself at the holder's deadline, and is released on
-//!   every exit path.
+//!   BEFORE the session is read, expires by itself at the holder's deadline (plus the time an
+//!   abandoned Stripe write may still take to land), and is released on every exit path but one:
+//!   after a Stripe write whose outcome is unknown it is kept for that same time, so the next
+//!   request reads the cart after the write landed rather than before.
 //!
 //! DynamoDB's TTL deletes lazily (up to days later), so every decision checks expiry itself.
 
@@ -131,12 +133,13 @@ pub trait GuardStore: Send + Sync {
         pk: &str,
     ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
 
-    /// Stores the response (`Some`) or deletes the record (`None`, after a 5xx) and releases the
-    /// lease, both only if still held by `claim.holder`.
+    /// Stores the response (`Some`) or deletes the record (`None`, after a 5xx) and releases or
+    /// keeps the lease as `lease` says, all only if still held by `claim.holder`.
     fn finish(
         &self,
         claim: &Claim,
         response: Option<&StoredResponse>,
+        lease: LeaseEnd,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -190,17 +193,33 @@ impl<S: GuardStore> GuardStore for Metered<'_, S> {
         &self,
         claim: &Claim,
         response: Option<&StoredResponse>,
+        lease: LeaseEnd,
     ) -> Result<(), StoreError> {
-        self.meter(self.inner.finish(claim, response)).await
+        self.meter(self.inner.finish(claim, response, lease)).await
     }
 }
 
-/// How long to wait for a busy session or an in-progress twin before answering 409.
+/// What becomes of the session's lease when its request finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// The next request may go ahead.
+    Release,
+    /// The session stays busy until this time (ms since the epoch): a Stripe write of unknown
+    /// outcome may still land, and a request that read the cart before it would undo it.
+    KeepUntil(u64),
+}
+
+/// How long to wait for a busy session or an in-progress twin before answering 409, and how long
+/// a session stays busy after its request could no longer wait for Stripe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuardSettings {
     pub record_ttl: Duration,
     pub lease_wait: Duration,
     pub in_progress_wait: Duration,
+    /// How long after the function stopped waiting a Stripe write may still be applied: the
+    /// lease outlives its holder's deadline by this much, and a request whose write timed out
+    /// keeps the lease this long.
+    pub late_write: Duration,
 }
 
 impl Default for GuardSettings {
@@ -209,6 +228,7 @@ impl Default for GuardSettings {
             record_ttl: Duration::from_secs(24 * 3600),
             lease_wait: Duration::from_millis(2_000),
             in_progress_wait: Duration::from_millis(2_000),
+            late_write: Duration::from_millis(2_000),
         }
     }
 }
@@ -224,8 +244,8 @@ pub enum Admission {
     KeyReused,
     /// The twin request is still running.
     InProgress,
-    /// Another request is updating this session.
-    SessionBusy,
+    /// Another request is updating this session, or may be, until `until_ms`.
+    SessionBusy { until_ms: u64 },
 }
 
 /// Hash of a JSON body independent of key order and whitespace (so `{"a":1,"b":2}` and
@@ -304,9 +324,9 @@ pub async fn admit<S: GuardStore>(
                     }
                 }
             }
-            ClaimOutcome::LeaseHeld { .. } => {
+            ClaimOutcome::LeaseHeld { until_ms } => {
                 if now >= lease_deadline {
-                    return Ok(Admission::SessionBusy);
+                    return Ok(Admission::SessionBusy { until_ms });
                 }
                 tokio::time::sleep(jitter(pause)).await;
                 pause = (pause * 2).min(Duration::from_millis(200));
@@ -342,7 +362,7 @@ async fn wait_for_twin<S: GuardStore>(
     }
 }
 
-fn duration_ms(d: Duration) -> u64 {
+pub(crate) fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

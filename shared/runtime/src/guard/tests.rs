@@ -21,6 +21,7 @@ fn quick() -> GuardSettings {
         record_ttl: Duration::from_secs(60),
         lease_wait: Duration::from_millis(60),
         in_progress_wait: Duration::from_millis(60),
+        late_write: Duration::from_millis(60),
     }
 }
 
@@ -40,7 +41,7 @@ async fn a_completed_key_is_replayed_and_takes_no_lease() {
         Admission::Proceed(_)
     ));
     store
-        .finish(&first, Some(&done("{\"a\":1}")))
+        .finish(&first, Some(&done("{\"a\":1}")), LeaseEnd::Release)
         .await
         .unwrap();
     assert_eq!(
@@ -65,7 +66,10 @@ async fn the_same_key_with_another_body_is_refused() {
     let store = MemoryGuardStore::default();
     let first = claim(Some("k1"), "h1");
     admit(&store, first.clone(), quick()).await.unwrap();
-    store.finish(&first, Some(&done("{}"))).await.unwrap();
+    store
+        .finish(&first, Some(&done("{}")), LeaseEnd::Release)
+        .await
+        .unwrap();
     assert_eq!(
         admit(&store, claim(Some("k1"), "h2"), quick())
             .await
@@ -99,7 +103,7 @@ async fn a_twin_that_completes_during_the_wait_is_replayed() {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(30)).await;
             store
-                .finish(&first, Some(&done("{\"ok\":true}")))
+                .finish(&first, Some(&done("{\"ok\":true}")), LeaseEnd::Release)
                 .await
                 .unwrap();
         })
@@ -120,7 +124,7 @@ async fn a_failed_first_attempt_leaves_the_key_free_for_a_retry() {
     let store = MemoryGuardStore::default();
     let first = claim(Some("k1"), "h");
     admit(&store, first.clone(), quick()).await.unwrap();
-    store.finish(&first, None).await.unwrap();
+    store.finish(&first, None, LeaseEnd::Release).await.unwrap();
     assert!(store.record("idem#f#cs_test_1#k1").is_none());
     assert!(matches!(
         admit(&store, claim(Some("k1"), "h"), quick())
@@ -173,10 +177,11 @@ async fn expired_records_count_as_absent_even_before_ttl_deletes_them() {
 #[tokio::test]
 async fn a_busy_session_is_awaited_then_reported_and_an_expired_lease_is_taken() {
     let store = MemoryGuardStore::default();
-    store.hold_lease("lease#cs_test_1", now_ms() + 60_000);
+    let until_ms = now_ms() + 60_000;
+    store.hold_lease("lease#cs_test_1", until_ms);
     assert_eq!(
         admit(&store, claim(None, "h"), quick()).await.unwrap(),
-        Admission::SessionBusy
+        Admission::SessionBusy { until_ms }
     );
     store.hold_lease("lease#cs_test_1", now_ms() - 1);
     assert!(matches!(
@@ -203,4 +208,35 @@ fn body_hash_ignores_key_order_and_whitespace_only() {
     let c: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":{"x":[2,1],"y":"z"}}"#).unwrap();
     assert_eq!(body_hash(&a), body_hash(&b));
     assert_ne!(body_hash(&a), body_hash(&c));
+}
+
+#[tokio::test]
+async fn a_lease_kept_at_finish_stays_busy_until_its_new_end_while_the_key_is_free() {
+    let store = MemoryGuardStore::default();
+    let first = claim(Some("k1"), "h");
+    admit(&store, first.clone(), quick()).await.unwrap();
+    let until_ms = now_ms() + 150;
+    store
+        .finish(&first, None, LeaseEnd::KeepUntil(until_ms))
+        .await
+        .unwrap();
+
+    assert!(
+        store.record("idem#f#cs_test_1#k1").is_none(),
+        "the retry may run"
+    );
+    assert_eq!(
+        admit(&store, claim(Some("k1"), "h"), quick())
+            .await
+            .unwrap(),
+        Admission::SessionBusy { until_ms },
+        "but not before the kept lease ends"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(matches!(
+        admit(&store, claim(Some("k1"), "h"), quick())
+            .await
+            .unwrap(),
+        Admission::Proceed(_)
+    ));
 }

@@ -27,6 +27,10 @@ struct FakeStripe {
     update_error: Mutex<Option<StripeError>>,
     /// Apply the update, then report a timeout (Stripe did the work, the answer got lost).
     lose_update_answer: Mutex<bool>,
+    /// Report a timeout and keep the update to apply later ([`FakeStripe::land_late_update`]):
+    /// Stripe still had the request when the function stopped waiting.
+    delay_update: Mutex<bool>,
+    late_update: Mutex<Option<CartPlan>>,
     updates: Mutex<Vec<(Vec<PlannedLineItem>, String)>>,
     /// Where a call stops answering, as if the function were killed there.
     hang: Mutex<Option<Hang>>,
@@ -117,7 +121,41 @@ impl StripeGateway for FakeStripe {
         if let Some(e) = self.update_error.lock().unwrap().take() {
             return Err(e);
         }
-        let applied = {
+        if std::mem::take(&mut *self.delay_update.lock().unwrap()) {
+            *self.late_update.lock().unwrap() = Some(plan.clone());
+            return Err(StripeError::Unavailable {
+                attempts: 3,
+                cause: "no response within 4000 ms".into(),
+            });
+        }
+        let applied = self.apply(plan)?;
+        self.maybe_hang(Hang::AfterWrite).await;
+        if std::mem::take(&mut *self.lose_update_answer.lock().unwrap()) {
+            return Err(StripeError::Unavailable {
+                attempts: 3,
+                cause: "no response within 4000 ms".into(),
+            });
+        }
+        Ok(applied)
+    }
+}
+
+impl FakeStripe {
+    /// Stripe applies the update it was still holding when the function gave up on it.
+    fn land_late_update(&self) {
+        let plan = self
+            .late_update
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a delayed update");
+        self.apply(&plan).unwrap();
+    }
+
+    /// Replaces the cart with `plan`'s whole array, as Stripe's update does.
+    fn apply(&self, plan: &CartPlan) -> Result<SessionSnapshot, StripeError> {
+        let line_items = plan.line_items.as_slice();
+        {
             let mut guard = self.session.lock().unwrap();
             let session = guard.as_mut().ok_or(StripeError::NotFound)?;
             let old = std::mem::take(&mut session.line_items);
@@ -165,16 +203,8 @@ impl StripeGateway for FakeStripe {
                     })
                     .collect();
             }
-            session.clone()
-        };
-        self.maybe_hang(Hang::AfterWrite).await;
-        if std::mem::take(&mut *self.lose_update_answer.lock().unwrap()) {
-            return Err(StripeError::Unavailable {
-                attempts: 3,
-                cause: "no response within 4000 ms".into(),
-            });
+            Ok(session.clone())
         }
-        Ok(applied)
     }
 }
 
@@ -216,6 +246,15 @@ fn open_session() -> SessionSnapshot {
     }
 }
 
+/// How long the test configuration lets an abandoned Stripe write still land.
+const LATE_WRITE_MS: u64 = 300;
+
+/// Waits until a Stripe write the last request gave up on can no longer land, and so until the
+/// session it kept busy is free again.
+async fn after_late_writes() {
+    tokio::time::sleep(Duration::from_millis(LATE_WRITE_MS + 50)).await;
+}
+
 fn config() -> Config {
     let vars = [
         ("STRIPE_SECRET_KEY", "sk_test_1"),
@@ -227,6 +266,7 @@ fn config() -> Config {
         ("IDEMPOTENCY_TABLE", "idem"),
         ("INVENTORY_TABLE", "stock"),
         ("LEASE_WAIT_MS", "50"),
+        ("STRIPE_LATE_WRITE_MS", "300"),
         ("IDEMPOTENCY_WAIT_MS", "50"),
         (
             "CATALOG_JSON",
@@ -520,10 +560,14 @@ async fn a_bad_idempotency_key_is_a_400() {
 #[tokio::test]
 async fn a_session_held_by_another_request_is_409_busy_with_retry_after() {
     let app = app(FakeStripe::with(open_session()));
-    app.guard.hold_lease("lease#cs_test_abc", now_ms() + 60_000);
+    app.guard.hold_lease("lease#cs_test_abc", now_ms() + 4_500);
     let response = app.handle(post(YEARLY), change_interval).await;
     assert_eq!(response.status(), 409);
-    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    assert_eq!(
+        response.headers().get("retry-after").unwrap(),
+        "5",
+        "when the lease ends, in whole seconds"
+    );
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(body["code"], "session_busy");
     assert!(app.stripe.updates.lock().unwrap().is_empty());
@@ -575,7 +619,7 @@ fn a_missing_runtime_deadline_still_gives_the_lease_a_full_budget() {
     let now = now_ms();
     let claim = app.claim_for(&request, &accepted);
     assert!(claim.lease_until_ms >= now + DEFAULT_BUDGET_MS, "{claim:?}");
-    assert!(claim.lease_until_ms <= now + MAX_LEASE_MS + LEASE_GRACE_MS + 1_000);
+    assert!(claim.lease_until_ms <= now + MAX_LEASE_MS + LATE_WRITE_MS + 1_000);
     let record = claim.record.unwrap();
     assert!(record.in_progress_until_ms >= now + DEFAULT_BUDGET_MS);
     assert!(
@@ -684,12 +728,61 @@ async fn when_stripe_may_still_apply_the_cart_the_holds_cover_both_carts() {
         (5, 5),
         "a late update cannot oversell"
     );
-    // The client's retry finds the cart where it was and applies it.
+    // The client's retry, once the update can no longer land, finds the cart where it was and
+    // applies it.
+    after_late_writes().await;
     let (status, _) = call_quantity(&app, &set_tee(5)).await;
     assert_eq!(status, 200);
     assert_eq!(tees_in_cart(&app), 5);
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!((level.available, level.held), (5, 5));
+}
+
+/// Units Stripe's cart has against the units held for it.
+async fn tees_held_and_in_cart(app: &TestApp, tee: &Sku) -> (u64, u64) {
+    let level = app.inventory.stock(tee).await.unwrap();
+    (level.held, tees_in_cart(app))
+}
+
+#[tokio::test]
+async fn an_update_stripe_applies_after_the_function_gave_up_never_lands_above_its_holds() {
+    // The next request either leaves the T-shirts alone (2: a no-op on the cart it reads) or
+    // changes them (3); both once released the surplus the late update still needed.
+    for next in [2, 3] {
+        let app = app(FakeStripe::with(tee_session()));
+        let tee = tees_held(&app, 10, 2).await;
+        *app.stripe.delay_update.lock().unwrap() = true;
+        let response = app
+            .handle(post_with_key(&set_tee(5), "first"), update_quantity)
+            .await;
+        assert_eq!(response.status(), 502);
+
+        let during = app
+            .handle(post_with_key(&set_tee(next), "next"), update_quantity)
+            .await;
+        app.stripe.land_late_update();
+        let (held, in_cart) = tees_held_and_in_cart(&app, &tee).await;
+        assert!(
+            held >= in_cart,
+            "next {next}: held {held} < {in_cart} in the cart"
+        );
+        assert_eq!(in_cart, 5);
+        assert_eq!(
+            (
+                during.status().as_u16(),
+                during.headers().contains_key("retry-after")
+            ),
+            (409, true),
+            "next {next}: the session stays busy while the late update may land"
+        );
+
+        after_late_writes().await;
+        let after = app
+            .handle(post_with_key(&set_tee(next), "next"), update_quantity)
+            .await;
+        assert_eq!(after.status(), 200, "next {next}");
+        assert_eq!(tees_held_and_in_cart(&app, &tee).await, (next, next));
+    }
 }
 
 #[tokio::test]
@@ -951,6 +1044,7 @@ async fn when_stripe_applied_the_update_but_the_answer_was_lost_the_retry_releas
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!((level.available, level.held), (3, 2), "still covers both");
 
+    after_late_writes().await;
     let (status, _) = call_quantity(&app, &set_tee(1)).await;
     assert_eq!(status, 200);
     let level = app.inventory.stock(&tee).await.unwrap();
@@ -991,6 +1085,7 @@ async fn tee_removed_with_the_answer_lost(app: &TestApp) -> Sku {
     assert_eq!(tees_in_cart(app), 0, "Stripe applied it");
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!((level.available, level.held), (3, 2), "still covers both");
+    after_late_writes().await;
     tee
 }
 
@@ -1047,7 +1142,7 @@ async fn kill_then_retry(
         "{hang:?}: the dead request's key is busy"
     );
 
-    tokio::time::sleep(Duration::from_millis(BUDGET_MS + LEASE_GRACE_MS + 100)).await;
+    tokio::time::sleep(Duration::from_millis(BUDGET_MS + LATE_WRITE_MS + 100)).await;
     let retried = app
         .handle(post_with_deadline(body, "k", BUDGET_MS), parse)
         .await;

@@ -3,7 +3,7 @@
 //! exactly once: its id is the idempotency key, and a hold can only leave the HELD state once.
 
 use super::{App, Failure};
-use crate::guard::{admit, now_ms, Claim, GuardStore, Metered, RecordClaim};
+use crate::guard::{admit, now_ms, Claim, GuardStore, LeaseEnd, Metered, RecordClaim};
 use crate::http::Reply;
 use crate::inventory::{InventoryStore, Settlement};
 use crate::stripe::StripeGateway;
@@ -205,7 +205,8 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Ok(action) => received(action),
             Err(failure) => self.refuse(&failure),
         };
-        super::finish(guard, &claim, &reply).await;
+        // Settling only reads Stripe: nothing of its can still land later.
+        super::finish(guard, &claim, &reply, LeaseEnd::Release).await;
         Ok((reply, false))
     }
 

@@ -33,6 +33,14 @@ pub enum StripeError {
     Malformed(String),
 }
 
+impl StripeError {
+    /// Whether a write that failed this way may still be applied: after a timeout, a 5xx or a
+    /// 429 no answer says what Stripe did, and it may still be working on the request.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
 /// A Checkout Session to create, in the configured API dialect.
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
