@@ -298,7 +298,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     }
 
     // What Stripe went through.
-    for request in stack.stripe.requests()? {
+    for request in step("reading Stripe's request log", stack.stripe.requests())? {
         if !request["path"]
             .as_str()
             .is_some_and(|p| p.starts_with("/v1/checkout"))
@@ -320,19 +320,20 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
             *report.stripe_failed.entry(failure).or_default() += 1;
         }
     }
-    stack.stripe.clear_faults()?;
+    step("clearing the faults", stack.stripe.clear_faults())?;
 
     // 3. Nothing oversold, holds cover every cart, carts within their bounds.
     let stock = [
         (TEE_SKU, c.tee.as_str(), received_tees, 5),
         (MUG_SKU, c.mug.as_str(), received_mugs, 2),
     ];
-    let sessions: Vec<Value> = carts
+    let sessions: Result<Vec<Value>> = carts
         .iter()
         .map(|cart| stack.stripe.session(&cart.id))
-        .collect::<Result<_>>()?;
+        .collect();
+    let sessions = step("reading the sessions", sessions)?;
     for (sku, price, received, max) in stock {
-        let (available, held, sold, total) = stack.dynamo.stock(sku)?;
+        let (available, held, sold, total) = step("reading the stock", stack.dynamo.stock(sku))?;
         let in_carts: u64 = sessions.iter().map(|s| units_in_cart(s, price)).sum();
         if available + held + sold != total || total != received {
             report.violations.push(format!(
@@ -366,17 +367,28 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
             "{}/_emulator/webhook_endpoints/{webhook_endpoint}/drop",
             stack.stripe.base
         ))
-        .send_json(json!({ "count": report.webhooks_dropped }))?;
-    read(response)?;
+        .send_json(json!({ "count": report.webhooks_dropped }))
+        .map_err(Into::into)
+        .and_then(read);
+    step("dropping webhooks", response)?;
     for (n, (cart, session)) in carts.iter().zip(&sessions).enumerate() {
         if n % 2 == 0 {
             report.bought += units_in_cart(session, &c.tee) + units_in_cart(session, &c.mug);
-            stack.stripe.complete_session(&cart.id)?;
+            step(
+                "completing a session",
+                stack.stripe.complete_session(&cart.id),
+            )?;
         } else {
-            stack.stripe.expire_session(&cart.id, GA_VERSION)?;
+            step(
+                "expiring a session",
+                stack.stripe.expire_session(&cart.id, GA_VERSION),
+            )?;
         }
     }
-    wait_for_deliveries(&stack, carts.len() - report.webhooks_dropped)?;
+    step(
+        "waiting for webhook deliveries",
+        wait_for_deliveries(&stack, carts.len() - report.webhooks_dropped),
+    )?;
     // The holds the lost webhooks left behind reach their expiry.
     for cart in &carts {
         for sku in [TEE_SKU, MUG_SKU] {
@@ -391,7 +403,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     }
     let mut sold_total = 0;
     for (sku, _, received, _) in stock {
-        let (available, held, sold, _) = stack.dynamo.stock(sku)?;
+        let (available, held, sold, _) = step("reading the stock", stack.dynamo.stock(sku))?;
         sold_total += sold;
         if held != 0 {
             report.violations.push(format!(
@@ -413,6 +425,11 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Says which step of the run a harness call failed in.
+fn step<T>(what: &str, result: Result<T>) -> Result<T> {
+    result.map_err(|e| format!("{what}: {e}").into())
 }
 
 /// Counts one operation's attempts and answer; returns its final answer.

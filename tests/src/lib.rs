@@ -147,6 +147,16 @@ impl Drop for Managed {
     }
 }
 
+/// Whether the process runs (a zombie has exited and only waits to be reaped).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|state| state.trim_start().starts_with('Z'))
+    })
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -663,8 +673,11 @@ pub struct Reply {
 }
 
 impl Functions {
-    /// Starts `instances` processes of each function; cargo-lambda hands them invocations in
-    /// parallel (`--concurrency`), like Lambda scaling out.
+    /// Starts `instances` processes of each function; each polls cargo-lambda for its next
+    /// invocation, so they run in parallel, like Lambda scaling out. `--concurrency` stays at 1:
+    /// above it cargo-lambda (1.9) starts `cargo run` instances of its own whenever an invocation
+    /// waits, even with `--only-lambda-apis`; in the fault run that coincided with invocations cut
+    /// off mid-flight ("Peer disconnected").
     pub fn start(names: &[&str], env: &[(&str, &str)], instances: usize) -> Result<Self> {
         let port = free_port();
         let mut watch = Command::new("cargo-lambda");
@@ -678,14 +691,12 @@ impl Functions {
                 "-P",
             ])
             .arg(port.to_string())
-            .arg("--concurrency")
-            .arg(instances.max(1).to_string())
             // cargo-lambda also ends a function's wait for its next invocation after this long,
             // and the Rust runtime exits on that answer: a function idle for longer would be
             // gone. Lambda's own limit (15 min) keeps idle functions alive through long runs.
             .args(["--timeout", "900"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log_file("cargo-lambda-watch-stdout"))
             .stderr(log_file("cargo-lambda-watch"));
         let runtime = Managed::spawn("cargo lambda watch", watch);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -805,12 +816,23 @@ impl Functions {
             .post(format!(
                 "{root}/2015-03-31/functions/{function}/invocations"
             ))
-            .send_json(payload)?;
+            .send_json(payload)
+            .map_err(|e| self.lost(&format!("invoking {function}"), &e))?;
         let (status, body) = read(response)?;
         if status != 200 {
             return Err(format!("invoking {function}: {status} {body}").into());
         }
         Ok(body)
+    }
+
+    /// A call to the runtime that got no answer, with whether the runtime is still running.
+    fn lost(&self, what: &str, error: &ureq::Error) -> String {
+        let runtime = if alive(self._runtime.child.id()) {
+            "cargo lambda watch still runs"
+        } else {
+            "cargo lambda watch has exited"
+        };
+        format!("{what}: {error} ({runtime})")
     }
 
     /// The function URL of `function` at `path`.
