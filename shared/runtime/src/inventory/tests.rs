@@ -122,6 +122,24 @@ fn held_shard(held: &BTreeMap<Sku, Held>) -> Option<u16> {
     held.get(&tee()).map(|h| h.shard)
 }
 
+/// Each shard's `(available, held)`.
+fn available_and_held(shards: &[StockLevel]) -> Vec<(u64, u64)> {
+    shards.iter().map(|l| (l.available, l.held)).collect()
+}
+
+/// Eight T-shirts on the 4 shards, `empty`'s two moved to shard 0, then 2 held for a reservation
+/// whose primary shard is `empty`: the hold falls over to the next shard with stock. Returns the
+/// reservation.
+async fn two_held_beside_an_empty_primary(store: &MemoryInventory, empty: u16) -> String {
+    store.receive(&tee(), 8).await.unwrap();
+    store.rebalance(&tee(), empty, 0, 2).await.unwrap();
+    let reservation = reservation_on(empty);
+    move_holds_reconciled(store, &reservation, &change(0, 2), 0, None)
+        .await
+        .unwrap();
+    reservation
+}
+
 #[test]
 fn the_primary_shard_is_stable_and_spreads_reservations_over_every_shard() {
     assert_eq!(primary_shard("rsv_a", &tee(), 1), 0);
@@ -233,19 +251,16 @@ async fn an_increase_its_shard_cannot_cover_moves_the_whole_hold_to_another_shar
         })
     );
     let shards = assert_invariants(&store).await;
-    let per_shard: Vec<(u64, u64)> = shards.iter().map(|l| (l.available, l.held)).collect();
-    assert_eq!(per_shard, [(5, 0), (3, 0), (0, 4), (4, 0)]);
+    assert_eq!(
+        available_and_held(&shards),
+        [(5, 0), (3, 0), (0, 4), (4, 0)]
+    );
 }
 
 #[tokio::test]
 async fn a_hold_off_its_primary_shard_moves_on_the_shard_it_records() {
     let store = sharded();
-    store.receive(&tee(), 8).await.unwrap();
-    store.rebalance(&tee(), 1, 0, 2).await.unwrap();
-    let on_1 = reservation_on(1);
-    move_holds_reconciled(&store, &on_1, &change(0, 2), 0, None)
-        .await
-        .unwrap();
+    let on_1 = two_held_beside_an_empty_primary(&store, 1).await;
     assert_eq!(
         held_shard(&store.holds(&on_1, &[tee()]).await.unwrap()),
         Some(2)
@@ -267,19 +282,16 @@ async fn a_hold_off_its_primary_shard_moves_on_the_shard_it_records() {
         .unwrap();
 
     let shards = assert_invariants(&store).await;
-    let per_shard: Vec<(u64, u64)> = shards.iter().map(|l| (l.available, l.held)).collect();
-    assert_eq!(per_shard, [(4, 0), (0, 0), (2, 0), (2, 0)]);
+    assert_eq!(
+        available_and_held(&shards),
+        [(4, 0), (0, 0), (2, 0), (2, 0)]
+    );
 }
 
 #[tokio::test]
 async fn settling_sells_and_releases_on_the_recorded_shard_only() {
     let store = sharded();
-    store.receive(&tee(), 8).await.unwrap();
-    store.rebalance(&tee(), 3, 0, 2).await.unwrap();
-    let on_3 = reservation_on(3);
-    move_holds_reconciled(&store, &on_3, &change(0, 2), 0, None)
-        .await
-        .unwrap();
+    let on_3 = two_held_beside_an_empty_primary(&store, 3).await;
     let held = store.holds(&on_3, &[tee()]).await.unwrap()[&tee()];
     assert_eq!(held.shard, 0, "fell over from the empty shard 3");
 
