@@ -868,4 +868,67 @@ mod tests {
         let json = include_str!("../../../infra/local/catalog.example.json");
         assert!(!Catalog::from_json(json).unwrap().plans().is_empty());
     }
+
+    #[test]
+    fn the_full_catalog_example_with_every_field_is_valid() {
+        let json = include_str!("../../../infra/local/catalog.full.example.json");
+        let catalog = Catalog::from_json(json).unwrap();
+        assert_eq!(catalog.stock_skus().len(), 2);
+        assert_eq!(catalog.inventory_shards(&Sku::parse("TEE").unwrap()), 4);
+    }
+
+    /// The fields the loader accepts for `T`, as its unknown-field error lists them.
+    fn accepted_fields<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> Vec<String> {
+        let error = serde_json::from_str::<T>(r#"{"probe-not-a-field": 0}"#)
+            .unwrap_err()
+            .to_string();
+        let expected = error.split_once("expected").map_or("", |(_, rest)| rest);
+        let mut fields: Vec<String> = expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        fields.sort();
+        fields
+    }
+
+    #[test]
+    fn the_json_schema_documents_every_field_the_loader_accepts_and_no_other() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../catalog.schema.json")).unwrap();
+        let documented = |pointer: &str| -> Vec<String> {
+            let properties = schema
+                .pointer(&format!("{pointer}/properties"))
+                .and_then(serde_json::Value::as_object)
+                .unwrap_or_else(|| panic!("no properties at {pointer}"));
+            let mut fields: Vec<String> = properties.keys().cloned().collect();
+            fields.sort();
+            fields
+        };
+        let pairs = [
+            ("", accepted_fields::<CatalogFile>()),
+            ("/properties/plans/items", accepted_fields::<Plan>()),
+            ("/properties/products/items", accepted_fields::<Product>()),
+            ("/properties/offers/items", accepted_fields::<Offer>()),
+            (
+                "/properties/complimentary",
+                accepted_fields::<Complimentary>(),
+            ),
+            ("/properties/shipping", accepted_fields::<Shipping>()),
+            (
+                "/properties/shipping/properties/tiers/items",
+                accepted_fields::<ShippingTier>(),
+            ),
+            (
+                "/properties/tax_rates/items",
+                accepted_fields::<TaxRateRule>(),
+            ),
+            ("/$defs/quantity", accepted_fields::<QuantityBounds>()),
+        ];
+        for (pointer, accepted) in pairs {
+            assert!(accepted.len() >= 2, "{pointer}: {accepted:?}");
+            assert_eq!(documented(pointer), accepted, "schema at `{pointer}`");
+        }
+    }
 }
