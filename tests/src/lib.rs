@@ -147,14 +147,17 @@ impl Drop for Managed {
     }
 }
 
+/// The fields of `/proc/<pid>/stat` after the command name (which is in parentheses and may
+/// contain spaces): the process state first, user and system ticks at 11 and 12.
+pub fn proc_stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
 /// Whether the process runs (a zombie has exited and only waits to be reaped).
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|state| state.trim_start().starts_with('Z'))
-    })
+    proc_stat_fields(pid).is_some_and(|fields| fields.first().is_some_and(|state| state != "Z"))
 }
 
 fn agent() -> ureq::Agent {
@@ -643,7 +646,7 @@ pub struct Functions {
     agent: ureq::Agent,
     // Functions first: they are stopped before the runtime they poll.
     functions: Vec<Managed>,
-    _runtime: Managed,
+    runtime: Managed,
     /// Each function instance's JSON log (stdout).
     logs: Vec<PathBuf>,
     /// What every instance is started with: the runtime's port and the environment.
@@ -720,7 +723,7 @@ impl Functions {
             base: format!("http://127.0.0.1:{port}/lambda-url"),
             agent: agent(),
             functions,
-            _runtime: runtime,
+            runtime,
             logs,
             port,
             env: env
@@ -827,7 +830,7 @@ impl Functions {
 
     /// A call to the runtime that got no answer, with whether the runtime is still running.
     fn lost(&self, what: &str, error: &ureq::Error) -> String {
-        let runtime = if alive(self._runtime.child.id()) {
+        let runtime = if alive(self.runtime.child.id()) {
             "cargo lambda watch still runs"
         } else {
             "cargo lambda watch has exited"
@@ -1274,4 +1277,18 @@ pub fn in_parallel<T: Send>(threads: usize, jobs: Vec<Job<'_, T>>) -> Vec<T> {
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(n, _)| *n);
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_reads_as_alive_with_its_cpu_ticks() {
+        let fields = proc_stat_fields(std::process::id()).unwrap();
+        assert!(matches!(fields[0].as_str(), "R" | "S"), "{fields:?}");
+        assert!(fields[11].parse::<u64>().is_ok() && fields[12].parse::<u64>().is_ok());
+        assert!(alive(std::process::id()));
+        assert!(!alive(u32::MAX), "no such process");
+    }
 }

@@ -22,8 +22,8 @@
 #![allow(clippy::print_stdout)]
 
 use e2e_tests::{
-    in_parallel, listening_address, Dynamo, Emulator, Job, Result, Secrets, Stack, GA_VERSION,
-    MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
+    in_parallel, listening_address, proc_stat_fields, Dynamo, Emulator, Job, Result, Secrets,
+    Stack, GA_VERSION, MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -139,11 +139,8 @@ fn ticks_ms(pids: &[u32]) -> (f64, f64) {
     // Linux reports it in clock ticks of 1/100 s (USER_HZ) on every architecture Lambda runs.
     const TICK_MS: f64 = 10.0;
     pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            // Fields after the command name, which is in parentheses and may contain spaces.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
+        .filter_map(|&pid| proc_stat_fields(pid))
+        .filter_map(|fields| {
             let utime: f64 = fields.get(11)?.parse().ok()?;
             let stime: f64 = fields.get(12)?.parse().ok()?;
             Some((utime * TICK_MS, stime * TICK_MS))
