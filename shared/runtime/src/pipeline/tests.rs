@@ -58,6 +58,72 @@ impl FakeStripe {
             ..Self::default()
         }
     }
+
+    /// Stripe applies the update it was still holding when the function gave up on it.
+    fn land_late_update(&self) {
+        let plan = self
+            .late_update
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a delayed update");
+        self.apply(&plan).unwrap();
+    }
+
+    /// Replaces the cart with `plan`'s whole array, as Stripe's update does.
+    fn apply(&self, plan: &CartPlan) -> Result<SessionSnapshot, StripeError> {
+        let line_items = plan.line_items.as_slice();
+        {
+            let mut guard = self.session.lock().unwrap();
+            let session = guard.as_mut().ok_or(StripeError::NotFound)?;
+            let old = std::mem::take(&mut session.line_items);
+            for (n, planned) in line_items.iter().enumerate() {
+                let item = match planned {
+                    PlannedLineItem::Keep { id } => old.iter().find(|li| &li.id == id).cloned(),
+                    PlannedLineItem::Update { id, quantity } => old
+                        .iter()
+                        .find(|li| &li.id == id)
+                        .cloned()
+                        .map(|li| LineItemSnapshot {
+                            quantity: *quantity,
+                            ..li
+                        }),
+                    PlannedLineItem::Add { price, quantity } => Some(LineItemSnapshot {
+                        id: LineItemId::parse(&format!("li_new{n}")).unwrap(),
+                        price: PriceSnapshot {
+                            id: price.clone(),
+                            unit_amount: Some(15_000),
+                            recurring: Some(Recurring {
+                                interval: RecurringInterval::Year,
+                                interval_count: 1,
+                            }),
+                        },
+                        quantity: *quantity,
+                        amount_total: 15_000,
+                        tax_rates: vec![],
+                    }),
+                };
+                let mut item = item.ok_or(StripeError::Malformed("unknown id".into()))?;
+                if let Some(rates) = &plan.tax_rates {
+                    item.tax_rates.clone_from(rates);
+                }
+                session.line_items.push(item);
+            }
+            if let Some(details) = &plan.shipping_details {
+                session.shipping_details = Some(details.clone());
+            }
+            if let Some(options) = &plan.shipping_options {
+                session.shipping_options = options
+                    .iter()
+                    .map(|o| cart_validation::ShippingOptionSnapshot {
+                        display_name: Some(o.display_name.clone()),
+                        amount: o.amount,
+                    })
+                    .collect();
+            }
+            Ok(session.clone())
+        }
+    }
 }
 
 impl StripeGateway for FakeStripe {
@@ -123,88 +189,22 @@ impl StripeGateway for FakeStripe {
         }
         if std::mem::take(&mut *self.delay_update.lock().unwrap()) {
             *self.late_update.lock().unwrap() = Some(plan.clone());
-            return Err(StripeError::Unavailable {
-                attempts: 3,
-                cause: "no response within 4000 ms".into(),
-            });
+            return Err(no_answer());
         }
         let applied = self.apply(plan)?;
         self.maybe_hang(Hang::AfterWrite).await;
         if std::mem::take(&mut *self.lose_update_answer.lock().unwrap()) {
-            return Err(StripeError::Unavailable {
-                attempts: 3,
-                cause: "no response within 4000 ms".into(),
-            });
+            return Err(no_answer());
         }
         Ok(applied)
     }
 }
 
-impl FakeStripe {
-    /// Stripe applies the update it was still holding when the function gave up on it.
-    fn land_late_update(&self) {
-        let plan = self
-            .late_update
-            .lock()
-            .unwrap()
-            .take()
-            .expect("a delayed update");
-        self.apply(&plan).unwrap();
-    }
-
-    /// Replaces the cart with `plan`'s whole array, as Stripe's update does.
-    fn apply(&self, plan: &CartPlan) -> Result<SessionSnapshot, StripeError> {
-        let line_items = plan.line_items.as_slice();
-        {
-            let mut guard = self.session.lock().unwrap();
-            let session = guard.as_mut().ok_or(StripeError::NotFound)?;
-            let old = std::mem::take(&mut session.line_items);
-            for (n, planned) in line_items.iter().enumerate() {
-                let item = match planned {
-                    PlannedLineItem::Keep { id } => old.iter().find(|li| &li.id == id).cloned(),
-                    PlannedLineItem::Update { id, quantity } => old
-                        .iter()
-                        .find(|li| &li.id == id)
-                        .cloned()
-                        .map(|li| LineItemSnapshot {
-                            quantity: *quantity,
-                            ..li
-                        }),
-                    PlannedLineItem::Add { price, quantity } => Some(LineItemSnapshot {
-                        id: LineItemId::parse(&format!("li_new{n}")).unwrap(),
-                        price: PriceSnapshot {
-                            id: price.clone(),
-                            unit_amount: Some(15_000),
-                            recurring: Some(Recurring {
-                                interval: RecurringInterval::Year,
-                                interval_count: 1,
-                            }),
-                        },
-                        quantity: *quantity,
-                        amount_total: 15_000,
-                        tax_rates: vec![],
-                    }),
-                };
-                let mut item = item.ok_or(StripeError::Malformed("unknown id".into()))?;
-                if let Some(rates) = &plan.tax_rates {
-                    item.tax_rates.clone_from(rates);
-                }
-                session.line_items.push(item);
-            }
-            if let Some(details) = &plan.shipping_details {
-                session.shipping_details = Some(details.clone());
-            }
-            if let Some(options) = &plan.shipping_options {
-                session.shipping_options = options
-                    .iter()
-                    .map(|o| cart_validation::ShippingOptionSnapshot {
-                        display_name: Some(o.display_name.clone()),
-                        amount: o.amount,
-                    })
-                    .collect();
-            }
-            Ok(session.clone())
-        }
+/// How the transport reports an update it stopped waiting for.
+fn no_answer() -> StripeError {
+    StripeError::Unavailable {
+        attempts: 3,
+        cause: "no response within 4000 ms".into(),
     }
 }
 
