@@ -215,7 +215,7 @@ async fn finish<G: GuardStore>(
     };
     let keep = reply.status < 500 && reply.retry_after.is_none();
     if let Err(e) = guard.finish(claim, keep.then_some(&stored), lease).await {
-        tracing::error!(error = %e, "could not store the answer or release the lease");
+        tracing::error!(error = %e, "could not store the answer or end the lease");
     }
 }
 
