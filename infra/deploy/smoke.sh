@@ -3,8 +3,10 @@
 # (400 for bad JSON, 404 for an unknown cs_test_ session, API Gateway's 404 for GET).
 # Usage: infra/deploy/smoke.sh https://<api-id>.execute-api.<region>.amazonaws.com
 #        (the stack output ApiBaseUrl). Without a URL it skips and exits 0.
+# Runs with .venv's Python (PyYAML, jsonschema), which it creates when missing.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/../lib.sh"
 
 url="${1:-}"
 if [[ -z "$url" ]]; then
@@ -15,8 +17,5 @@ if [[ "$url" != https://* && "$url" != http://* ]]; then
     echo "error: '$url' is not an http(s) URL" >&2
     exit 2
 fi
-if ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
-    echo "error: PyYAML and jsonschema are required: python3 -m pip install -r $HERE/requirements.txt" >&2
-    exit 2
-fi
+ensure_python_requirements
 exec python3 "$HERE/smoke.py" "$url"
