@@ -749,7 +749,7 @@ def test_tax_rates_through_the_client(emulator):
             "ui_mode": "elements",
             "return_url": "https://shop.example/return",
             "line_items": [{"price": prices["mug"], "quantity": 1, "tax_rates": [vat.id]}],
-            "expand": ["line_items"],
+            "expand": ["line_items.data.taxes"],
         }
     )
     # 900 including 20 %: 150 of it is tax.
@@ -761,7 +761,7 @@ def test_tax_rates_through_the_client(emulator):
         session.id,
         params={
             "line_items": [{"id": item.id, "tax_rates": [sales.id]}, {"price": prices["beans"], "quantity": 1}],
-            "expand": ["line_items"],
+            "expand": ["line_items.data.taxes"],
         },
     )
     # 900 × 8.25 % = 74.25 → 74 on top; the beans are untaxed.
@@ -771,6 +771,38 @@ def test_tax_rates_through_the_client(emulator):
     with pytest.raises(stripe.InvalidRequestError) as info:
         c.v1.checkout.sessions.update(session.id, params={"line_items": [{"id": item.id, "tax_rates": ["txr_nope"]}]})
     assert info.value.param == "line_items[0][tax_rates][0]"
+
+
+def test_taxes_and_discounts_are_includable(emulator):
+    """`taxes`/`discounts` on an item and `line_items` on a session are absent unless expanded:
+    fixtures3.json has none of them, and https://docs.stripe.com/api/checkout/sessions/line_items
+    calls `line_items` "an includable property"."""
+    c = client(emulator, ENDIVE)
+    prices = catalog(c)
+    vat = c.v1.tax_rates.create(params={"display_name": "VAT", "percentage": 20, "inclusive": False})
+    session = c.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "line_items": [{"price": prices["mug"], "quantity": 1, "tax_rates": [vat.id]}],
+        }
+    )
+    assert "line_items" not in session
+    plain = c.v1.checkout.sessions.retrieve(session.id, params={"expand": ["line_items"]})
+    assert "taxes" not in plain.line_items.data[0] and "discounts" not in plain.line_items.data[0]
+    assert plain.line_items.data[0].amount_tax == 180
+    # The deeper paths imply `line_items`.
+    full = c.v1.checkout.sessions.retrieve(
+        session.id, params={"expand": ["line_items.data.taxes", "line_items.data.discounts"]}
+    )
+    item = full.line_items.data[0]
+    assert item.taxes[0].amount == 180 and item.taxes[0].rate.id == vat.id
+    assert item.discounts == []
+    listed = c.v1.checkout.sessions.line_items.list(session.id)
+    assert "taxes" not in listed.data[0]
+    listed = c.v1.checkout.sessions.line_items.list(session.id, params={"expand": ["data.taxes", "data.discounts"]})
+    assert listed.data[0].taxes[0].amount == 180 and listed.data[0].discounts == []
+    expired = c.v1.checkout.sessions.expire(session.id, params={"expand": ["line_items.data.taxes"]})
+    assert expired.line_items.data[0].taxes[0].taxable_amount == 900
 
 
 # ---------------------------------------------------------------- raw HTTP details

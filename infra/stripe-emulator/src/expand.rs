@@ -27,6 +27,18 @@ impl Expand {
             p == path || (p.starts_with(path) && p.as_bytes().get(path.len()) == Some(&b'.'))
         })
     }
+
+    /// The paths requested below `prefix`, relative to it: `line_items.data.taxes` under
+    /// `line_items.data` is `taxes`. Lets one renderer serve every place an object is nested.
+    pub fn under(&self, prefix: &str) -> Self {
+        Self(
+            self.0
+                .iter()
+                .filter_map(|p| p.strip_prefix(prefix)?.strip_prefix('.'))
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -42,6 +54,24 @@ mod tests {
         assert!(e.has("line_items.data.price.product"));
         assert!(!e.has("line_item"));
         assert!(!e.has("customer"));
+    }
+
+    #[test]
+    fn under_strips_the_prefix() {
+        let mut p = Params::root(
+            parse(&[b"expand[]=line_items.data.taxes&expand[]=line_items.data.price.product&expand[]=customer"])
+                .expect("ok"),
+        );
+        let all = [
+            "line_items.data.taxes",
+            "line_items.data.price.product",
+            "customer",
+        ];
+        let e = Expand::take(&mut p, &all).expect("ok");
+        let item = e.under("line_items.data");
+        assert!(item.has("taxes") && item.has("price") && item.has("price.product"));
+        assert!(!item.has("discounts") && !item.has("customer"));
+        assert_eq!(e.under("line_item"), Expand::default());
     }
 
     #[test]

@@ -113,7 +113,6 @@ pub fn render_product(product: &Product) -> Value {
         "id": product.id,
         "object": "product",
         "active": product.active,
-        "attributes": [],
         "created": product.created,
         "default_price": null,
         "description": product.description,

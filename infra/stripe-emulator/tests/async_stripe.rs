@@ -242,12 +242,14 @@ fn async_stripe_reads_line_item_taxes() {
         .line_items
         .expect("expanded")
         .data;
+    // `taxes` is includable: absent (None) unless `line_items.data.taxes` is expanded.
+    assert!(items[0].taxes.is_none());
     let mut keep = UpdateCheckoutSessionLineItems::new();
     keep.id = Some(items[0].id.to_string());
     keep.tax_rates = Some(vec![sales_id.clone()]);
     let updated = UpdateCheckoutSession::new(created.id.clone())
         .line_items(vec![keep])
-        .expand(vec!["line_items".to_owned()])
+        .expand(vec!["line_items.data.taxes".to_owned()])
         .send_blocking(&client)
         .expect("update");
     let item = &updated.line_items.expect("expanded").data[0];

@@ -3,6 +3,7 @@
 
 use super::Mode;
 use crate::errors::ApiError;
+use crate::expand::Expand;
 use crate::form::{MetadataUpdate, Params};
 use crate::objects::{check_range, new_id, render_price, Price, PriceData, Product, ID_LEN};
 use crate::store::Store;
@@ -52,14 +53,17 @@ impl LineItem {
         tax_rates::compute(self.amount(store), &rates)
     }
 
-    pub fn render(&self, store: &Store, expand_product: bool) -> Value {
+    /// The `item` object. `expand` is relative to the item (`price.product`, `taxes`,
+    /// `discounts`): `taxes` and `discounts` are includable, absent unless asked for, as in
+    /// Stripe's default `item` (fixtures3.json; "Retrieve a Checkout Session's line items").
+    pub fn render(&self, store: &Store, expand: &Expand) -> Value {
         let price = store.prices.get(&self.price);
         let amount = self.amount(store);
         let tax = self.tax(store);
         let description = price
             .and_then(|p| store.products.get(&p.product))
             .map(|product| product.name.clone());
-        json!({
+        let mut value = json!({
             "id": self.id,
             "object": "item",
             "adjustable_quantity": self.adjustable_quantity.map(|a| json!({
@@ -73,12 +77,23 @@ impl LineItem {
             "amount_total": amount.saturating_add(tax.exclusive()),
             "currency": price.map(|p| p.currency.clone()),
             "description": description,
-            "discounts": [],
             "metadata": self.metadata,
-            "price": price.map(|p| render_price(p, store, expand_product)),
+            "price": price.map(|p| render_price(p, store, expand.has("price.product"))),
             "quantity": self.quantity,
-            "taxes": tax_rates::render_tax_lines(&tax.lines, store),
-        })
+        });
+        if let Value::Object(map) = &mut value {
+            if expand.has("discounts") {
+                // Discounts are not emulated: expanded, the list is always empty.
+                map.insert("discounts".into(), json!([]));
+            }
+            if expand.has("taxes") {
+                map.insert(
+                    "taxes".into(),
+                    json!(tax_rates::render_tax_lines(&tax.lines, store)),
+                );
+            }
+        }
+        value
     }
 }
 

@@ -29,6 +29,9 @@ pub const SESSION_EXPANSIONS: &[&str] = &[
     "line_items",
     "line_items.data.price",
     "line_items.data.price.product",
+    // Includable: present on each item only when asked for (they imply `line_items`).
+    "line_items.data.taxes",
+    "line_items.data.discounts",
     "shipping_options.shipping_rate",
     "shipping_cost.shipping_rate",
     "total_details.breakdown",
@@ -38,6 +41,14 @@ pub const SESSION_EXPANSIONS: &[&str] = &[
     "payment_intent",
     "setup_intent",
     "subscription",
+];
+
+/// `GET /v1/checkout/sessions/:id/line_items` takes the same item paths under `data`.
+const LINE_ITEM_EXPANSIONS: &[&str] = &[
+    "data.price",
+    "data.price.product",
+    "data.taxes",
+    "data.discounts",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,7 +307,7 @@ pub fn list_line_items(
     now: i64,
 ) -> Result<Value, ApiError> {
     let page = Page::take(&mut p)?;
-    let expand = Expand::take(&mut p, &["data.price", "data.price.product"])?;
+    let expand = Expand::take(&mut p, LINE_ITEM_EXPANSIONS)?;
     p.finish()?;
     get_mut(store, id, now)?;
     let session = store
@@ -307,7 +318,7 @@ pub fn list_line_items(
     let (range, has_more) = page.slice(&ids, "line item")?;
     let data = session.line_items[range]
         .iter()
-        .map(|item| item.render(store, expand.has("data.price.product")))
+        .map(|item| item.render(store, &expand.under("data")))
         .collect();
     Ok(render_list(
         data,
@@ -465,7 +476,6 @@ pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expan
         "permissions": permissions,
         "phone_number_collection": { "enabled": false },
         "recovered_from": null,
-        "return_url": session.return_url,
         "saved_payment_method_options": null,
         "setup_intent": session.setup_intent,
         "shipping_address_collection": session.allowed_countries.as_ref().map(|c| json!({ "allowed_countries": c })),
@@ -492,24 +502,31 @@ pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expan
         "ui_mode": dialect.ui_mode_name(session.ui_mode),
         "url": url,
     });
+    let Value::Object(map) = &mut value else {
+        return value;
+    };
+    // Optional rather than nullable: Stripe's default object has no `return_url`; it appears on
+    // sessions given one (stripe-python `checkout/_session.py`: "Applies to Checkout Sessions
+    // with `ui_mode: embedded_page` or `ui_mode: elements`").
+    if let Some(url) = &session.return_url {
+        map.insert("return_url".into(), json!(url));
+    }
     if expand.has("line_items") {
-        let expand_product = expand.has("line_items.data.price.product");
+        let item_expand = expand.under("line_items.data");
         let data: Vec<Value> = session
             .line_items
             .iter()
             .take(EXPANDED_LINE_ITEMS)
-            .map(|item| item.render(store, expand_product))
+            .map(|item| item.render(store, &item_expand))
             .collect();
-        if let Value::Object(map) = &mut value {
-            map.insert(
-                "line_items".into(),
-                render_list(
-                    data,
-                    session.line_items.len() > EXPANDED_LINE_ITEMS,
-                    &format!("/v1/checkout/sessions/{}/line_items", session.id),
-                ),
-            );
-        }
+        map.insert(
+            "line_items".into(),
+            render_list(
+                data,
+                session.line_items.len() > EXPANDED_LINE_ITEMS,
+                &format!("/v1/checkout/sessions/{}/line_items", session.id),
+            ),
+        );
     }
     value
 }

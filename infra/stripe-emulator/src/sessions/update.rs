@@ -508,7 +508,7 @@ mod tests {
         let s = new_session(
             &mut f,
             PREVIEW,
-            &format!("&ui_mode=custom&permissions[update_line_items]=server_only&line_items[0][tax_rates][0]={rate}&expand[]=line_items"),
+            &format!("&ui_mode=custom&permissions[update_line_items]=server_only&line_items[0][tax_rates][0]={rate}&expand[]=line_items.data.taxes"),
         );
         // 1000 × 8.25 % = 82.5, rounded half up to 83; the mug (2 × 250) is untaxed.
         let plan = &s["line_items"]["data"][0];
@@ -567,7 +567,7 @@ mod tests {
             .map(|i| i.id.clone())
             .collect();
         let body = format!(
-            "line_items[0][id]={}&line_items[1][id]={}&line_items[1][tax_rates][]={vat}&expand[]=line_items",
+            "line_items[0][id]={}&line_items[1][id]={}&line_items[1][tax_rates][]={vat}&expand[]=line_items.data.taxes",
             items[0], items[1]
         );
         let s = do_update(&mut f, &id, "2026-09-30.endive", &body).expect("taxed");
