@@ -10,7 +10,7 @@
 use crate::config::{Config, ConfigError};
 use crate::guard::{
     admit, body_hash, duration_ms, now_ms, Admission, Claim, DynamoGuardStore, GuardSettings,
-    GuardStore, IdempotencyKey, LeaseEnd, Metered, RecordClaim, StoredResponse,
+    GuardStore, IdempotencyKey, LeaseEnd, Metered, RecordClaim, RecordEnd, StoredResponse,
 };
 use crate::http::Reply;
 use crate::inventory::{
@@ -131,6 +131,11 @@ enum Failure {
 }
 
 impl Failure {
+    /// Stripe keeps this failure under the write's key: the next attempt must use another.
+    fn saved_under_key(&self) -> bool {
+        matches!(self, Self::Update(e) | Self::Create(e) if e.saved_under_key())
+    }
+
     fn to_api_error(&self) -> ApiError {
         match self {
             Self::Method(_) => ApiError::new(ErrorCode::MethodNotAllowed),
@@ -201,20 +206,26 @@ fn proceed_or_answer(admission: Admission) -> Result<Claim, (Reply, bool)> {
 
 /// Stores the answer for replay and ends the lease; a 5xx, or an answer that asks to be retried
 /// later (`Retry-After`: the session or the stock was busy), forgets the attempt instead, so the
-/// retry runs again. If the store fails, the answer stands and the record and lease expire at this
-/// request's deadline.
+/// retry runs again — with `next_generation` of derived Stripe keys when Stripe saved a failure
+/// under the last one. If the store fails, the answer stands and the record and lease expire at
+/// this request's deadline.
 async fn finish<G: GuardStore>(
     guard: &Metered<'_, G>,
     claim: &Claim,
     reply: &Reply,
     lease: LeaseEnd,
+    next_generation: Option<u32>,
 ) {
     let stored = StoredResponse {
         status: reply.status,
         body: reply.body.clone(),
     };
-    let keep = reply.status < 500 && reply.retry_after.is_none();
-    if let Err(e) = guard.finish(claim, keep.then_some(&stored), lease).await {
+    let record = match next_generation {
+        _ if reply.status < 500 && reply.retry_after.is_none() => RecordEnd::Store(&stored),
+        Some(next_generation) => RecordEnd::Failed { next_generation },
+        None => RecordEnd::Forget,
+    };
+    if let Err(e) = guard.finish(claim, record, lease).await {
         tracing::error!(error = %e, "could not store the answer or end the lease");
     }
 }
@@ -248,6 +259,18 @@ fn accept_post_json(request: &Request, max_body_bytes: usize) -> Result<(), Fail
     }
     cart_validation::request::check_size(request.body().as_ref(), max_body_bytes)?;
     Ok(())
+}
+
+/// Stripe writes a request may make, each under a fresh derived key, when Stripe answers one
+/// with a failure it saved under its key; the client's retry goes on from the next generation.
+const FRESH_KEYS_PER_REQUEST: u32 = 2;
+
+/// What a request's derived Stripe idempotency keys are made of.
+struct StripeKeys<'a> {
+    client_key: Option<&'a IdempotencyKey>,
+    /// Moves on each time Stripe saves a failure under the current key: Stripe replays a saved
+    /// failure to every request that reuses its key (API reference, "Idempotent requests").
+    generation: u32,
 }
 
 /// A request that passed parsing.
@@ -327,24 +350,31 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Err(answer) => return answer,
         };
 
+        let mut keys = StripeKeys {
+            client_key: accepted.key.as_ref(),
+            generation: claim.stripe_generation(),
+        };
         let done = match &accepted.operation {
             Operation::Change(command) => self
-                .change_cart(command, accepted.key.as_ref())
+                .change_cart(command, &mut keys)
                 .await
                 .map(|summary| ("updated", Reply::success(&summary))),
             Operation::Create(cart) => self
-                .create_cart(cart, &accepted.scope)
+                .create_cart(cart, &accepted.scope, &mut keys)
                 .await
                 .map(|created| ("created", created)),
         };
-        let (reply, lease) = match done {
+        let (reply, lease, next_generation) = match done {
             Ok((outcome, reply)) => {
                 tracing::Span::current().record("outcome", outcome);
-                (reply, LeaseEnd::Release)
+                (reply, LeaseEnd::Release, None)
             }
-            Err(failure) => (self.refuse(&failure), self.lease_after(&failure)),
+            Err(failure) => {
+                let next = failure.saved_under_key().then(|| keys.generation + 1);
+                (self.refuse(&failure), self.lease_after(&failure), next)
+            }
         };
-        finish(guard, &claim, &reply, lease).await;
+        finish(guard, &claim, &reply, lease, next_generation).await;
         (reply, false)
     }
 
@@ -408,6 +438,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 body_hash: accepted.body_hash.clone(),
                 in_progress_until_ms: deadline,
                 expiration_s: now / 1000 + self.settings.record_ttl.as_secs(),
+                stripe_generation: 0,
             }),
         }
     }
@@ -446,6 +477,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         &self,
         request: &NewCartRequest,
         reservation: &str,
+        keys: &mut StripeKeys<'_>,
     ) -> Result<Reply, Failure> {
         let return_url = self
             .return_url
@@ -462,8 +494,24 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             reservation,
             return_url,
         };
-        let key = format!("{}-{reservation}", self.function);
-        match self.stripe.create_session(&new, &key).await {
+        let mut created = self
+            .stripe
+            .create_session(&new, &self.create_key(reservation, keys))
+            .await;
+        for _ in 1..FRESH_KEYS_PER_REQUEST {
+            match &created {
+                Err(error) if error.saved_under_key() => {
+                    keys.generation += 1;
+                    tracing::warn!(generation = keys.generation, %error, "Stripe saved a failure under the key; creating with a new one");
+                    created = self
+                        .stripe
+                        .create_session(&new, &self.create_key(reservation, keys))
+                        .await;
+                }
+                _ => break,
+            }
+        }
+        match created {
             Ok(created) => {
                 let skus: Vec<_> = cart.stock.iter().map(|c| c.sku.clone()).collect();
                 if let Err(error) = self
@@ -492,11 +540,31 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         }
     }
 
-    /// Retrieve → plan → update. Runs only while this request holds the session's lease.
+    /// Retrieve → plan → update, once more with a fresh key (after reading the cart again) when
+    /// Stripe saved a failure under the first. Runs only while this request holds the session's
+    /// lease.
     async fn change_cart(
         &self,
         command: &Command,
-        client_key: Option<&IdempotencyKey>,
+        keys: &mut StripeKeys<'_>,
+    ) -> Result<SessionSummary, Failure> {
+        let mut tries = 1;
+        loop {
+            match self.change_cart_once(command, keys).await {
+                Err(failure) if failure.saved_under_key() && tries < FRESH_KEYS_PER_REQUEST => {
+                    tries += 1;
+                    keys.generation += 1;
+                    tracing::warn!(generation = keys.generation, %failure, "Stripe saved a failure under the key; reading the cart again");
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn change_cart_once(
+        &self,
+        command: &Command,
+        keys: &StripeKeys<'_>,
     ) -> Result<SessionSummary, Failure> {
         let session = self
             .stripe
@@ -534,7 +602,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .await?;
         }
         // One key for every attempt of this update (the transport retries with it).
-        let key = self.stripe_idempotency_key(&session, &plan, client_key);
+        let key = self.stripe_idempotency_key(&session, &plan, keys);
         let updated = self
             .stripe
             .update_line_items(&command.session_id, &plan, &key)
@@ -651,18 +719,23 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
     /// a retry from a new request, and a cart that returns to an earlier state (1 → 2 → 1 → 2)
     /// must not get the earlier request's answer replayed instead of being updated: such a
     /// request's key is unique.
+    ///
+    /// Each generation (see [`StripeKeys`]) gives the same request a different key.
     fn stripe_idempotency_key(
         &self,
         session: &SessionSnapshot,
         plan: &CartPlan,
-        client_key: Option<&IdempotencyKey>,
+        keys: &StripeKeys<'_>,
     ) -> String {
         let mut hash = Sha256::new();
         hash.update(self.function.as_bytes());
         hash.update(b"\n");
         hash.update(session.id.as_str().as_bytes());
         hash.update(b"\n");
-        match client_key {
+        if keys.generation > 0 {
+            hash.update(format!("generation {}\n", keys.generation).as_bytes());
+        }
+        match keys.client_key {
             Some(key) => hash.update(key.as_str().as_bytes()),
             None => hash.update(format!(
                 "once {:016x}{:016x}",
@@ -693,6 +766,15 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .as_bytes(),
         );
         format!("{}-{}", self.function, hex::encode(hash.finalize()))
+    }
+
+    /// The same reservation always gets the same key (a retried create is replayed by Stripe),
+    /// one per generation.
+    fn create_key(&self, reservation: &str, keys: &StripeKeys<'_>) -> String {
+        match keys.generation {
+            0 => format!("{}-{reservation}", self.function),
+            n => format!("{}-{reservation}-g{n}", self.function),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! failures return the existing item, so a conflict costs no second read.
 
 use super::{
-    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordStatus, StoreError, StoredResponse,
+    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
+    StoredResponse,
 };
 use crate::error_chain as chain;
 use aws_sdk_dynamodb::error::SdkError;
@@ -20,6 +21,7 @@ type Item = HashMap<String, AttributeValue>;
 
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
+const FAILED: &str = "FAILED";
 /// Leases are checked by `lease_until`; the TTL only tidies them away an hour later.
 const LEASE_TIDY_SECONDS: u64 = 3600;
 
@@ -50,15 +52,20 @@ impl DynamoGuardStore {
             .item("body_hash", s(&record.body_hash))
             .item("expiration", n(record.expiration_s))
             .item("in_progress_until", n(record.in_progress_until_ms))
-            // Absent, past its TTL, or an in-progress record whose owner ran out of time.
+            .item("stripe_generation", n(u64::from(record.stripe_generation)))
+            // Absent, past its TTL, an in-progress record whose owner ran out of time, or a
+            // failed one whose Stripe key generation this claim took over.
             .condition_expression(
                 "attribute_not_exists(pk) OR expiration <= :now_s \
-                 OR (#status = :in_progress AND in_progress_until <= :now_ms)",
+                 OR (#status = :in_progress AND in_progress_until <= :now_ms) \
+                 OR (#status = :failed AND stripe_generation = :generation)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now_s", n(now_ms / 1000))
             .expression_attribute_values(":now_ms", n(now_ms))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":failed", s(FAILED))
+            .expression_attribute_values(":generation", n(u64::from(record.stripe_generation)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map(Some)
@@ -111,17 +118,30 @@ impl DynamoGuardStore {
         Ok(item.build())
     }
 
-    /// Completes the record with `response`, or deletes it when `None`.
+    /// Completes the record with a response, marks it failed, or deletes it.
     fn record_finish(
         &self,
         claim: &Claim,
-        response: Option<&StoredResponse>,
+        end: RecordEnd<'_>,
     ) -> Result<Option<TransactWriteItem>, StoreError> {
         let Some(record) = &claim.record else {
             return Ok(None);
         };
-        let item = match response {
-            Some(response) => TransactWriteItem::builder().update(
+        let item = match end {
+            RecordEnd::Failed { next_generation } => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&record.pk))
+                    .update_expression("SET #status = :failed, stripe_generation = :generation")
+                    .condition_expression("holder = :me")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":failed", s(FAILED))
+                    .expression_attribute_values(":generation", n(u64::from(next_generation)))
+                    .expression_attribute_values(":me", s(&claim.holder))
+                    .build()
+                    .map_err(store_error)?,
+            ),
+            RecordEnd::Store(response) => TransactWriteItem::builder().update(
                 Update::builder()
                     .table_name(&self.table)
                     .key("pk", s(&record.pk))
@@ -137,7 +157,7 @@ impl DynamoGuardStore {
                     .build()
                     .map_err(store_error)?,
             ),
-            None => TransactWriteItem::builder().delete(
+            RecordEnd::Forget => TransactWriteItem::builder().delete(
                 Delete::builder()
                     .table_name(&self.table)
                     .key("pk", s(&record.pk))
@@ -239,51 +259,63 @@ impl GuardStore for DynamoGuardStore {
     async fn finish(
         &self,
         claim: &Claim,
-        response: Option<&StoredResponse>,
+        end: RecordEnd<'_>,
         lease: LeaseEnd,
     ) -> Result<(), StoreError> {
         let release = self.lease_end(claim, lease)?;
-        let Some(record) = self.record_finish(claim, response)? else {
-            return match self
-                .client
-                .transact_write_items()
-                .transact_items(release)
-                .send()
-                .await
-            {
+        let Some(record) = self.record_finish(claim, end)? else {
+            return match self.write(vec![release]).await {
                 // A lease that expired and was taken over is no longer ours to release.
-                Ok(_) | Err(SdkError::ServiceError(_)) => Ok(()),
-                Err(other) => Err(StoreError(format!("ending the lease: {}", chain(&other)))),
+                Ok(()) | Err(Finish::NotOurs) => Ok(()),
+                Err(Finish::Failed(e)) => Err(StoreError(format!("ending the lease: {e}"))),
             };
         };
-        let together = self
-            .client
-            .transact_write_items()
-            .transact_items(record.clone())
-            .transact_items(release.clone())
-            .send()
-            .await;
-        match together {
-            Ok(_) => Ok(()),
+        match self.write(vec![record.clone(), release.clone()]).await {
+            Ok(()) => Ok(()),
             // One side is no longer ours (our time ran out and another request took over):
             // finish whichever side still is, one at a time.
-            Err(SdkError::ServiceError(_)) => {
+            Err(Finish::NotOurs) => {
                 for item in [record, release] {
-                    if let Err(e) = self
-                        .client
-                        .transact_write_items()
-                        .transact_items(item)
-                        .send()
-                        .await
-                    {
-                        if !matches!(e, SdkError::ServiceError(_)) {
-                            return Err(StoreError(format!("finishing: {}", chain(&e))));
-                        }
+                    if let Err(Finish::Failed(e)) = self.write(vec![item]).await {
+                        return Err(StoreError(format!("finishing: {e}")));
                     }
                 }
                 Ok(())
             }
-            Err(other) => Err(StoreError(format!("finishing: {}", chain(&other)))),
+            Err(Finish::Failed(e)) => Err(StoreError(format!("finishing: {e}"))),
+        }
+    }
+}
+
+/// Why a finishing write did not apply.
+enum Finish {
+    /// A `holder = :me` condition failed: that item belongs to another request now.
+    NotOurs,
+    /// Throttling, an internal error, the network: nothing says whose the items are.
+    Failed(String),
+}
+
+impl DynamoGuardStore {
+    async fn write(&self, items: Vec<TransactWriteItem>) -> Result<(), Finish> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c)
+                    if c.cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Err(Finish::NotOurs)
+                }
+                other => Err(Finish::Failed(chain(&other))),
+            },
+            Err(other) => Err(Finish::Failed(chain(&other))),
         }
     }
 }
@@ -313,6 +345,7 @@ fn record_from(item: &Item) -> Result<Record, StoreError> {
     let status = match string(item, "status") {
         Some(IN_PROGRESS) => RecordStatus::InProgress,
         Some(COMPLETED) => RecordStatus::Completed,
+        Some(FAILED) => RecordStatus::Failed,
         other => return Err(StoreError(format!("record with status {other:?}"))),
     };
     let response = match (item.get("response_status"), string(item, "response_body")) {
@@ -328,6 +361,7 @@ fn record_from(item: &Item) -> Result<Record, StoreError> {
         expiration_s: number(item, "expiration"),
         in_progress_until_ms: number(item, "in_progress_until"),
         response,
+        stripe_generation: u32::try_from(number(item, "stripe_generation")).unwrap_or(u32::MAX),
     })
 }
 

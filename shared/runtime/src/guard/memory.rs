@@ -2,7 +2,7 @@
 //! in-process tests.
 
 use super::{
-    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordStatus, StoreError, StoredResponse,
+    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -52,7 +52,9 @@ impl GuardStore for MemoryGuardStore {
         let mut state = self.lock();
         if let Some(wanted) = &claim.record {
             if let Some((existing, _)) = state.records.get(&wanted.pk) {
-                if existing.is_live(now_ms) {
+                let taken_over = existing.status == RecordStatus::Failed
+                    && existing.stripe_generation == wanted.stripe_generation;
+                if existing.is_live(now_ms) && !taken_over {
                     return Ok(ClaimOutcome::RecordExists(existing.clone()));
                 }
             }
@@ -69,6 +71,7 @@ impl GuardStore for MemoryGuardStore {
                 expiration_s: wanted.expiration_s,
                 in_progress_until_ms: wanted.in_progress_until_ms,
                 response: None,
+                stripe_generation: wanted.stripe_generation,
             };
             state
                 .records
@@ -88,21 +91,27 @@ impl GuardStore for MemoryGuardStore {
     async fn finish(
         &self,
         claim: &Claim,
-        response: Option<&StoredResponse>,
+        end: RecordEnd<'_>,
         lease: LeaseEnd,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
         if let Some(wanted) = &claim.record {
             let ours = matches!(state.records.get(&wanted.pk), Some((_, h)) if *h == claim.holder);
             if ours {
-                match response {
-                    Some(response) => {
+                match end {
+                    RecordEnd::Store(response) => {
                         if let Some((record, _)) = state.records.get_mut(&wanted.pk) {
                             record.status = RecordStatus::Completed;
                             record.response = Some(response.clone());
                         }
                     }
-                    None => {
+                    RecordEnd::Failed { next_generation } => {
+                        if let Some((record, _)) = state.records.get_mut(&wanted.pk) {
+                            record.status = RecordStatus::Failed;
+                            record.stripe_generation = next_generation;
+                        }
+                    }
+                    RecordEnd::Forget => {
                         state.records.remove(&wanted.pk);
                     }
                 }

@@ -54,6 +54,10 @@ impl IdempotencyKey {
 pub enum RecordStatus {
     InProgress,
     Completed,
+    /// The request failed after Stripe saved a failure under its derived key: nothing is
+    /// replayed, the next request with the same key and body runs, with the record's
+    /// `stripe_generation`.
+    Failed,
 }
 
 /// The response kept for replay.
@@ -73,6 +77,8 @@ pub struct Record {
     /// Past it an INPROGRESS record's owner is presumed dead (its Lambda hit the deadline).
     pub in_progress_until_ms: u64,
     pub response: Option<StoredResponse>,
+    /// Which derived Stripe idempotency keys the request's writes use (see [`RecordEnd::Failed`]).
+    pub stripe_generation: u32,
 }
 
 impl Record {
@@ -80,7 +86,7 @@ impl Record {
     pub fn is_live(&self, now_ms: u64) -> bool {
         let unexpired = self.expiration_s.saturating_mul(1000) > now_ms;
         match self.status {
-            RecordStatus::Completed => unexpired,
+            RecordStatus::Completed | RecordStatus::Failed => unexpired,
             RecordStatus::InProgress => unexpired && self.in_progress_until_ms > now_ms,
         }
     }
@@ -102,6 +108,17 @@ pub struct RecordClaim {
     pub body_hash: String,
     pub in_progress_until_ms: u64,
     pub expiration_s: u64,
+    /// The Stripe key generation this request takes over: 0 for a new key; a [`RecordStatus::Failed`]
+    /// record is claimable only by a claim that names its generation (which it learns from the
+    /// refused first claim), so no generation is ever reused.
+    pub stripe_generation: u32,
+}
+
+impl Claim {
+    /// The generation of derived Stripe keys this request's writes start at.
+    pub fn stripe_generation(&self) -> u32 {
+        self.record.as_ref().map_or(0, |r| r.stripe_generation)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,12 +150,12 @@ pub trait GuardStore: Send + Sync {
         pk: &str,
     ) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
 
-    /// Stores the response (`Some`) or deletes the record (`None`, after a 5xx) and releases or
-    /// keeps the lease as `lease` says, all only if still held by `claim.holder`.
+    /// Ends the record as `record` says and releases or keeps the lease as `lease` says, each
+    /// only if still held by `claim.holder`.
     fn finish(
         &self,
         claim: &Claim,
-        response: Option<&StoredResponse>,
+        record: RecordEnd<'_>,
         lease: LeaseEnd,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -192,11 +209,23 @@ impl<S: GuardStore> GuardStore for Metered<'_, S> {
     async fn finish(
         &self,
         claim: &Claim,
-        response: Option<&StoredResponse>,
+        record: RecordEnd<'_>,
         lease: LeaseEnd,
     ) -> Result<(), StoreError> {
-        self.meter(self.inner.finish(claim, response, lease)).await
+        self.meter(self.inner.finish(claim, record, lease)).await
     }
+}
+
+/// What becomes of the idempotency record when its request finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordEnd<'a> {
+    /// Kept: every retry with the key gets this answer again.
+    Store(&'a StoredResponse),
+    /// Deleted (after a 5xx or an answer that asks to retry later): the retry runs again.
+    Forget,
+    /// The retry runs again, with this generation of derived Stripe keys: Stripe saved a failure
+    /// under the last one and would replay it to every request that reused it.
+    Failed { next_generation: u32 },
 }
 
 /// What becomes of the session's lease when its request finishes.
@@ -291,7 +320,7 @@ pub fn body_hash(body: &serde_json::Value) -> String {
 /// in-progress twin to finish.
 pub async fn admit<S: GuardStore>(
     store: &S,
-    claim: Claim,
+    mut claim: Claim,
     settings: GuardSettings,
 ) -> Result<Admission, StoreError> {
     let started = now_ms();
@@ -303,7 +332,7 @@ pub async fn admit<S: GuardStore>(
         match store.try_claim(&claim, now).await? {
             ClaimOutcome::Claimed => return Ok(Admission::Proceed(claim)),
             ClaimOutcome::RecordExists(record) => {
-                let Some(wanted) = &claim.record else {
+                let Some(wanted) = claim.record.as_mut() else {
                     return Err(StoreError("record conflict without a record claim".into()));
                 };
                 if record.body_hash != wanted.body_hash {
@@ -313,12 +342,16 @@ pub async fn admit<S: GuardStore>(
                     (RecordStatus::Completed, Some(response)) => {
                         return Ok(Admission::Replay(response))
                     }
+                    // A failed attempt: take over its generation (the store refuses any other).
+                    (RecordStatus::Failed, _)
+                        if record.stripe_generation != wanted.stripe_generation =>
+                    {
+                        wanted.stripe_generation = record.stripe_generation;
+                    }
                     _ if now >= twin_deadline => return Ok(Admission::InProgress),
                     // The twin is running: poll its record until it completes or disappears.
                     _ => {
-                        if let Some(outcome) =
-                            wait_for_twin(store, &wanted.pk, twin_deadline).await?
-                        {
+                        if let Some(outcome) = wait_for_twin(store, wanted, twin_deadline).await? {
                             return Ok(outcome);
                         }
                     }
@@ -335,11 +368,12 @@ pub async fn admit<S: GuardStore>(
     }
 }
 
-/// `Some(outcome)` when the twin completed (replay) or the wait ran out; `None` when its record
-/// vanished (it failed), so the caller should try to claim again.
+/// `Some(outcome)` when the twin completed (replay), the wait ran out, or the key now binds
+/// another body (the twin failed and a different request claimed the key); `None` when the twin
+/// failed and the key is free, so the caller should try to claim again.
 async fn wait_for_twin<S: GuardStore>(
     store: &S,
-    pk: &str,
+    wanted: &RecordClaim,
     deadline_ms: u64,
 ) -> Result<Option<Admission>, StoreError> {
     let mut pause = Duration::from_millis(20);
@@ -347,11 +381,17 @@ async fn wait_for_twin<S: GuardStore>(
         tokio::time::sleep(jitter(pause)).await;
         pause = (pause * 2).min(Duration::from_millis(250));
         let now = now_ms();
-        match store.read_record(pk).await? {
+        match store.read_record(&wanted.pk).await? {
             Some(record) if record.is_live(now) => {
-                if let (RecordStatus::Completed, Some(response)) = (record.status, record.response)
-                {
-                    return Ok(Some(Admission::Replay(response)));
+                if record.body_hash != wanted.body_hash {
+                    return Ok(Some(Admission::KeyReused));
+                }
+                match (record.status, record.response) {
+                    (RecordStatus::Completed, Some(response)) => {
+                        return Ok(Some(Admission::Replay(response)));
+                    }
+                    (RecordStatus::Failed, _) => return Ok(None),
+                    _ => {}
                 }
             }
             _ => return Ok(None),

@@ -12,6 +12,7 @@ fn claim(key: Option<&str>, hash: &str) -> Claim {
             body_hash: hash.into(),
             in_progress_until_ms: now + 10_000,
             expiration_s: now / 1000 + 86_400,
+            stripe_generation: 0,
         }),
     }
 }
@@ -41,7 +42,11 @@ async fn a_completed_key_is_replayed_and_takes_no_lease() {
         Admission::Proceed(_)
     ));
     store
-        .finish(&first, Some(&done("{\"a\":1}")), LeaseEnd::Release)
+        .finish(
+            &first,
+            RecordEnd::Store(&done("{\"a\":1}")),
+            LeaseEnd::Release,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -67,7 +72,7 @@ async fn the_same_key_with_another_body_is_refused() {
     let first = claim(Some("k1"), "h1");
     admit(&store, first.clone(), quick()).await.unwrap();
     store
-        .finish(&first, Some(&done("{}")), LeaseEnd::Release)
+        .finish(&first, RecordEnd::Store(&done("{}")), LeaseEnd::Release)
         .await
         .unwrap();
     assert_eq!(
@@ -103,7 +108,11 @@ async fn a_twin_that_completes_during_the_wait_is_replayed() {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(30)).await;
             store
-                .finish(&first, Some(&done("{\"ok\":true}")), LeaseEnd::Release)
+                .finish(
+                    &first,
+                    RecordEnd::Store(&done("{\"ok\":true}")),
+                    LeaseEnd::Release,
+                )
                 .await
                 .unwrap();
         })
@@ -124,7 +133,10 @@ async fn a_failed_first_attempt_leaves_the_key_free_for_a_retry() {
     let store = MemoryGuardStore::default();
     let first = claim(Some("k1"), "h");
     admit(&store, first.clone(), quick()).await.unwrap();
-    store.finish(&first, None, LeaseEnd::Release).await.unwrap();
+    store
+        .finish(&first, RecordEnd::Forget, LeaseEnd::Release)
+        .await
+        .unwrap();
     assert!(store.record("idem#f#cs_test_1#k1").is_none());
     assert!(matches!(
         admit(&store, claim(Some("k1"), "h"), quick())
@@ -146,6 +158,7 @@ async fn expired_records_count_as_absent_even_before_ttl_deletes_them() {
             expiration_s: now / 1000 - 1,
             in_progress_until_ms: now - 1,
             response: Some(done("{\"stale\":true}")),
+            stripe_generation: 0,
         },
     );
     assert!(matches!(
@@ -164,6 +177,7 @@ async fn expired_records_count_as_absent_even_before_ttl_deletes_them() {
             expiration_s: now / 1000 + 3600,
             in_progress_until_ms: now - 1,
             response: None,
+            stripe_generation: 0,
         },
     );
     assert!(matches!(
@@ -217,7 +231,7 @@ async fn a_lease_kept_at_finish_stays_busy_until_its_new_end_while_the_key_is_fr
     admit(&store, first.clone(), quick()).await.unwrap();
     let until_ms = now_ms() + 150;
     store
-        .finish(&first, None, LeaseEnd::KeepUntil(until_ms))
+        .finish(&first, RecordEnd::Forget, LeaseEnd::KeepUntil(until_ms))
         .await
         .unwrap();
 

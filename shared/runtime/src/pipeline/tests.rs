@@ -32,8 +32,14 @@ struct FakeStripe {
     delay_update: Mutex<bool>,
     late_update: Mutex<Option<CartPlan>>,
     updates: Mutex<Vec<(Vec<PlannedLineItem>, String)>>,
+    /// The idempotency key of every create.
+    creates: Mutex<Vec<String>>,
     /// Where a call stops answering, as if the function were killed there.
     hang: Mutex<Option<Hang>>,
+    /// The next this many writes fail with a 500 that Stripe saves under their key.
+    saved_500s: Mutex<u32>,
+    /// Keys under which Stripe saved a failure: every reuse gets the same failure back.
+    saved_failures: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The points at which a handler can die with Stripe half way through a request.
@@ -45,6 +51,21 @@ enum Hang {
 }
 
 impl FakeStripe {
+    /// A failure Stripe saved under `key` (new or replayed), as Stripe's idempotency layer does.
+    fn saved_failure(&self, key: &str) -> Option<StripeError> {
+        let mut saved = self.saved_failures.lock().unwrap();
+        let mut fresh = self.saved_500s.lock().unwrap();
+        if !saved.contains(key) && *fresh > 0 {
+            *fresh -= 1;
+            saved.insert(key.to_owned());
+        }
+        saved.contains(key).then(|| StripeError::Unavailable {
+            attempts: 1,
+            cause: "HTTP 500 (Stripe-Should-Retry: false)".into(),
+            state: crate::stripe::WriteState::Saved,
+        })
+    }
+
     /// Never returns when `point` is the armed hang point (the caller is then cancelled).
     async fn maybe_hang(&self, point: Hang) {
         if *self.hang.lock().unwrap() == Some(point) {
@@ -130,10 +151,14 @@ impl StripeGateway for FakeStripe {
     async fn create_session(
         &self,
         new: &NewSession<'_>,
-        _key: &str,
+        key: &str,
     ) -> Result<crate::stripe::CreatedSession, StripeError> {
         self.maybe_hang(Hang::BeforeWrite).await;
+        self.creates.lock().unwrap().push(key.to_owned());
         if let Some(e) = self.update_error.lock().unwrap().take() {
+            return Err(e);
+        }
+        if let Some(e) = self.saved_failure(key) {
             return Err(e);
         }
         let mut session = open_session();
@@ -187,6 +212,9 @@ impl StripeGateway for FakeStripe {
         if let Some(e) = self.update_error.lock().unwrap().take() {
             return Err(e);
         }
+        if let Some(e) = self.saved_failure(key) {
+            return Err(e);
+        }
         if std::mem::take(&mut *self.delay_update.lock().unwrap()) {
             *self.late_update.lock().unwrap() = Some(plan.clone());
             return Err(no_answer());
@@ -205,6 +233,7 @@ fn no_answer() -> StripeError {
     StripeError::Unavailable {
         attempts: 3,
         cause: "no response within 4000 ms".into(),
+        state: crate::stripe::WriteState::InFlight,
     }
 }
 
@@ -414,6 +443,7 @@ async fn stripe_failures_map_to_safe_statuses() {
             StripeError::Unavailable {
                 attempts: 3,
                 cause: "HTTP 500: boom sk_test_secret".into(),
+                state: crate::stripe::WriteState::Saved,
             },
             502,
             "payment_provider_unavailable",
@@ -469,31 +499,39 @@ fn idempotency_keys_follow_the_cart_and_the_plan() {
     let action = cart_validation::CartAction::ChangeInterval(cart_validation::Interval::Yearly);
     let plan = plan(&session, &action, &catalog, app.policy).unwrap();
     let client = IdempotencyKey::parse(b"client-1").unwrap();
-    let first = app.stripe_idempotency_key(&session, &plan, Some(&client));
+    let keyed = StripeKeys {
+        client_key: Some(&client),
+        generation: 0,
+    };
+    let unkeyed = StripeKeys {
+        client_key: None,
+        generation: 0,
+    };
+    let first = app.stripe_idempotency_key(&session, &plan, &keyed);
     assert_eq!(
         first,
-        app.stripe_idempotency_key(&session, &plan, Some(&client)),
+        app.stripe_idempotency_key(&session, &plan, &keyed),
         "a client's retry gets Stripe's replay"
     );
     assert!(first.len() <= 255);
     let mut changed = session.clone();
     changed.line_items[1].quantity = 2;
-    assert_ne!(
-        first,
-        app.stripe_idempotency_key(&changed, &plan, Some(&client))
-    );
+    assert_ne!(first, app.stripe_idempotency_key(&changed, &plan, &keyed));
     // Without a client key the same cart and plan later on is a new request (1 → 2 → 1 → 2).
     assert_ne!(
-        app.stripe_idempotency_key(&session, &plan, None),
-        app.stripe_idempotency_key(&session, &plan, None)
+        app.stripe_idempotency_key(&session, &plan, &unkeyed),
+        app.stripe_idempotency_key(&session, &plan, &unkeyed)
     );
     // The same cart shipped elsewhere is another request: Stripe must not replay the first.
     let mut taxed = plan.clone();
     taxed.tax_rates = Some(vec!["txr_1".into()]);
-    assert_ne!(
-        first,
-        app.stripe_idempotency_key(&session, &taxed, Some(&client))
-    );
+    assert_ne!(first, app.stripe_idempotency_key(&session, &taxed, &keyed));
+    // After Stripe saved a failure under the key, the next generation is another key.
+    let next = StripeKeys {
+        client_key: Some(&client),
+        generation: 1,
+    };
+    assert_ne!(first, app.stripe_idempotency_key(&session, &plan, &next));
 }
 
 fn post_with_key(body: &str, key: &str) -> Request {
@@ -579,6 +617,7 @@ async fn a_5xx_forgets_the_key_so_the_retry_runs_and_succeeds() {
     *stripe.retrieve_error.lock().unwrap() = Some(StripeError::Unavailable {
         attempts: 3,
         cause: "HTTP 500".into(),
+        state: crate::stripe::WriteState::NotRun,
     });
     let app = app(stripe);
     let (status, _) = call(&app, post_with_key(YEARLY, "k-9")).await;
@@ -717,6 +756,7 @@ async fn when_stripe_may_still_apply_the_cart_the_holds_cover_both_carts() {
     *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
         attempts: 3,
         cause: "HTTP 503".into(),
+        state: crate::stripe::WriteState::InFlight,
     });
 
     let (status, _) = call_quantity(&app, &set_tee(5)).await;
@@ -968,6 +1008,7 @@ async fn when_stripe_cannot_create_the_session_the_holds_are_released() {
     *stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
         attempts: 3,
         cause: "timeout".into(),
+        state: crate::stripe::WriteState::InFlight,
     });
     let app = app_with_return_url(stripe);
     let tee = Sku::parse("TEE").unwrap();
@@ -1018,6 +1059,7 @@ async fn fewer_units_are_released_only_after_stripe_accepted_the_cart() {
     *app.stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
         attempts: 3,
         cause: "HTTP 503".into(),
+        state: crate::stripe::WriteState::InFlight,
     });
 
     let (status, _) = call_quantity(&app, &set_tee(1)).await;
@@ -1217,3 +1259,5 @@ async fn a_create_killed_at_any_step_converges_on_retry_with_one_set_of_holds() 
         run.unwrap();
     }
 }
+
+mod saved_failures;

@@ -195,6 +195,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 body_hash: event.id.clone(),
                 in_progress_until_ms: now + 13_000,
                 expiration_s: now / 1000 + self.settings.record_ttl.as_secs(),
+                stripe_generation: 0,
             }),
         };
         let claim = match super::proceed_or_answer(admit(guard, claim, self.settings).await?) {
@@ -206,7 +207,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Err(failure) => self.refuse(&failure),
         };
         // Settling only reads Stripe: nothing of its can still land later.
-        super::finish(guard, &claim, &reply, LeaseEnd::Release).await;
+        super::finish(guard, &claim, &reply, LeaseEnd::Release, None).await;
         Ok((reply, false))
     }
 

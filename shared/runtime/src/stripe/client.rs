@@ -7,7 +7,7 @@
 //! retries, and reads responses into version-neutral snapshots (see `wire`).
 
 use super::wire::{self, ErrorEnvelope};
-use super::{CreatedSession, NewSession, StripeError, StripeGateway};
+use super::{CreatedSession, NewSession, StripeError, StripeGateway, WriteState};
 use crate::config::{ConfigError, StripeConfig};
 use crate::error_chain;
 use crate::stripe::ApiVersion;
@@ -120,18 +120,34 @@ impl HttpStripe {
     }
 
     /// Sends one Stripe request with bounded retries. Only requests that are safe to repeat are
-    /// retried: GETs, and POSTs carrying an Idempotency-Key.
+    /// retried: GETs, and POSTs carrying an Idempotency-Key. `Stripe-Should-Retry` decides when
+    /// Stripe sends it, in both directions (as stripe-python's `_should_retry` does); without
+    /// it 409, 429 and 5xx are retried, except a keyed write's 5xx: Stripe saved it under the key
+    /// and would only replay it (see [`WriteState::Saved`]).
     #[tracing::instrument(name = "stripe", skip_all, fields(method = ?req.method, path = %req.path, attempts))]
     async fn send(
         &self,
         req: RequestBuilder,
         idempotency_key: Option<&str>,
     ) -> Result<Bytes, StripeError> {
-        let repeatable = matches!(req.method, StripeMethod::Get) || idempotency_key.is_some();
+        let keyed = idempotency_key.is_some();
+        let repeatable = matches!(req.method, StripeMethod::Get) || keyed;
         let mut attempt = 0;
+        // Some attempt got no answer: that write may still be running at Stripe.
+        let mut unanswered = false;
         loop {
             attempt += 1;
             tracing::Span::current().record("attempts", attempt);
+            let unavailable = |cause: String, state| StripeError::Unavailable {
+                attempts: attempt,
+                cause,
+                state,
+            };
+            let pending = if unanswered {
+                WriteState::InFlight
+            } else {
+                WriteState::NotRun
+            };
             let cause = match tokio::time::timeout(
                 self.attempt_timeout,
                 self.attempt(&req, idempotency_key),
@@ -142,49 +158,42 @@ impl HttpStripe {
                     if (200..300).contains(&status) {
                         return Ok(body);
                     }
+                    let answer = Answer::read(status, &body);
                     let transient = status == 409 || status == 429 || status >= 500;
-                    let error = serde_json::from_slice::<ErrorEnvelope>(&body)
-                        .ok()
-                        .map(|e| e.error);
-                    let message = error
-                        .as_ref()
-                        .and_then(|e| e.message.clone())
-                        .unwrap_or_else(|| {
-                            String::from_utf8_lossy(&body).chars().take(200).collect()
-                        });
-                    if !transient {
-                        let code = error.as_ref().and_then(|e| e.code.clone());
-                        if status == 404 && code.as_deref() == Some("resource_missing") {
-                            return Err(StripeError::NotFound);
+                    let saved = keyed && status >= 500;
+                    if !should_retry.unwrap_or(transient && !saved) {
+                        if !transient {
+                            return Err(answer.refusal());
                         }
-                        return Err(StripeError::Refused {
-                            status,
-                            error_type: error
-                                .as_ref()
-                                .and_then(|e| e.error_type.clone())
-                                .unwrap_or_default(),
-                            code,
-                            param: error.and_then(|e| e.param),
-                            message,
-                        });
+                        let hint = should_retry.map_or("", |_| " (Stripe-Should-Retry: false)");
+                        let state = if saved || (keyed && should_retry == Some(false)) {
+                            WriteState::Saved
+                        } else {
+                            pending
+                        };
+                        return Err(unavailable(
+                            format!("HTTP {status}{hint}: {}", answer.message),
+                            state,
+                        ));
                     }
-                    // Stripe can say outright that a retry is pointless.
-                    if should_retry == Some(false) {
-                        return Err(StripeError::Unavailable {
-                            attempts: attempt,
-                            cause: format!("HTTP {status} (Stripe-Should-Retry: false): {message}"),
-                        });
-                    }
-                    format!("HTTP {status}: {message}")
+                    format!("HTTP {status}: {}", answer.message)
                 }
-                Ok(Err(transport)) => transport,
-                Err(_) => format!("no response within {} ms", self.attempt_timeout.as_millis()),
+                Ok(Err(transport)) => {
+                    unanswered = true;
+                    transport
+                }
+                Err(_) => {
+                    unanswered = true;
+                    format!("no response within {} ms", self.attempt_timeout.as_millis())
+                }
+            };
+            let pending = if unanswered {
+                WriteState::InFlight
+            } else {
+                WriteState::NotRun
             };
             if !repeatable || attempt >= self.max_attempts {
-                return Err(StripeError::Unavailable {
-                    attempts: attempt,
-                    cause,
-                });
+                return Err(unavailable(cause, pending));
             }
             tracing::warn!(attempt, %cause, "Stripe call failed; retrying");
             tokio::time::sleep(backoff(attempt)).await;
@@ -265,7 +274,9 @@ impl HttpStripe {
             if pages > MAX_LINE_ITEM_PAGES {
                 return Err(StripeError::Malformed("too many line item pages".into()));
             }
-            let mut list = ListLineItemsCheckoutSession::new(session.id.as_str()).limit(100);
+            let mut list = ListLineItemsCheckoutSession::new(session.id.as_str())
+                .limit(100)
+                .expand(vec![LIST_ITEMS_WITH_TAXES.to_owned()]);
             if let Some(last) = items.last() {
                 list = list.starting_after(last.id.clone());
             }
@@ -279,6 +290,49 @@ impl HttpStripe {
     }
 }
 
+/// A failed answer's Stripe error, read once for both ways it can end a request.
+struct Answer {
+    status: u16,
+    error: Option<wire::ErrorBody>,
+    message: String,
+}
+
+impl Answer {
+    fn read(status: u16, body: &[u8]) -> Self {
+        let error = serde_json::from_slice::<ErrorEnvelope>(body)
+            .ok()
+            .map(|e| e.error);
+        let message = error
+            .as_ref()
+            .and_then(|e| e.message.clone())
+            .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
+        Self {
+            status,
+            error,
+            message,
+        }
+    }
+
+    /// A client error that retrying will not fix.
+    fn refusal(self) -> StripeError {
+        let error = self.error;
+        let code = error.as_ref().and_then(|e| e.code.clone());
+        if self.status == 404 && code.as_deref() == Some("resource_missing") {
+            return StripeError::NotFound;
+        }
+        StripeError::Refused {
+            status: self.status,
+            error_type: error
+                .as_ref()
+                .and_then(|e| e.error_type.clone())
+                .unwrap_or_default(),
+            code,
+            param: error.and_then(|e| e.param),
+            message: self.message,
+        }
+    }
+}
+
 /// 100 ms, 200 ms, 400 ms … capped at 1 s, with jitter so retries from many instances spread out.
 fn backoff(attempt: u32) -> Duration {
     let base = 100u64
@@ -287,14 +341,22 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
 }
 
-/// What every retrieve and update expands: the first page of items, and the shipping rates so
-/// the planner can tell whether the options it wants are already there.
+/// What every retrieve and update expands: the first page of items with their taxes, and the
+/// shipping rates so the planner can tell whether the options it wants are already there.
+/// `line_items` on a session and `taxes` on an item are includable: Stripe leaves them out of a
+/// default response (its published fixtures, `openapi/fixtures3.json`, have neither; stripe-node
+/// types them `line_items?` and `taxes?`), so an item's tax rates are only seen when expanded.
 fn expansions() -> Vec<String> {
     vec![
-        "line_items".to_owned(),
+        SESSION_ITEMS_WITH_TAXES.to_owned(),
         "shipping_options.shipping_rate".to_owned(),
     ]
 }
+
+/// `line_items` with each item's `taxes` (implies `line_items`).
+const SESSION_ITEMS_WITH_TAXES: &str = "line_items.data.taxes";
+/// The same on the line item list endpoint.
+const LIST_ITEMS_WITH_TAXES: &str = "data.taxes";
 
 /// The whole update in async-stripe's typed form: the entire `line_items` array (each entry with
 /// the plan's tax rates when it has them) and, when the plan says so, the shipping details and
@@ -415,7 +477,7 @@ impl StripeGateway for HttpStripe {
             permissions: self.api_version.is_preview().then_some(CreatePermissions {
                 update_line_items: "server_only",
             }),
-            expand: ["line_items"],
+            expand: [SESSION_ITEMS_WITH_TAXES],
         };
         let req = RequestBuilder::new(StripeMethod::Post, "/checkout/sessions").form(&form);
         let body = self.send(req, Some(idempotency_key)).await?;
@@ -552,7 +614,7 @@ mod tests {
             "shipping_options[0][shipping_rate_data][delivery_estimate][maximum][value]=5",
             "shipping_options[1][shipping_rate_data][display_name]=Pickup",
             "shipping_options[1][shipping_rate_data][fixed_amount][amount]=0",
-            "expand[0]=line_items",
+            "expand[0]=line_items.data.taxes",
             "expand[1]=shipping_options.shipping_rate",
         ] {
             assert!(fields.contains(&expected), "{expected} missing from {body}");

@@ -26,18 +26,58 @@ pub enum StripeError {
         message: String,
     },
     /// 5xx, 429, timeouts and connection failures, after the bounded retries.
-    #[error("Stripe unavailable after {attempts} attempt(s): {cause}")]
-    Unavailable { attempts: u32, cause: String },
+    #[error("Stripe unavailable after {attempts} attempt(s) ({state:?}): {cause}")]
+    Unavailable {
+        attempts: u32,
+        cause: String,
+        state: WriteState,
+    },
     /// A 2xx whose body does not have the fields the planner needs.
     #[error("unexpected Stripe response: {0}")]
     Malformed(String),
 }
 
+/// Where a keyed write that Stripe did not accept stands, which decides how it may be retried.
+///
+/// Stripe saves the status and body of the first request made with an `Idempotency-Key` once its
+/// endpoint began executing, failures included: a retry with the same key gets the same 500
+/// back, answered with `Stripe-Should-Retry: false` (API reference, "Idempotent requests";
+/// stripe-python `_http_client.py` `_should_retry`). Requests refused before the endpoint ran
+/// (429, a concurrent request with the same key) save nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteState {
+    /// No answer came (timeout, connection lost) for at least one attempt, and no later answer
+    /// settled it: Stripe may still apply the write. Only the same key recognises it.
+    InFlight,
+    /// Stripe answered a failure it keeps under the key (a 5xx, or `Stripe-Should-Retry:
+    /// false`): the write is over, and a retry needs a new key to run at all.
+    Saved,
+    /// Refused before it ran (429, 409 `idempotency_key_in_use`, `Stripe-Should-Retry: true`),
+    /// or a read: the same key may run again.
+    NotRun,
+}
+
 impl StripeError {
-    /// Whether a write that failed this way may still be applied: after a timeout, a 5xx or a
-    /// 429 no answer says what Stripe did, and it may still be working on the request.
+    /// Whether a write that failed this way may still be applied later.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        matches!(
+            self,
+            Self::Unavailable {
+                state: WriteState::InFlight,
+                ..
+            }
+        )
+    }
+
+    /// Whether Stripe keeps this failure under the key, so the next attempt needs another key.
+    pub fn saved_under_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable {
+                state: WriteState::Saved,
+                ..
+            }
+        )
     }
 }
 

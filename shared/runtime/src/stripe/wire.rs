@@ -102,8 +102,9 @@ pub(super) struct LineItem {
     price: Option<Price>,
     quantity: Option<u64>,
     amount_total: i64,
-    #[serde(default)]
-    taxes: Option<Vec<LineItemTax>>,
+    /// Includable: present only because every read expands it (`line_items.data.taxes`); its
+    /// absence would hide the item's rates, so it is required.
+    taxes: Vec<LineItemTax>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,7 +158,6 @@ impl LineItem {
             amount_total: self.amount_total,
             tax_rates: self
                 .taxes
-                .unwrap_or_default()
                 .into_iter()
                 .filter_map(|tax| match tax.rate? {
                     IdOrObject::Id(id) => Some(id),
@@ -249,7 +249,7 @@ mod tests {
 
     fn line_items() -> serde_json::Value {
         serde_json::json!({"object": "list", "has_more": false, "url": "/v1/x", "data": [{
-            "id": "li_1", "object": "item", "amount_total": 1500, "quantity": 1,
+            "id": "li_1", "object": "item", "amount_total": 1500, "quantity": 1, "taxes": [],
             "price": {"id": "price_m", "object": "price", "type": "recurring",
                       "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"}}
         }]})
@@ -327,5 +327,18 @@ mod tests {
             (None, 1500)
         );
         assert_eq!(s.line_items[0].tax_rates, ["txr_ca", "txr_other"]);
+    }
+
+    #[test]
+    fn an_item_read_without_its_taxes_expanded_is_refused_not_taken_as_untaxed() {
+        // Stripe's default `item` (fixtures3.json) has no `taxes`: reading it as "no rates" would
+        // make every taxed cart look changed and resend every no-op update.
+        let mut items = line_items();
+        items["data"][0].as_object_mut().unwrap().remove("taxes");
+        let session = serde_json::from_value::<Session>(serde_json::json!({
+            "id": "cs_test_1", "object": "checkout.session", "status": "open", "mode": "payment",
+            "ui_mode": "elements", "currency": "usd", "line_items": items
+        }));
+        assert!(session.is_err());
     }
 }
