@@ -81,6 +81,38 @@ pub struct Config {
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
+/// `https://` anywhere; plain `http://` only to this machine (the local emulator): a typo must
+/// not send a live key in clear text across a network.
+fn check_api_base(api_base: &str) -> Result<(), String> {
+    if api_base.starts_with("https://") {
+        return Ok(());
+    }
+    let Some(rest) = api_base.strip_prefix("http://") else {
+        return Err(format!("`{api_base}` must be an https:// URL"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // `http://127.0.0.1@example.com` goes to example.com: no user info at all.
+    let host = if authority.contains('@') {
+        ""
+    } else if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{api_base}` sends the secret key in clear text: plain http:// is only allowed to \
+             a loopback host (127.0.0.1, ::1, localhost); use https://"
+        ))
+    }
+}
+
 pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Config, ConfigError> {
     let non_empty = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
 
@@ -88,12 +120,10 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
         .unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_owned())
         .trim_end_matches('/')
         .to_owned();
-    if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
-        return Err(ConfigError::Invalid {
-            name: "STRIPE_API_BASE",
-            reason: format!("`{api_base}` must be an http:// or https:// URL"),
-        });
-    }
+    check_api_base(&api_base).map_err(|reason| ConfigError::Invalid {
+        name: "STRIPE_API_BASE",
+        reason,
+    })?;
 
     let secret_key = non_empty("STRIPE_SECRET_KEY").ok_or(ConfigError::Missing {
         name: "STRIPE_SECRET_KEY",
@@ -402,5 +432,30 @@ mod tests {
         .unwrap();
         assert!(cfg.stripe.api_version.is_preview());
         assert_eq!(cfg.stripe.api_base, "http://127.0.0.1:12111");
+    }
+
+    #[test]
+    fn plain_http_reaches_only_this_machine() {
+        for ok in [
+            "https://api.stripe.com",
+            "https://stripe.internal:8443/x",
+            "http://127.0.0.1:12111",
+            "http://127.9.9.9",
+            "http://localhost:1/v",
+            "http://[::1]:12111",
+        ] {
+            assert_eq!(check_api_base(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://api.stripe.com",
+            "http://10.0.0.5:12111",
+            "http://127.0.0.1@evil.example",
+            "http://localhost.evil.example",
+            "http://[::2]:1",
+            "ftp://127.0.0.1",
+            "127.0.0.1:12111",
+        ] {
+            assert!(check_api_base(bad).is_err(), "{bad}");
+        }
     }
 }
