@@ -586,13 +586,22 @@ def test_injected_faults(emulator):
     assert info.value.json_body["error"]["type"] == "api_error"
     unchanged = c.v1.checkout.sessions.retrieve(session.id)
     assert unchanged.amount_total == 1500 + 1800
-    # The faulted answer was not stored: the retry with the same key runs for real.
-    done = c.v1.checkout.sessions.update(session.id, params=params, options={"idempotency_key": "upd-1"})
+    # A 500 is saved under its key (the default): the same key replays it, a new key runs.
+    with pytest.raises(stripe.APIError) as again:
+        c.v1.checkout.sessions.update(session.id, params=params, options={"idempotency_key": "upd-1"})
+    assert again.value.headers["Idempotent-Replayed"] == "true"
+    done = c.v1.checkout.sessions.update(session.id, params=params, options={"idempotency_key": "upd-2"})
     assert done.amount_total == 5 * 1500 + 1800
     assert "Idempotent-Replayed" not in done.last_response.headers
 
-    # stripe-python's own retry (same key) gets through a single injected 503.
-    raw(emulator, "POST", "/_emulator/faults", json_body={"path_prefix": "/v1/products", "status": 503, "count": 1}, auth=False)
+    # stripe-python's own retry (same key) gets through a single 503 refused before it ran.
+    raw(
+        emulator,
+        "POST",
+        "/_emulator/faults",
+        json_body={"path_prefix": "/v1/products", "status": 503, "count": 1, "saved": False},
+        auth=False,
+    )
     retrying = client(emulator, PREVIEW, retries=2)
     assert retrying.v1.products.create(params={"name": "Retried"}).name == "Retried"
 
@@ -605,6 +614,83 @@ def test_injected_faults(emulator):
     log = raw(emulator, "GET", "/_emulator/requests", auth=False).body["data"]
     statuses = [(e["method"], e["status"]) for e in log if e["path"] == f"/v1/checkout/sessions/{session.id}"]
     assert ("POST", 500) in statuses and ("POST", 200) in statuses
+
+
+def fault(url: str, **rule: Any) -> None:
+    assert raw(url, "POST", "/_emulator/faults", json_body=rule, auth=False).status == 200
+
+
+def product_posts(url: str) -> list[dict]:
+    log = raw(url, "GET", "/_emulator/requests", auth=False).body["data"]
+    return [e for e in log if e["method"] == "POST" and e["path"] == "/v1/products"]
+
+
+def test_saved_failures_replay_and_say_do_not_retry(emulator):
+    """Stripe saves a result under its Idempotency-Key once the endpoint began executing,
+    "including 500 errors" (https://docs.stripe.com/api/idempotent_requests), and answers a 500
+    with Stripe-Should-Retry: false, which stripe-python's `_should_retry` obeys
+    (stripe/_http_client.py: "our idempotency framework would typically replay it anyway")."""
+    retrying = client(emulator, ENDIVE, retries=2)
+    fault(emulator, path_prefix="/v1/products", method="POST", status=500, count=1)
+    with pytest.raises(stripe.APIError) as first:
+        retrying.v1.products.create(params={"name": "Saved"}, options={"idempotency_key": "saved-500"})
+    assert first.value.http_status == 500
+    assert first.value.headers["Stripe-Should-Retry"] == "false"
+    assert "Idempotent-Replayed" not in first.value.headers
+    assert len(product_posts(emulator)) == 1, "no retry after Should-Retry: false"
+
+    # Every replay (same key, same params) is the very same failure, marked as a replay.
+    with pytest.raises(stripe.APIError) as replay:
+        retrying.v1.products.create(params={"name": "Saved"}, options={"idempotency_key": "saved-500"})
+    assert replay.value.http_status == 500
+    assert replay.value.json_body == first.value.json_body
+    assert replay.value.headers["Idempotent-Replayed"] == "true"
+    assert replay.value.headers["Stripe-Should-Retry"] == "false"
+    posts = product_posts(emulator)
+    assert [(e["status"], e["idempotent_replayed"]) for e in posts] == [(500, False), (500, True)]
+    # The key is spent on the failure: other parameters are refused; a new key runs.
+    with pytest.raises(stripe.IdempotencyError):
+        retrying.v1.products.create(params={"name": "Other"}, options={"idempotency_key": "saved-500"})
+    fresh = retrying.v1.products.create(params={"name": "Saved"}, options={"idempotency_key": "saved-500-b"})
+    assert fresh.name == "Saved"
+
+
+def test_unsaved_failures_are_retried_and_429_is_never_saved(emulator):
+    retrying = client(emulator, ENDIVE, retries=2)
+    # Refused before the endpoint ran: nothing saved, Should-Retry: true, stripe-python retries
+    # with the same (generated) key and succeeds.
+    fault(emulator, path_prefix="/v1/products", method="POST", status=500, count=1, saved=False)
+    assert retrying.v1.products.create(params={"name": "Early"}).name == "Early"
+    posts = product_posts(emulator)
+    assert [e["status"] for e in posts] == [500, 200]
+    assert posts[0]["idempotency_key"] == posts[1]["idempotency_key"]
+    assert posts[1]["idempotent_replayed"] is False
+
+    # A 429 is never saved, whatever `saved` says; it carries no Should-Retry, so stripe-python
+    # does not retry it (a 429 is neither 409 nor 5xx), and the same key later runs for real.
+    plain = client(emulator, ENDIVE)
+    fault(emulator, path_prefix="/v1/products", method="POST", status=429, count=1, saved=True)
+    with pytest.raises(stripe.RateLimitError) as limited:
+        retrying.v1.products.create(params={"name": "Limited"}, options={"idempotency_key": "rl-1"})
+    assert "Stripe-Should-Retry" not in limited.value.headers
+    created = plain.v1.products.create(params={"name": "Limited"}, options={"idempotency_key": "rl-1"})
+    assert "Idempotent-Replayed" not in created.last_response.headers
+
+    # `should_retry` overrides the header: a saved 500 that says "retry" is replayed to each retry.
+    fault(emulator, path_prefix="/v1/products", method="POST", status=500, count=1, should_retry=True)
+    with pytest.raises(stripe.APIError) as insisted:
+        retrying.v1.products.create(params={"name": "Loop"}, options={"idempotency_key": "loop-1"})
+    assert insisted.value.headers["Stripe-Should-Retry"] == "true"
+    loop = [e for e in product_posts(emulator) if e["idempotency_key"] == "loop-1"]
+    assert [e["idempotent_replayed"] for e in loop] == [False, True, True]
+
+    # A slow fault without status still applies the write, after the latency.
+    fault(emulator, path_prefix="/v1/products", method="POST", latency_ms=300, count=1)
+    started = time.monotonic()
+    assert plain.v1.products.create(params={"name": "Slow"}).name == "Slow"
+    assert time.monotonic() - started >= 0.3
+    bad = raw(emulator, "POST", "/_emulator/faults", json_body={"latency_ms": 5, "saved": False}, auth=False)
+    assert bad.status == 400
 
 
 def test_completed_sessions(emulator):

@@ -1,8 +1,9 @@
-//! The `/v1` pipeline: log → auth → version → params → idempotency claim → injected fault →
-//! replay or dispatch → store the response for the key.
+//! The `/v1` pipeline: log → auth → version → params → idempotency claim → injected fault (its
+//! latency; a saved failure is stored for the key) → replay or dispatch → store the response for
+//! the key.
 
 use crate::auth::authenticate;
-use crate::control::{fault_error, LoggedRequest};
+use crate::control::LoggedRequest;
 use crate::dialect::{ApiVersion, Dialect};
 use crate::errors::{ApiError, ErrorType};
 use crate::events::{self, RequestRef};
@@ -33,6 +34,8 @@ struct Outcome {
     status: u16,
     body: String,
     replayed: bool,
+    /// `Stripe-Should-Retry`; only injected failures (and their replays) carry one.
+    should_retry: Option<bool>,
 }
 
 impl Outcome {
@@ -41,6 +44,7 @@ impl Outcome {
             status: err.status,
             body: err.body(request_id).to_string(),
             replayed: false,
+            should_retry: None,
         }
     }
 }
@@ -203,10 +207,24 @@ async fn pipeline(state: &Arc<AppState>, req: &Incoming) -> Outcome {
             // No lock is held here; concurrent requests proceed normally.
             tokio::time::sleep(fault.latency).await;
         }
-        if let Some(status) = fault.status {
-            // Dropping the claim frees the key so the client's retry runs for real.
-            drop(claim);
-            return fail(fault_error(status));
+        if let Some(injected) = fault.failure(claim.is_some()) {
+            let outcome = Outcome {
+                should_retry: injected.should_retry,
+                ..fail(injected.error)
+            };
+            match claim {
+                // Failed after the endpoint began: the key replays this failure from now on
+                // (and nothing changed, as for a real 500 that rolled back).
+                Some(claim) if injected.stored => claim.complete(Stored {
+                    status: outcome.status,
+                    body: outcome.body.clone(),
+                    should_retry: outcome.should_retry,
+                }),
+                // Refused before it ran: dropping the claim frees the key, so the client's
+                // retry runs for real.
+                _ => drop(claim),
+            }
+            return outcome;
         }
     }
 
@@ -215,6 +233,7 @@ async fn pipeline(state: &Arc<AppState>, req: &Incoming) -> Outcome {
             status: stored.status,
             body: stored.body,
             replayed: true,
+            should_retry: stored.should_retry,
         };
     }
 
@@ -246,6 +265,7 @@ async fn pipeline(state: &Arc<AppState>, req: &Incoming) -> Outcome {
             status: 200,
             body: value.to_string(),
             replayed: false,
+            should_retry: None,
         },
         Err(err) => fail(err),
     };
@@ -253,6 +273,7 @@ async fn pipeline(state: &Arc<AppState>, req: &Incoming) -> Outcome {
         claim.complete(Stored {
             status: outcome.status,
             body: outcome.body.clone(),
+            should_retry: None,
         });
     }
     outcome
@@ -365,6 +386,9 @@ fn respond(
     }
     if outcome.replayed {
         put("idempotent-replayed", "true");
+    }
+    if let Some(retry) = outcome.should_retry {
+        put("stripe-should-retry", if retry { "true" } else { "false" });
     }
     response
 }

@@ -1,7 +1,8 @@
 //! `Idempotency-Key` handling for POST requests.
 //!
 //! The first request with a key claims it (in flight); its response is stored when it finishes
-//! and replayed for 24 hours to identical requests. Different parameters under the same key are
+//! (failures included, once the endpoint began executing) and replayed for 24 hours to identical
+//! requests. Different parameters under the same key are
 //! an `idempotency_error`; a second request while the first is still running gets 409.
 
 use crate::errors::{ApiError, ErrorType};
@@ -24,6 +25,8 @@ pub struct Fingerprint {
 pub struct Stored {
     pub status: u16,
     pub body: String,
+    /// `Stripe-Should-Retry` as first answered, so replays say the same.
+    pub should_retry: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +155,7 @@ mod tests {
         Stored {
             status: 200,
             body: "{}".into(),
+            should_retry: None,
         }
     }
 
