@@ -8,6 +8,36 @@ import { createCheckoutStandIn, SERVER_UPDATE_TIMEOUT_MS } from './checkout-stan
 const STRIPE_JS_URL = 'https://js.stripe.com/clover/stripe.js';
 const STRIPE_JS_LOAD_TIMEOUT_MS = 8_000;
 
+// One click is one change: every attempt of it carries the same Idempotency-Key, so the server
+// applies it at most once and a retry after a lost answer gets the stored answer back. Retried:
+// no answer at all, 409 session_busy / request_in_progress / stock_busy (after Retry-After), 429
+// and 5xx (after Retry-After, else after a backoff). Bounded in attempts and in time: all of it
+// runs inside Stripe.js's runServerUpdate, which gives up after 20 s.
+const RETRY = {
+  attempts: 4,
+  // Backoff when the answer says nothing: 0.5 s, 1 s, 2 s, each less up to a quarter (jitter).
+  baseDelayMs: 500,
+  // A longer Retry-After is not waited for: the shopper is told to try again instead.
+  maxDelayMs: 5_000,
+  budgetMs: SERVER_UPDATE_TIMEOUT_MS - 2_000,
+};
+const RETRY_LATER_CODES = new Set(['session_busy', 'request_in_progress', 'stock_busy']);
+
+// What the shopper reads when an answer says "later" and retrying did not help. Other errors
+// show the server's own `message`, which is written for shoppers (e.g. out_of_stock).
+const SHOPPER_MESSAGES = {
+  session_busy: 'Your cart is being changed in another tab or window. Please try again in a moment.',
+  request_in_progress: 'Your last change is still being saved. Please try again in a moment.',
+  stock_busy: 'This product is in high demand right now. Please try again in a moment.',
+  payment_provider_unavailable:
+    'Our payment provider is not answering right now. Please try again in a moment.',
+  internal_error: 'Something went wrong on our side. Please try again in a moment.',
+};
+const BUSY_MESSAGE = 'The shop is very busy right now. Please try again in a moment.';
+const UNAVAILABLE_MESSAGE = 'The shop is not answering right now. Please try again in a moment.';
+const UNREACHABLE_MESSAGE =
+  'We could not reach the shop. Please check your connection and try again.';
+
 // [function, route]: locally each function has its own URL (`{api}/{function}/{route}`, as
 // `cargo lambda watch` serves them); behind the deployed HTTP API only the route counts.
 const ENDPOINTS = {
@@ -80,7 +110,7 @@ async function start() {
     // Before Stripe.js: the session it would be initialised with does not exist yet.
     const answer = await post(ENDPOINTS.create, { items: config.items }).catch(() => null);
     if (answer?.body?.type !== 'success') {
-      return fail(answer?.body?.message ?? 'Your cart could not be created. Please reload the page.');
+      return fail(answer ? shopperMessage(answer) : UNREACHABLE_MESSAGE);
     }
     created = answer.body.session;
     clientSecret = created.client_secret;
@@ -167,35 +197,44 @@ function wireControls() {
   });
 }
 
-// One cart change: our function called inside runServerUpdate, exactly as Stripe's docs do.
+// One cart change: our function called inside runServerUpdate, exactly as Stripe's docs do, with
+// the click's retries inside it.
 async function update(endpoint, body, onAccepted = () => {}) {
   if (busy) return; // a second click while the first is in flight does nothing
   const focusKey = document.activeElement?.dataset?.focusKey;
   setBusy(true);
   clearAlert();
   ui.status.textContent = 'Updating your cart…';
-  let answer = null; // what our server said, read apart from what Stripe.js resolves
+  const key = newIdempotencyKey(); // this click's, kept by its retries
+  let answer = null; // what our server said last, read apart from what Stripe.js resolves
+  let unreachable = false;
   try {
     const result = await checkout.runServerUpdate(async () => {
-      const response = await send(endpoint, body);
-      answer = { status: response.status, body: await response.clone().json().catch(() => null) };
-      return response;
+      try {
+        const response = await sendWithRetries(endpoint, body, key);
+        answer = { status: response.status, body: await readJson(response) };
+        return response;
+      } catch (error) {
+        unreachable = true;
+        throw error;
+      }
     });
     // Real Stripe.js may resolve success with the unchanged session even when our server said
     // no, so the server's own error wins.
-    const refused = answer?.body?.type === 'error' ? answer.body.message : null;
+    const refused = answer && (answer.status >= 400 || answer.body?.type === 'error');
     if (result.type === 'success') render(result.session);
     if (result.type === 'success' && !refused) {
       onAccepted();
       renderInterval();
       ui.status.textContent = 'Cart updated.';
     } else {
-      showAlert(refused ?? result.error?.message ?? 'Your cart could not be updated.');
+      showAlert(refused ? shopperMessage(answer)
+        : result.error?.message ?? 'Your cart could not be updated. Please try again.');
       ui.status.textContent = '';
     }
   } catch (error) {
     console.error(error);
-    showAlert('We could not reach the server. Your cart has not changed; please try again.');
+    showAlert(unreachable ? UNREACHABLE_MESSAGE : 'Your cart could not be updated. Please try again.');
     ui.status.textContent = '';
   } finally {
     setBusy(false);
@@ -204,23 +243,85 @@ async function update(endpoint, body, onAccepted = () => {}) {
   }
 }
 
-function send(endpoint, body) {
+// Sends one change until it has a final answer, every attempt with the click's `key`. Resolves the
+// last Response; rejects when the last attempt got no answer at all (network, timeout).
+async function sendWithRetries(endpoint, body, key) {
+  const deadline = Date.now() + RETRY.budgetMs;
+  for (let attempt = 1; ; attempt += 1) {
+    let response = null;
+    let failure = null;
+    try {
+      response = await send(endpoint, body, key, deadline - Date.now());
+    } catch (error) {
+      failure = error; // the server may still have run it: the retry's key finds out
+    }
+    const delay = response ? await retryDelay(response, attempt) : backoff(attempt);
+    const last = delay === null || attempt >= RETRY.attempts || Date.now() + delay >= deadline;
+    if (last) {
+      if (failure) throw failure;
+      return response;
+    }
+    ui.status.textContent = 'Still working on your cart…';
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+// How long to wait before retrying this answer, or null when it is final.
+async function retryDelay(response, attempt) {
+  const { status } = response;
+  // Read in full every time: an answer left unread is cut off when its attempt's timeout fires.
+  const body = await readJson(response);
+  const retryable = status === 409 ? RETRY_LATER_CODES.has(body?.code) : status === 429 || status >= 500;
+  if (!retryable) return null;
+  const seconds = retryAfterSeconds(response.headers.get('Retry-After'));
+  if (seconds === null) return backoff(attempt);
+  const delay = seconds * 1000;
+  return delay <= RETRY.maxDelayMs ? delay : null;
+}
+
+// Retry-After in seconds (delta-seconds or an HTTP date), null when absent or unreadable.
+// Cross-origin, the browser shows it only if the answer exposes it (the deployed API does).
+function retryAfterSeconds(value) {
+  if (value === null || value.trim() === '') return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, (date - Date.now()) / 1000);
+}
+
+function backoff(attempt) {
+  const full = RETRY.baseDelayMs * 2 ** (attempt - 1);
+  return Math.round(full * (0.75 + Math.random() / 4));
+}
+
+function send(endpoint, body, key, timeoutMs = SERVER_UPDATE_TIMEOUT_MS) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (key) headers['Idempotency-Key'] = key;
   return fetch(endpointUrl(endpoint), {
     method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      // Fresh per click: a retry of this very request would reuse it and be answered once.
-      'Idempotency-Key': newIdempotencyKey(),
-    },
+    headers,
     body: JSON.stringify(body),
-    signal: AbortSignal.timeout(SERVER_UPDATE_TIMEOUT_MS),
+    signal: AbortSignal.timeout(Math.max(1, timeoutMs)),
   });
 }
 
-// create-session is not a server update (no checkout exists yet): a plain call.
+// create-session is not a server update (no checkout exists yet): a plain call, one key.
 async function post(endpoint, body) {
-  const response = await send(endpoint, body);
-  return { status: response.status, body: await response.json().catch(() => null) };
+  const response = await sendWithRetries(endpoint, body, newIdempotencyKey());
+  return { status: response.status, body: await readJson(response) };
+}
+
+function readJson(response) {
+  return response.clone().json().catch(() => null);
+}
+
+// The words for a final error answer.
+function shopperMessage({ status, body }) {
+  const code = body?.type === 'error' ? body.code : null;
+  if (code && SHOPPER_MESSAGES[code]) return SHOPPER_MESSAGES[code];
+  if (code && typeof body.message === 'string' && body.message) return body.message;
+  if (status === 429) return BUSY_MESSAGE;
+  if (status >= 500) return UNAVAILABLE_MESSAGE;
+  return 'Your cart could not be updated. Please try again.';
 }
 
 function endpointUrl([fn, route]) {

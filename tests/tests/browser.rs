@@ -1,7 +1,9 @@
 //! The example page (`web/`) in headless Chromium against the local stack: the page creates its
 //! cart through create-session, then `web/test/browser.mjs` (Playwright) changes the interval,
 //! steps quantities, runs into the stock and the bounds, and adds cross-sells, checking after each
-//! click that the page shows what the function answered. This test serves `web/` on 127.0.0.1,
+//! click that the page shows what the function answered; then it retries clicks with their
+//! Idempotency-Key through a lost answer, a 409 with Retry-After and Stripe faults (the
+//! emulator's fault injection). This test serves `web/` on 127.0.0.1,
 //! runs the script, and checks the cart it ended with is the cart Stripe and the stock hold.
 //!
 //! Needs Debian's Chromium and `web/node_modules`: `web/ensure-browser.sh` installs them when
@@ -148,6 +150,22 @@ fn serve_web() -> Result<(Guard, String)> {
     Ok((server, format!("http://127.0.0.1:{port}")))
 }
 
+/// The response headers the deployed HTTP API lets a page read (template.yaml's
+/// `x-amazon-apigateway-cors.exposeHeaders`): `cargo lambda watch` exposes none, so the page's
+/// test adds these to the functions' answers as API Gateway would.
+fn deployed_expose_headers() -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml"))?;
+    let template: serde_norway::Value = serde_norway::from_str(&text)?;
+    let headers = template["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]
+        ["x-amazon-apigateway-cors"]["exposeHeaders"]
+        .as_sequence()
+        .ok_or("template.yaml: HttpApi has no x-amazon-apigateway-cors.exposeHeaders")?
+        .iter()
+        .filter_map(|h| h.as_str().map(str::to_owned))
+        .collect();
+    Ok(headers)
+}
+
 /// Percent-encodes a query-string value (RFC 3986 unreserved characters stay).
 fn encode(value: &str) -> String {
     value
@@ -195,7 +213,10 @@ fn preflight(url: &str, origin: &str) -> Result<(u16, String, String)> {
 #[test]
 fn the_example_page_changes_the_cart_in_headless_chromium() -> Result {
     ensure_browser()?;
-    let stack = Stack::start(GA_VERSION, &[])?;
+    // Two instances of each function: a retry of a click runs beside the attempt it repeats, as
+    // Lambda scales out. Functions wait 8 s for Stripe: the page's lost-answer step slows one
+    // Stripe update to 4.5 s, and it must still be applied.
+    let stack = Stack::start_scaled(GA_VERSION, &[("STRIPE_TIMEOUT_MS", "8000")], 2)?;
     stack.dynamo.receive(TEE_SKU, TEE_STOCK)?;
     stack.dynamo.receive(MUG_SKU, 2)?;
     let c = &stack.catalog;
@@ -243,6 +264,9 @@ fn the_example_page_changes_the_cart_in_headless_chromium() -> Result {
     let spec = serde_json::json!({
         "url": url,
         "screenshotDir": logs_dir(),
+        // The page's test injects Stripe faults there (POST /_emulator/faults).
+        "stripe": stack.stripe.base,
+        "exposeHeaders": deployed_expose_headers()?,
         "catalog": {
             "monthly": c.monthly, "yearly": c.yearly, "tee": c.tee,
             "offer": c.mug, "addon": c.support_monthly,
@@ -263,8 +287,8 @@ fn the_example_page_changes_the_cart_in_headless_chromium() -> Result {
         .stderr(output);
     let started = Instant::now();
     let mut browser = Guard::spawn("node web/test/browser.mjs", command)?;
-    // The script bounds itself at 150 s; this is the backstop.
-    let status = browser.wait(Duration::from_secs(180));
+    // The script bounds itself at 170 s; this is the backstop.
+    let status = browser.wait(Duration::from_secs(200));
     let printed = std::fs::read_to_string(&output_path).unwrap_or_default();
     eprintln!(
         "--- node web/test/browser.mjs ({:.1} s, {}) ---\n{printed}---",

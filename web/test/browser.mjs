@@ -3,12 +3,16 @@
 //
 //   node web/test/browser.mjs '<spec JSON>'
 //
-// spec: { url, screenshotDir, catalog: { monthly, yearly, tee, offer, addon: price ids },
+// spec: { url, screenshotDir, stripe: the Stripe emulator's base URL (its fault injection),
+//         exposeHeaders: the response headers the deployed API exposes to pages (template.yaml),
+//         catalog: { monthly, yearly, tee, offer, addon: price ids },
 //         amounts: { monthly, yearly, tee, offer, addon: unit amounts in cents } }
 // The page must have been opened on a cart of the monthly plan ×1 and the T-shirt ×2 whose
 // SKU has exactly 3 units in stock, `offer` a one-time cross-sell in stock and `addon` a monthly
-// plan add-on offered to it (tests/tests/browser.rs sets that up). Last line printed on
-// success: `RESULT {session, total, items:[{lineItem, price, quantity, amount}]}`.
+// plan add-on offered to it, against functions that wait 8 s for a Stripe answer and run two
+// instances each (a retry runs beside the attempt it repeats); tests/tests/browser.rs sets that
+// up. Last line printed on success: `RESULT {session, total, items:[{lineItem, price, quantity,
+// amount}]}`.
 
 import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -18,11 +22,11 @@ import { join } from 'node:path';
 const ACTION_TIMEOUT_MS = 10_000;
 // Above the page's own 20 s server-update timeout, so the page's answer to it can be seen.
 const RESPONSE_TIMEOUT_MS = 25_000;
-const OVERALL_TIMEOUT_MS = 150_000;
+const OVERALL_TIMEOUT_MS = 170_000;
 
 const spec = JSON.parse(process.argv[2] ?? 'null');
-if (!spec?.url || !spec?.catalog || !spec?.amounts) {
-  console.error("usage: node web/test/browser.mjs '{\"url\":…,\"screenshotDir\":…,\"catalog\":…,\"amounts\":…}'");
+if (!spec?.url || !spec?.stripe || !spec?.catalog || !spec?.amounts) {
+  console.error("usage: node web/test/browser.mjs '{\"url\":…,\"stripe\":…,\"screenshotDir\":…,\"catalog\":…,\"amounts\":…}'");
   process.exit(2);
 }
 const screenshotDir = spec.screenshotDir ?? '.';
@@ -67,6 +71,19 @@ try {
     ],
   });
   context.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  // `cargo lambda watch` answers CORS without Access-Control-Expose-Headers, so a cross-origin
+  // page could not read Retry-After; the deployed HTTP API exposes spec.exposeHeaders. Every
+  // answer of a function gets that header here, as API Gateway sends it.
+  if (spec.exposeHeaders?.length) {
+    await context.route((url) => url.pathname.startsWith('/lambda-url/'), async (route) => {
+      if (route.request().method() === 'OPTIONS') return route.continue();
+      const response = await route.fetch();
+      return route.fulfill({
+        response,
+        headers: { ...response.headers(), 'access-control-expose-headers': spec.exposeHeaders.join(', ') },
+      });
+    });
+  }
   page = context.pages()[0] ?? (await context.newPage());
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(String(error)));
@@ -185,6 +202,119 @@ try {
     check(calls.every((call) => call.url.startsWith('http://127.0.0.1:')), 'a call left 127.0.0.1');
     check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
   });
+
+  await step('an answer lost on the way: the click is retried with its key, waits out 409 '
+    + 'request_in_progress for its Retry-After, and is answered once (replayed)', async () => {
+    const session = (await readCart()).session;
+    const applied = await stripeUpdates(session);
+    // The first attempt's Stripe update takes 4.5 s, so the retry finds it still running.
+    await stripeFault({ method: 'POST', path_prefix: `/v1/checkout/sessions/${session}`,
+      latency_ms: 4_500, count: 1 });
+    let original = null;
+    const lose = async (route) => {
+      const request = route.request();
+      if (request.method() !== 'POST' || original) return route.fallback();
+      // The request reaches the function; its answer never reaches the page (a dropped
+      // connection, a phone going through a tunnel).
+      const headers = request.headers();
+      original = fetch(request.url(), {
+        method: 'POST',
+        headers: { 'content-type': headers['content-type'], 'idempotency-key': headers['idempotency-key'] },
+        body: request.postData(),
+      }).then((response) => ({ status: response.status, key: headers['idempotency-key'] }));
+      return route.abort('connectionreset');
+    };
+    const matcher = (url) => url.pathname.includes('/update-quantity/');
+    await page.route(matcher, lose);
+    let attempts;
+    try {
+      attempts = await clickTracked(page.getByRole('button', { name: 'Decrease quantity of T-shirt' }),
+        'update-quantity');
+    } finally {
+      await page.unroute(matcher, lose);
+    }
+    const first = await original;
+    check(first?.status === 200, `the lost attempt answered ${first?.status} at the function`);
+    checkRetries(attempts);
+    check(attempts[0].key === first.key, 'the retries did not send the lost attempt\'s key');
+    check(attempts.length === 3, `expected 3 attempts (lost, 409, replay), saw ${describe(attempts)}`);
+    check(attempts[0].failed, `the first attempt was not lost: ${describe(attempts)}`);
+    check(attempts[1].status === 409 && attempts[1].code === 'request_in_progress'
+      && attempts[1].retryAfter === '1', `the second attempt: ${describe(attempts)}`);
+    check(attempts[2].status === 200 && attempts[2].replayed === 'true',
+      `the last attempt was not the stored answer: ${describe(attempts)}`);
+    check(await stripeUpdates(session) === applied + 1, 'Stripe did not apply the change exactly once');
+    const cart = await readCart();
+    check(cart.items.find((item) => item.price === price.tee)?.quantity === 2,
+      `T-shirts: ${JSON.stringify(cart.items)}`);
+    check(cart.alert === '', `unexpected alert: ${cart.alert}`);
+  });
+
+  await step('Stripe down for a moment: the 5xx answer is retried with the same key after a '
+    + 'backoff, and applied once', async () => {
+    const session = (await readCart()).session;
+    const applied = await stripeUpdates(session);
+    await stripeFault({ method: 'POST', path_prefix: `/v1/checkout/sessions/${session}`,
+      status: 500, count: 1_000 });
+    // Stripe is back as soon as the page has seen the failure: its retry goes through.
+    const recovered = page.waitForResponse(
+      (response) => response.url().includes('/update-quantity/') && response.status() >= 500,
+      { timeout: RESPONSE_TIMEOUT_MS },
+    ).then(() => clearStripeFaults()).then(() => null, (error) => error);
+    let attempts;
+    try {
+      attempts = await clickTracked(page.getByRole('button', { name: 'Increase quantity of T-shirt' }),
+        'update-quantity');
+    } finally {
+      await clearStripeFaults();
+    }
+    const missed = await recovered;
+    check(missed === null, `no 5xx reached the page: ${missed?.message}`);
+    checkRetries(attempts);
+    check(attempts[0].status >= 500, `the first attempt: ${describe(attempts)}`);
+    check(attempts.at(-1).status === 200 && attempts.at(-1).replayed !== 'true',
+      `the last attempt: ${describe(attempts)}`);
+    check(attempts[1].sentAt - attempts[0].answeredAt >= 300,
+      `retried ${attempts[1].sentAt - attempts[0].answeredAt} ms after the 5xx: no backoff`);
+    check(await stripeUpdates(session) === applied + 1, 'Stripe did not apply the change exactly once');
+    const cart = await readCart();
+    check(cart.items.find((item) => item.price === price.tee)?.quantity === 3,
+      `T-shirts: ${JSON.stringify(cart.items)}`);
+    check(cart.alert === '', `unexpected alert: ${cart.alert}`);
+  });
+
+  await step('Stripe down for good: a bounded number of attempts, then the shopper is told in words',
+    async () => {
+      const session = (await readCart()).session;
+      const before = await readCart();
+      const applied = await stripeUpdates(session);
+      await stripeFault({ method: 'POST', path_prefix: `/v1/checkout/sessions/${session}`,
+        status: 500, count: 1_000 });
+      let attempts;
+      try {
+        attempts = await clickTracked(page.getByRole('button', { name: 'Yearly', exact: true }),
+          'change-interval');
+      } finally {
+        await clearStripeFaults();
+      }
+      checkRetries(attempts);
+      check(attempts.length >= 2 && attempts.length <= 4, `attempts: ${describe(attempts)}`);
+      check(attempts.every((attempt) => attempt.status >= 500 || attempt.status === 409),
+        `attempts: ${describe(attempts)}`);
+      // The page's words for the last answer: the outage, or the session still held for a
+      // late Stripe write after it.
+      const words = {
+        payment_provider_unavailable:
+          'Our payment provider is not answering right now. Please try again in a moment.',
+        session_busy: 'Your cart is being changed in another tab or window. Please try again in a moment.',
+      }[attempts.at(-1).code];
+      const after = await readCart();
+      check(words !== undefined && after.alert === words,
+        `the shopper read ${JSON.stringify(after.alert)} after ${describe(attempts)}`);
+      check(JSON.stringify(after.items) === JSON.stringify(before.items), 'the cart changed');
+      check(await pressed('Monthly') === 'true', 'the interval shown changed');
+      check(await stripeUpdates(session) === applied, 'Stripe applied a change');
+    });
 
   await screenshot('browser');
   const cart = await readCart();
@@ -342,4 +472,103 @@ async function screenshot(name) {
   const path = join(screenshotDir, `${name}-${process.pid}.png`);
   await page.screenshot({ path, fullPage: true, timeout: ACTION_TIMEOUT_MS });
   log(`screenshot ${path}`);
+}
+
+// Clicks and waits until the page is idle again; every POST the click made to `fn`, in order:
+// {key, sentAt, failed, status, code, retryAfter, replayed, answeredAt} (times in ms, this process).
+async function clickTracked(locator, fn) {
+  const attempts = [];
+  const ours = (request) => request.url().includes(`/${fn}/`) && request.method() === 'POST';
+  const onRequest = (request) => {
+    if (ours(request)) {
+      attempts.push({ request, key: request.headers()['idempotency-key'], sentAt: Date.now(), failed: false });
+    }
+  };
+  const settled = [];
+  const onResponse = (response) => {
+    const attempt = attempts.find((a) => a.request === response.request());
+    if (!attempt) return;
+    attempt.answeredAt = Date.now();
+    attempt.status = response.status();
+    attempt.retryAfter = response.headers()['retry-after'];
+    attempt.replayed = response.headers()['idempotent-replayed'];
+    settled.push(response.json().then((body) => { attempt.code = body?.code; }).catch(() => {}));
+  };
+  const onFailed = (request) => {
+    // Only an attempt that got no answer: a body cut off after its status line does not count.
+    const attempt = attempts.find((a) => a.request === request);
+    if (attempt && attempt.status === undefined) {
+      Object.assign(attempt, { failed: true, answeredAt: Date.now() });
+    }
+  };
+  page.on('request', onRequest);
+  page.on('response', onResponse);
+  page.on('requestfailed', onFailed);
+  try {
+    await locator.click();
+    await page.waitForFunction(() => document.body.dataset.busy === 'false', null,
+      { timeout: RESPONSE_TIMEOUT_MS });
+    await Promise.all(settled);
+  } finally {
+    page.off('request', onRequest);
+    page.off('response', onResponse);
+    page.off('requestfailed', onFailed);
+  }
+  for (const attempt of attempts) delete attempt.request;
+  log(`     attempts: ${describe(attempts)}`);
+  return attempts;
+}
+
+// One click's attempts: one Idempotency-Key, every attempt but the last one the page may retry,
+// and a retry after a Retry-After answer sent no sooner than it said.
+function checkRetries(attempts) {
+  check(attempts.length >= 2, `the click was not retried: ${describe(attempts)}`);
+  check(attempts.every((a) => /^[0-9a-f-]{32,36}$/.test(a.key ?? '') && a.key === attempts[0].key),
+    `the attempts of one click carried different Idempotency-Keys: ${describe(attempts)}`);
+  for (const [i, attempt] of attempts.slice(0, -1).entries()) {
+    const retryable = attempt.failed || attempt.status === 429 || attempt.status >= 500
+      || (attempt.status === 409
+        && ['session_busy', 'request_in_progress', 'stock_busy'].includes(attempt.code));
+    check(retryable, `attempt ${i + 1} was final but retried: ${describe(attempts)}`);
+    if (attempt.retryAfter !== undefined) {
+      const waited = attempts[i + 1].sentAt - attempt.answeredAt;
+      // A few ms of slack: the page's timer starts once it has read the answer it was shown.
+      check(waited >= Number(attempt.retryAfter) * 1000 - 50,
+        `attempt ${i + 2} came ${waited} ms after Retry-After: ${attempt.retryAfter}`);
+    }
+  }
+}
+
+function describe(attempts) {
+  const start = attempts[0]?.sentAt ?? 0;
+  return JSON.stringify(attempts.map((a) => ({
+    at: a.sentAt - start,
+    answer: a.failed ? 'none' : `${a.status}${a.code ? ` ${a.code}` : ''}`,
+    ...(a.retryAfter === undefined ? {} : { retryAfter: a.retryAfter }),
+    ...(a.replayed === undefined ? {} : { replayed: a.replayed }),
+    in: (a.answeredAt ?? start) - a.sentAt,
+  })));
+}
+
+// The emulator's fault injection (infra/stripe-emulator/README.md), from this process: the page
+// never talks to Stripe.
+async function stripeFault(rule) {
+  const response = await fetch(`${spec.stripe}/_emulator/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(rule),
+  });
+  check(response.ok, `fault rule refused: ${response.status} ${await response.text()}`);
+}
+
+async function clearStripeFaults() {
+  await fetch(`${spec.stripe}/_emulator/faults`, { method: 'DELETE' });
+}
+
+// Updates of the session that Stripe applied (its request log).
+async function stripeUpdates(session) {
+  const response = await fetch(`${spec.stripe}/_emulator/requests`);
+  const { data } = await response.json();
+  const path = `/v1/checkout/sessions/${session}`;
+  return data.filter((r) => r.method === 'POST' && r.path === path && r.status === 200).length;
 }
