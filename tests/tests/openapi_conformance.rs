@@ -49,7 +49,7 @@ const STRIPE_WEBHOOK: Endpoint = Endpoint {
 const ROUTE: &str = CHANGE_INTERVAL.route;
 
 /// Every error code of the taxonomy (each one the API answers belongs in openapi.yaml).
-const ALL_CODES: [ErrorCode; 20] = ErrorCode::ALL;
+const ALL_CODES: [ErrorCode; 21] = ErrorCode::ALL;
 
 const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -1091,7 +1091,9 @@ fn openapi_every_update_quantity_answer_conforms() -> Result {
     seen.unread(&spec, &stack)?;
     seen.get(&spec, &stack)?;
     // stock_busy: needs DynamoDB transaction conflicts, which the local DynamoDB never has.
-    seen.assert_covers(&spec, &[(409, "stock_busy")])
+    // cart_too_large: the complimentary item would have to be the 101st of a payment cart, which
+    // no cart this catalog can build reaches (add-cross-sell shows the code).
+    seen.assert_covers(&spec, &[(409, "stock_busy"), (422, "cart_too_large")])
 }
 
 #[test]
@@ -1161,6 +1163,16 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
     }))?;
     post("Stripe unavailable", &offer(&down, &c.support_monthly), &[])?;
 
+    let full = cart_at_stripes_limit(&stack)?;
+    let mugs_held = stack.dynamo.stock(e2e_tests::MUG_SKU)?.1;
+    let at_limit = post("a cart at Stripe's limit", &offer(&full, &c.mug), &[])?;
+    assert_eq!(at_limit.body["code"], "cart_too_large", "{}", at_limit.body);
+    assert_eq!(
+        stack.dynamo.stock(e2e_tests::MUG_SKU)?.1,
+        mugs_held,
+        "nothing held"
+    );
+
     let slow = new_cart(&[(&c.monthly, 1)])?;
     let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "offer-slow")];
     let add = offer(&slow, &c.support_monthly);
@@ -1185,6 +1197,43 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
     seen.get(&spec, &stack)?;
     // stock_busy: needs DynamoDB transaction conflicts, which the local DynamoDB never has.
     seen.assert_covers(&spec, &[(409, "stock_busy")])
+}
+
+/// A subscription session made straight on Stripe, as this app would have made it, holding the
+/// plan and 20 one-time items: Stripe's most (API reference, create a Checkout Session,
+/// `line_items`: 20 recurring and 20 one-time in subscription mode).
+fn cart_at_stripes_limit(stack: &Stack) -> Result<String> {
+    let v = GA_VERSION;
+    let product = stack
+        .stripe
+        .create("/v1/products", &[("name", "Filler")], v)?;
+    let product = product["id"].as_str().ok_or("product id")?.to_owned();
+    let mut form: Vec<(String, String)> = vec![
+        ("mode".into(), "subscription".into()),
+        ("ui_mode".into(), "elements".into()),
+        ("return_url".into(), "https://shop.example/return".into()),
+        ("metadata[cart_reservation]".into(), "rsv_at_limit".into()),
+        ("line_items[0][price]".into(), stack.catalog.monthly.clone()),
+        ("line_items[0][quantity]".into(), "1".into()),
+    ];
+    for n in 1..=20 {
+        let amount = (100 + n).to_string();
+        let price = stack.stripe.create(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", &amount),
+                ("product", &product),
+            ],
+            v,
+        )?;
+        let price = price["id"].as_str().ok_or("price id")?.to_owned();
+        form.push((format!("line_items[{n}][price]"), price));
+        form.push((format!("line_items[{n}][quantity]"), "1".into()));
+    }
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let session = stack.stripe.create("/v1/checkout/sessions", &form, v)?;
+    Ok(session["id"].as_str().ok_or("session id")?.to_owned())
 }
 
 #[test]

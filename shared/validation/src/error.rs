@@ -27,6 +27,7 @@ pub enum ErrorCode {
     QuantityOutOfRange,
     CannotRemoveLastItem,
     DestinationNotSupported,
+    CartTooLarge,
     IdempotencyKeyReused,
     PaymentProviderUnavailable,
     InternalError,
@@ -34,7 +35,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation that must cover them all.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::InvalidJson,
         Self::InvalidRequest,
         Self::InvalidSignature,
@@ -52,6 +53,7 @@ impl ErrorCode {
         Self::QuantityOutOfRange,
         Self::CannotRemoveLastItem,
         Self::DestinationNotSupported,
+        Self::CartTooLarge,
         Self::IdempotencyKeyReused,
         Self::PaymentProviderUnavailable,
         Self::InternalError,
@@ -73,6 +75,7 @@ impl ErrorCode {
             | Self::QuantityOutOfRange
             | Self::CannotRemoveLastItem
             | Self::DestinationNotSupported
+            | Self::CartTooLarge
             | Self::IdempotencyKeyReused => 422,
             Self::PaymentProviderUnavailable => 502,
             Self::InternalError => 500,
@@ -98,6 +101,7 @@ impl ErrorCode {
             Self::QuantityOutOfRange => "quantity_out_of_range",
             Self::CannotRemoveLastItem => "cannot_remove_last_item",
             Self::DestinationNotSupported => "destination_not_supported",
+            Self::CartTooLarge => "cart_too_large",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PaymentProviderUnavailable => "payment_provider_unavailable",
             Self::InternalError => "internal_error",
@@ -130,6 +134,7 @@ impl ErrorCode {
             Self::QuantityOutOfRange => "That quantity is not allowed for this item.",
             Self::CannotRemoveLastItem => "The last item in the cart cannot be removed.",
             Self::DestinationNotSupported => "We do not ship to that country.",
+            Self::CartTooLarge => "This cart cannot hold any more items.",
             Self::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used with a different request."
             }
@@ -182,6 +187,13 @@ pub enum Rejection {
     CannotRemoveLastItem,
     #[error("the store does not ship to {country}")]
     DestinationNotSupported { country: String },
+    /// Beyond what Stripe accepts in one session (see `planner::check_stripe_limits`).
+    #[error("the cart would hold {count} {kind} line items; Stripe allows {limit}")]
+    CartTooLarge {
+        kind: &'static str,
+        count: usize,
+        limit: usize,
+    },
 }
 
 impl Rejection {
@@ -283,6 +295,7 @@ impl From<Rejection> for ApiError {
                 Self::new(ErrorCode::DestinationNotSupported)
                     .with_param("shipping_details.address.country")
             }
+            Rejection::CartTooLarge { .. } => Self::new(ErrorCode::CartTooLarge),
         }
     }
 }
@@ -313,9 +326,10 @@ mod tests {
             ErrorCode::QuantityOutOfRange => 14,
             ErrorCode::CannotRemoveLastItem => 15,
             ErrorCode::DestinationNotSupported => 16,
-            ErrorCode::IdempotencyKeyReused => 17,
-            ErrorCode::PaymentProviderUnavailable => 18,
-            ErrorCode::InternalError => 19,
+            ErrorCode::CartTooLarge => 17,
+            ErrorCode::IdempotencyKeyReused => 18,
+            ErrorCode::PaymentProviderUnavailable => 19,
+            ErrorCode::InternalError => 20,
         };
         for (n, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(position(*code), n, "{code:?}");

@@ -995,3 +995,5 @@ proptest! {
         }
     }
 }
+
+mod limits;
