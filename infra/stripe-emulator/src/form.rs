@@ -5,6 +5,7 @@
 //! kept as maps keyed by index and only read as lists by the handler that expects one.
 
 use crate::errors::ApiError;
+pub use crate::metadata::MetadataUpdate;
 use std::collections::BTreeMap;
 
 /// Bounds that keep a hostile body from costing more than a moment (inserts are linear scans).
@@ -412,39 +413,16 @@ impl Params {
             .map(Some)
     }
 
-    /// `metadata[k]=v` sets, `metadata[k]=` unsets one key, `metadata=` unsets all.
+    /// `metadata[k]=v` sets, `metadata[k]=` unsets one key, `metadata=` unsets all (see
+    /// [`crate::metadata`]).
     pub fn metadata(&mut self, key: &str) -> Result<Option<MetadataUpdate>, ApiError> {
         let path = self.path(key);
-        let Some(object) = self.emptyable_object(key)? else {
-            return Ok(None);
-        };
-        let Emptyable::Set(mut object) = object else {
-            return Ok(Some(MetadataUpdate::ClearAll));
-        };
-        let mut changes = Vec::new();
-        for (k, node) in std::mem::take(&mut object.entries) {
-            let Node::Leaf(value) = node else {
-                return Err(ApiError::invalid(format!(
-                    "Invalid metadata: {path}[{k}] must be a string."
-                ))
-                .with_param(format!("{path}[{k}]")));
-            };
-            if k.chars().count() > 40 {
-                return Err(ApiError::invalid(format!(
-                    "Metadata keys can have up to 40 characters; {k} has more."
-                ))
-                .with_param(format!("{path}[{k}]")));
-            }
-            if value.chars().count() > 500 {
-                return Err(ApiError::invalid(format!(
-                    "Metadata values can have up to 500 characters, but you passed in a value that is {} characters.",
-                    value.chars().count()
-                ))
-                .with_param(format!("{path}[{k}]")));
-            }
-            changes.push((k, (!value.is_empty()).then_some(value)));
-        }
-        Ok(Some(MetadataUpdate::Changes(changes)))
+        self.emptyable_object(key)?
+            .map(|object| match object {
+                Emptyable::Clear => Ok(MetadataUpdate::clear_all(path)),
+                Emptyable::Set(object) => MetadataUpdate::parse(path, object.entries),
+            })
+            .transpose()
     }
 
     /// Errors with `parameter_unknown` for the first parameter nobody took, named at the level
@@ -477,40 +455,6 @@ pub fn invalid_choice(path: &str, choices: &[&str]) -> ApiError {
         [init @ .., last] => format!("{}, or {last}", init.join(", ")),
     };
     ApiError::invalid(format!("Invalid {path}: must be one of {listed}")).with_param(path)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MetadataUpdate {
-    ClearAll,
-    /// `None` removes the key.
-    Changes(Vec<(String, Option<String>)>),
-}
-
-impl MetadataUpdate {
-    pub fn apply(&self, metadata: &mut BTreeMap<String, String>) -> Result<(), ApiError> {
-        match self {
-            Self::ClearAll => metadata.clear(),
-            Self::Changes(changes) => {
-                for (key, value) in changes {
-                    match value {
-                        Some(value) => {
-                            metadata.insert(key.clone(), value.clone());
-                        }
-                        None => {
-                            metadata.remove(key);
-                        }
-                    }
-                }
-            }
-        }
-        if metadata.len() > 50 {
-            return Err(
-                ApiError::invalid("You can specify up to 50 keys in metadata.")
-                    .with_param("metadata"),
-            );
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -637,29 +581,6 @@ mod tests {
         assert_eq!(err.code, Some("parameter_invalid_empty"));
         let err = p.required_string("absent").expect_err("missing");
         assert_eq!(err.code, Some("parameter_missing"));
-    }
-
-    #[test]
-    fn metadata_updates() {
-        let mut p = Params::root(tree("metadata[a]=1&metadata[b]="));
-        let update = p.metadata("metadata").expect("ok").expect("present");
-        let mut md = BTreeMap::from([
-            ("b".to_owned(), "x".to_owned()),
-            ("c".to_owned(), "y".to_owned()),
-        ]);
-        update.apply(&mut md).expect("applies");
-        assert_eq!(
-            md,
-            BTreeMap::from([
-                ("a".to_owned(), "1".to_owned()),
-                ("c".to_owned(), "y".to_owned())
-            ])
-        );
-        let mut p = Params::root(tree("metadata="));
-        assert_eq!(
-            p.metadata("metadata").expect("ok"),
-            Some(MetadataUpdate::ClearAll)
-        );
     }
 
     #[test]

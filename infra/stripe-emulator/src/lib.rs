@@ -20,6 +20,7 @@ pub mod events;
 pub mod expand;
 pub mod form;
 pub mod idempotency;
+pub mod metadata;
 pub mod objects;
 pub mod sessions;
 pub mod store;

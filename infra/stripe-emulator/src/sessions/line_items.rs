@@ -11,7 +11,12 @@ use crate::tax_rates::{self, ItemTax};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 
-pub const MAX_LINE_ITEMS: usize = 100;
+/// Stripe's API reference, Create a Checkout Session, `line_items`: "For `payment` mode, there
+/// is a maximum of 100 line items ... For `subscription` mode, there is a maximum of 20 line
+/// items with recurring Prices and 20 line items with one-time Prices." The update reference
+/// names no limit of its own; the session's limits apply to the retransmitted array.
+pub const MAX_PAYMENT_LINE_ITEMS: usize = 100;
+pub const MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND: usize = 20;
 pub const MAX_QUANTITY: i64 = 999_999;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +198,22 @@ impl LineItemSpec {
     }
 }
 
+/// `kind` narrows the count (" with recurring prices"); empty for all line items.
+fn too_many_line_items(mode: Mode, given: usize, kind: &str) -> ApiError {
+    let limit = match (mode, kind) {
+        (Mode::Subscription, "") => format!(
+            "{MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND} line items with recurring prices and {MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND} with one-time prices"
+        ),
+        (Mode::Subscription, kind) => format!("{MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND} line items{kind}"),
+        _ => format!("{MAX_PAYMENT_LINE_ITEMS} line items"),
+    };
+    ApiError::invalid(format!(
+        "A Checkout Session in `{}` mode can have at most {limit}, but {given} were given.",
+        mode.as_str()
+    ))
+    .with_param("line_items")
+}
+
 /// A validated line-item array and the inline prices/products it needs created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -232,12 +253,13 @@ pub fn plan(
         )
         .with_param("line_items"));
     }
-    if specs.len() > MAX_LINE_ITEMS {
-        return Err(ApiError::invalid(format!(
-            "A Checkout Session can have at most {MAX_LINE_ITEMS} line items, but {} were given.",
-            specs.len()
-        ))
-        .with_param("line_items"));
+    // Counted before any price is looked at; subscription mode's split by kind comes after.
+    let most = match mode {
+        Mode::Subscription => 2 * MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND,
+        _ => MAX_PAYMENT_LINE_ITEMS,
+    };
+    if specs.len() > most {
+        return Err(too_many_line_items(mode, specs.len(), ""));
     }
     let mut seen = HashSet::new();
     let mut items = Vec::with_capacity(specs.len());
@@ -375,6 +397,15 @@ pub fn plan(
     }
 
     if mode == Mode::Subscription {
+        let recurring_items = prices.iter().filter(|p| p.recurring.is_some()).count();
+        for (count, kind) in [
+            (recurring_items, " with recurring prices"),
+            (prices.len() - recurring_items, " with one-time prices"),
+        ] {
+            if count > MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND {
+                return Err(too_many_line_items(mode, count, kind));
+            }
+        }
         let mut recurring = prices.iter().filter_map(|p| p.recurring);
         let Some(first) = recurring.next() else {
             return Err(ApiError::invalid(

@@ -5,6 +5,8 @@
 mod create;
 mod line_items;
 mod shipping;
+#[cfg(test)]
+mod tests;
 mod update;
 
 pub use create::create;
