@@ -795,6 +795,69 @@ def test_webhooks_verify_with_the_official_client(emulator):
         assert c.v1.events.retrieve(event.id).data.object.status == "expired"
 
 
+def test_delayed_payment_events_verify_with_the_official_client(emulator):
+    """A delayed payment method: completed `unpaid`, then async_payment_succeeded / _failed
+    (https://docs.stripe.com/checkout/fulfillment), each a signed webhook stripe-python accepts."""
+    c = client(emulator, ENDIVE)
+    prices = catalog(c)
+    with WebhookReceiver() as receiver:
+        secret = raw(emulator, "POST", "/_emulator/webhook_endpoints", json_body={"url": receiver.url}, auth=False).body[
+            "secret"
+        ]
+        outcomes = {}
+        for outcome in ("succeeded", "failed"):
+            session = c.v1.checkout.sessions.create(
+                params={"mode": "payment", "line_items": [{"price": prices["mug"], "quantity": 1}]}
+            )
+            done = raw(
+                emulator,
+                "POST",
+                f"/_emulator/checkout/sessions/{session.id}/complete",
+                auth=False,
+                json_body={"payment_status": "unpaid"},
+            )
+            assert done.status == 200 and done.body["payment_status"] == "unpaid"
+            _, payload, signature = receiver.next()
+            completed = stripe.Webhook.construct_event(payload, signature, secret)
+            assert completed.type == "checkout.session.completed"
+            assert completed.data.object.status == "complete"
+            assert completed.data.object.payment_status == "unpaid"
+
+            settled = raw(
+                emulator,
+                "POST",
+                f"/_emulator/checkout/sessions/{session.id}/async_payment",
+                auth=False,
+                json_body={"outcome": outcome},
+            )
+            assert settled.status == 200
+            _, payload, signature = receiver.next()
+            event = stripe.Webhook.construct_event(payload, signature, secret)
+            assert event.type == f"checkout.session.async_payment_{outcome}"
+            assert event.data.object.id == session.id
+            outcomes[outcome] = c.v1.checkout.sessions.retrieve(session.id).payment_status
+        assert outcomes == {"succeeded": "paid", "failed": "unpaid"}
+        listed = c.v1.events.list(params={"type": "checkout.session.async_payment_*"})
+        assert sorted(e.type for e in listed.data) == [
+            "checkout.session.async_payment_failed",
+            "checkout.session.async_payment_succeeded",
+        ]
+
+
+def test_expires_at_range(emulator):
+    """Create a Checkout Session, `expires_at`: "anywhere from 30 minutes to 24 hours after
+    Checkout Session creation" (stripe-python params/checkout/_session_create_params.py)."""
+    c = client(emulator, ENDIVE)
+    prices = catalog(c)
+    base = {"mode": "payment", "line_items": [{"price": prices["mug"], "quantity": 1}]}
+    now = int(time.time())
+    session = c.v1.checkout.sessions.create(params={**base, "expires_at": now + 3600})
+    assert session.expires_at == now + 3600
+    for at, says in ((now + 60, "at least 30 minutes"), (now + 25 * 3600, "less than 24 hours")):
+        err = assert_invalid(lambda: c.v1.checkout.sessions.create(params={**base, "expires_at": at}), "expires_at")
+        assert says in err.user_message
+
+
 def test_startup_webhook_endpoint_survives_reset(tmp_path):
     with WebhookReceiver() as receiver:
         proc, url = start_emulator(

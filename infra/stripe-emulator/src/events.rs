@@ -1,4 +1,5 @@
-//! Events: the state changes Stripe announces (`checkout.session.completed` / `.expired`).
+//! Events: the state changes Stripe announces (`checkout.session.completed`, `.expired`,
+//! `.async_payment_succeeded`, `.async_payment_failed`).
 //!
 //! The store keeps every event with a snapshot of its session, for `GET /v1/events` and for
 //! webhook delivery; new events wait in the store's outbox until [`crate::webhooks::publish`]
@@ -21,6 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum EventType {
     CheckoutSessionCompleted,
     CheckoutSessionExpired,
+    CheckoutSessionAsyncPaymentSucceeded,
+    CheckoutSessionAsyncPaymentFailed,
 }
 
 impl EventType {
@@ -28,6 +31,10 @@ impl EventType {
         match self {
             Self::CheckoutSessionCompleted => "checkout.session.completed",
             Self::CheckoutSessionExpired => "checkout.session.expired",
+            Self::CheckoutSessionAsyncPaymentSucceeded => {
+                "checkout.session.async_payment_succeeded"
+            }
+            Self::CheckoutSessionAsyncPaymentFailed => "checkout.session.async_payment_failed",
         }
     }
 }

@@ -8,10 +8,10 @@ mod log;
 pub use faults::{fault_error, FaultHit, FaultRule, FaultSpec, Faults, InjectedFailure};
 pub use log::{LoggedRequest, RequestLog};
 
-use crate::dialect::ApiVersion;
+use crate::dialect::{ApiVersion, Dialect};
 use crate::errors::ApiError;
 use crate::sessions;
-use crate::store::now;
+use crate::store::{now, Store};
 use crate::webhooks::{self, EndpointSpec, WebhookEndpoint};
 use crate::{lock, AppState};
 use axum::body::Bytes;
@@ -41,6 +41,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/_emulator/checkout/sessions/{id}/complete",
             post(complete_session),
+        )
+        .route(
+            "/_emulator/checkout/sessions/{id}/async_payment",
+            post(settle_async_payment),
         )
         .route(
             "/_emulator/webhook_endpoints",
@@ -214,28 +218,77 @@ async fn clear_faults(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "deleted": true }))
 }
 
-async fn complete_session(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteSpec {
+    #[serde(default)]
+    payment_status: sessions::PaymentStatus,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AsyncPaymentSpec {
+    outcome: sessions::AsyncOutcome,
+}
+
+/// The version to render a control answer in: the request's `Stripe-Version`, else the default.
+fn control_version(state: &AppState, headers: &HeaderMap) -> Result<ApiVersion, ApiError> {
+    match headers.get("stripe-version").and_then(|v| v.to_str().ok()) {
+        Some(raw) => ApiVersion::parse(raw),
+        None => Ok(state.default_version.clone()),
+    }
+}
+
+/// Runs a change to a session as a customer's payment would, then hands its events to delivery.
+fn pay(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    change: impl FnOnce(&mut Store, Dialect) -> Result<Value, ApiError>,
 ) -> Response {
-    let version = match headers.get("stripe-version").and_then(|v| v.to_str().ok()) {
-        Some(raw) => match ApiVersion::parse(raw) {
-            Ok(version) => version,
-            Err(err) => return control_error(err),
-        },
-        None => state.default_version.clone(),
+    let version = match control_version(state, headers) {
+        Ok(version) => version,
+        Err(err) => return control_error(err),
     };
     let result = {
         let mut store = lock(&state.store);
-        let result = sessions::complete(&mut store, &id, version.dialect(), now());
-        webhooks::publish(&state, &mut store);
+        let result = change(&mut store, version.dialect());
+        webhooks::publish(state, &mut store);
         result
     };
     match result {
         Ok(session) => Json(session).into_response(),
         Err(err) => control_error(err),
     }
+}
+
+async fn complete_session(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let spec: CompleteSpec = match json_body(&body, "completion") {
+        Ok(spec) => spec,
+        Err(err) => return control_error(err),
+    };
+    pay(&state, &headers, |store, dialect| {
+        sessions::complete(store, &id, spec.payment_status, dialect, now())
+    })
+}
+
+async fn settle_async_payment(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let spec: AsyncPaymentSpec = match json_body(&body, "async payment outcome") {
+        Ok(spec) => spec,
+        Err(err) => return control_error(err),
+    };
+    pay(&state, &headers, |store, dialect| {
+        sessions::async_payment(store, &id, spec.outcome, dialect, now())
+    })
 }
 
 async fn reset(State(state): State<Arc<AppState>>) -> Json<Value> {

@@ -162,6 +162,7 @@ pub fn create(
         permissions,
         status: Status::Open,
         paid: false,
+        async_payment: None,
         currency: session_currency,
         line_items,
         metadata: session_metadata,

@@ -4,6 +4,7 @@
 
 mod create;
 mod line_items;
+mod payment;
 mod shipping;
 #[cfg(test)]
 mod tests;
@@ -11,6 +12,7 @@ mod update;
 
 pub use create::create;
 pub use line_items::{AdjustableQuantity, LineItem};
+pub use payment::{async_payment, complete, AsyncOutcome, AsyncPayment, PaymentStatus};
 pub use update::update;
 
 use crate::dialect::{Dialect, UiMode};
@@ -18,7 +20,7 @@ use crate::errors::ApiError;
 use crate::events::EventType;
 use crate::expand::Expand;
 use crate::form::Params;
-use crate::objects::{new_id, render_list, render_shipping_rate, Page, ID_LEN};
+use crate::objects::{render_list, render_shipping_rate, Page};
 use crate::store::Store;
 use crate::tax_rates::{render_tax_lines, TaxLine};
 use serde_json::{json, Value};
@@ -146,6 +148,8 @@ pub struct Session {
     pub permissions: Option<Permissions>,
     pub status: Status,
     pub paid: bool,
+    /// Set when the session completed with a delayed payment method (`payment_status: unpaid`).
+    pub async_payment: Option<AsyncPayment>,
     pub currency: Option<String>,
     pub line_items: Vec<LineItem>,
     pub metadata: BTreeMap<String, String>,
@@ -187,6 +191,13 @@ impl Session {
                     on_top.saturating_add(tax.exclusive()),
                 )
             })
+    }
+
+    /// What the customer pays: subtotal, shipping and the tax added on top.
+    pub fn amount_total(&self, store: &Store) -> i64 {
+        self.subtotal(store)
+            .saturating_add(self.shipping_amount(store))
+            .saturating_add(self.tax(store).1)
     }
 
     /// The selected (first) shipping rate's amount.
@@ -272,35 +283,6 @@ pub fn expire(
     render_by_id(store, id, dialect, &expand)
 }
 
-/// Test control: what a customer paying would do to the session.
-pub fn complete(
-    store: &mut Store,
-    id: &str,
-    dialect: Dialect,
-    now: i64,
-) -> Result<Value, ApiError> {
-    let session = get_mut(store, id, now)?;
-    if session.status != Status::Open {
-        return Err(ApiError::invalid(format!(
-            "Only an open Checkout Session can be completed. This session's status is `{}`.",
-            session.status.as_str()
-        )));
-    }
-    session.status = Status::Complete;
-    session.paid = true;
-    match session.mode {
-        Mode::Payment => session.payment_intent = Some(new_id("pi_", ID_LEN)),
-        Mode::Setup => session.setup_intent = Some(new_id("seti_", ID_LEN)),
-        Mode::Subscription => {
-            session.customer = Some(new_id("cus_", ID_LEN));
-            session.subscription = Some(new_id("sub_", ID_LEN));
-            session.invoice = Some(new_id("in_", ID_LEN));
-        }
-    }
-    store.record_event(EventType::CheckoutSessionCompleted, id, now, false);
-    render_by_id(store, id, dialect, &Expand::default())
-}
-
 /// `GET /v1/checkout/sessions/:id/line_items`.
 pub fn list_line_items(
     store: &mut Store,
@@ -364,10 +346,8 @@ pub fn render(session: &Session, store: &Store, dialect: Dialect, expand: &Expan
     let priced = session.mode != Mode::Setup;
     let subtotal = session.subtotal(store);
     let shipping = session.shipping_amount(store);
-    let (tax, exclusive_tax) = session.tax(store);
-    let total = subtotal
-        .saturating_add(shipping)
-        .saturating_add(exclusive_tax);
+    let (tax, _) = session.tax(store);
+    let total = session.amount_total(store);
     let rate_json = |id: &String, expanded: bool| match store.shipping_rates.get(id) {
         Some(rate) if expanded => render_shipping_rate(rate),
         _ => json!(id),

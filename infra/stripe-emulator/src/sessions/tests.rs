@@ -285,3 +285,63 @@ fn expires_at_is_30_minutes_to_24_hours_away_and_the_session_expires_then() {
     let event = s.store.events.last().expect("event");
     assert_eq!(event.kind.as_str(), "checkout.session.expired");
 }
+
+#[test]
+fn delayed_payments_complete_unpaid_then_succeed_or_fail_once() {
+    use super::{async_payment, complete, AsyncOutcome, PaymentStatus};
+    let mut s = shop();
+    let (price, monthly) = (s.one_time.clone(), s.monthly.clone());
+    let pay_later = |s: &mut Shop, body: &str| -> String {
+        let id = s.create(body).expect("created")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let done = complete(&mut s.store, &id, PaymentStatus::Unpaid, endive(), NOW)
+            .expect("completed unpaid");
+        assert_eq!(
+            (done["status"].as_str(), done["payment_status"].as_str()),
+            (Some("complete"), Some("unpaid"))
+        );
+        id
+    };
+    let kinds = |s: &Shop| -> Vec<&'static str> {
+        s.store.events.iter().map(|e| e.kind.as_str()).collect()
+    };
+
+    let paid = pay_later(
+        &mut s,
+        &format!("mode=subscription{}", items(&monthly, 0, 1)),
+    );
+    let ok = async_payment(&mut s.store, &paid, AsyncOutcome::Succeeded, endive(), NOW)
+        .expect("succeeded");
+    assert_eq!(ok["payment_status"], "paid");
+    let failed = pay_later(&mut s, &format!("mode=payment{}", items(&price, 0, 1)));
+    let no =
+        async_payment(&mut s.store, &failed, AsyncOutcome::Failed, endive(), NOW).expect("failed");
+    assert_eq!(no["payment_status"], "unpaid");
+    assert_eq!(
+        kinds(&s),
+        [
+            "checkout.session.completed",
+            "checkout.session.async_payment_succeeded",
+            "checkout.session.completed",
+            "checkout.session.async_payment_failed",
+        ]
+    );
+    for id in [&paid, &failed] {
+        for outcome in [AsyncOutcome::Succeeded, AsyncOutcome::Failed] {
+            assert!(async_payment(&mut s.store, id, outcome, endive(), NOW).is_err());
+        }
+    }
+    assert_eq!(s.store.events.len(), 4, "refusals record nothing");
+
+    // Nothing to pay, nothing to await.
+    let setup = s.create("mode=setup").expect("setup")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let err = complete(&mut s.store, &setup, PaymentStatus::Unpaid, endive(), NOW)
+        .expect_err("setup mode");
+    assert_eq!(err.param.as_deref(), Some("payment_status"));
+    assert_eq!(s.store.sessions[&setup].status, Status::Open);
+}

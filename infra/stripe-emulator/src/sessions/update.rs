@@ -436,7 +436,14 @@ mod tests {
         assert!(sessions::expire(&mut f.store, &id, params(""), dialect(PREVIEW), NOW).is_err());
 
         let (id, _) = preview_session(&mut f);
-        sessions::complete(&mut f.store, &id, dialect(PREVIEW), NOW).expect("completed");
+        sessions::complete(
+            &mut f.store,
+            &id,
+            sessions::PaymentStatus::Paid,
+            dialect(PREVIEW),
+            NOW,
+        )
+        .expect("completed");
         let err = do_update(&mut f, &id, PREVIEW, "metadata[a]=b").expect_err("complete");
         assert!(err.message.contains("completed"));
         assert_eq!(f.store.events.len(), 2);
