@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Receive stock of a SKU into the local inventory table (what a warehouse delivery would do).
+"""Receive stock of a SKU into the inventory table (what a warehouse delivery would do).
 
     python3 infra/local/receive_stock.py --endpoint http://127.0.0.1:12112 --sku TSHIRT --quantity 20 \
         [--catalog .stack/catalog.json]
+
+Without --endpoint it writes to the deployed table on AWS, with your AWS credentials and region
+(--table <the stack's InventoryTableName output>).
 
 Adds to `available` and `received` in one update, so `available + held + sold == received` holds.
 A SKU the catalog's `inventory_shards` splits over N stock items (shards) gets the units spread
@@ -40,7 +43,7 @@ def sku_key(sku: str, shard: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--endpoint", required=True, help="local DynamoDB URL")
+    parser.add_argument("--endpoint", help="local DynamoDB URL; omit it for AWS (your credentials)")
     parser.add_argument("--sku", required=True)
     parser.add_argument("--quantity", type=int, required=True)
     parser.add_argument("--table", default="InventoryTable")
@@ -52,8 +55,11 @@ def main() -> int:
     shards = shard_count(args.catalog, args.sku)
     if not 1 <= shards <= 64:
         parser.error(f"the catalog gives {args.sku} {shards} shards; 1 to 64 are allowed")
-    dynamodb = boto3.client("dynamodb", endpoint_url=args.endpoint, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+    if args.endpoint:
+        dynamodb = boto3.client("dynamodb", endpoint_url=args.endpoint, region_name="us-east-1",
+                                aws_access_key_id="local", aws_secret_access_key="local")
+    else:
+        dynamodb = boto3.client("dynamodb")  # AWS: credentials and region from the environment
     if shards == 1:
         item = dynamodb.update_item(
             TableName=args.table,
