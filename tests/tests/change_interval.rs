@@ -214,13 +214,15 @@ fn stripe_failing_every_attempt_is_a_502_after_bounded_retries() -> Result {
 }
 
 #[test]
-fn a_transient_stripe_failure_on_update_is_retried_with_the_same_idempotency_key() -> Result {
+fn a_stripe_failure_is_retried_with_the_same_key_unless_stripe_saved_it_under_that_key() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
     let c = &stack.catalog;
     let created = stack.create_session(&[(&c.monthly, 1), (&c.sticker, 1)])?;
     let id = created["id"].as_str().ok_or("session id")?;
+    // Refused before Stripe's endpoint ran (`Stripe-Should-Retry: true`): the key is still free.
     stack.stripe.inject_fault(&json!({
-        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "status": 503, "count": 1
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "status": 503,
+        "saved": false, "count": 1
     }))?;
 
     let (status, response) = stack.change_interval(&body(id, "yearly"))?;
@@ -237,6 +239,22 @@ fn a_transient_stripe_failure_on_update_is_retried_with_the_same_idempotency_key
         after["line_items"]["data"].as_array().map(Vec::len),
         Some(2)
     );
+
+    // Saved under the key (Stripe's way with a 500, API reference "Idempotent requests"): the
+    // same key would only get the failure back, so the cart is read again and a new key sent.
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "status": 503,
+        "count": 1
+    }))?;
+    let (status, response) = stack.change_interval(&body(id, "monthly"))?;
+    assert_eq!(status, 200, "{response}");
+    let updates = stack.stripe.session_updates(id)?;
+    assert_eq!(updates.len(), 4, "{updates:?}");
+    assert_eq!(updates[2]["status"], 503);
+    assert_eq!(updates[3]["status"], 200);
+    assert_ne!(updates[2]["idempotency_key"], updates[3]["idempotency_key"]);
+    let after = stack.stripe.session(id)?;
+    assert_eq!(price_of(&after["line_items"]["data"][0]), c.monthly);
     Ok(())
 }
 

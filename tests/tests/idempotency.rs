@@ -101,22 +101,27 @@ fn a_twin_sent_while_the_first_is_in_progress_gets_409_with_retry_after() -> Res
 }
 
 #[test]
-fn after_a_stripe_failure_the_session_stays_busy_while_stripe_may_apply_it_then_the_key_succeeds(
+fn after_a_stripe_write_whose_answer_never_came_the_session_stays_busy_then_the_key_succeeds(
 ) -> Result {
     let stack = Stack::start(
         GA_VERSION,
-        &[("LEASE_WAIT_MS", "100"), ("STRIPE_LATE_WRITE_MS", "1500")],
+        &[
+            ("LEASE_WAIT_MS", "100"),
+            ("STRIPE_LATE_WRITE_MS", "1500"),
+            ("STRIPE_TIMEOUT_MS", "300"),
+        ],
     )?;
     let id = open_session(&stack)?;
+    // Every attempt answers after the function stopped waiting (Stripe still applies it).
     stack.stripe.inject_fault(&json!({
-        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "status": 500, "count": 3
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "latency_ms": 700, "count": 3
     }))?;
 
     let failed = stack.change_interval_keyed(&body(&id, "yearly"), "retry-me")?;
     assert_eq!(failed.status, 502, "{}", failed.body);
 
-    // A 5xx does not say whether Stripe will still apply the update: nothing reads the cart
-    // until it no longer can.
+    // No answer says whether Stripe will still apply the update: nothing reads the cart until
+    // it no longer can. (A 5xx answer does say it: Stripe saved it, the write is over.)
     let early = stack.change_interval_keyed(&body(&id, "yearly"), "retry-me")?;
     assert_eq!(early.status, 409, "{}", early.body);
     assert_eq!(early.body["code"], "session_busy");

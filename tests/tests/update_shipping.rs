@@ -15,7 +15,7 @@ fn created(stack: &Stack, items: &[(&str, i64)]) -> Result<String> {
 fn session(stack: &Stack, id: &str) -> Result<Value> {
     match stack.stripe.get(
         &format!(
-            "/v1/checkout/sessions/{id}?expand[]=line_items&expand[]=shipping_options.shipping_rate"
+            "/v1/checkout/sessions/{id}?expand[]=line_items.data.taxes&expand[]=shipping_options.shipping_rate"
         ),
         GA_VERSION,
     )? {
