@@ -6,7 +6,7 @@
 
 use cart_runtime::inventory::{
     move_holds_reconciled, primary_shard, DynamoInventory, Held, InventoryError, InventoryStore,
-    Settlement,
+    Reconcile, Settlement,
 };
 use cart_validation::{Sku, StockChange};
 use e2e_tests::{in_parallel, line_item_ids, now_s, Dynamo, Job, Reply, Result, Rng, Stack};
@@ -341,8 +341,8 @@ async fn the_dynamodb_store_spreads_falls_over_moves_whole_holds_settles_and_reb
     // A hold of 3 takes all of shard 1; a fourth unit fits on no shard: out of stock with what
     // all of them have (0 + 2 + 2 + 3).
     let on_1 = reservation_on(&tee, 1);
-    move_holds_reconciled(&store, &on_1, &change(&tee, 0, 3), 0, None).await?;
-    let err = move_holds_reconciled(&store, &on_1, &change(&tee, 3, 4), 0, None)
+    move_holds_reconciled(&store, &on_1, &change(&tee, 0, 3), 0, None, Reconcile::Both).await?;
+    let err = move_holds_reconciled(&store, &on_1, &change(&tee, 3, 4), 0, None, Reconcile::Both)
         .await
         .err()
         .ok_or("4 fit nowhere")?;
@@ -352,13 +352,15 @@ async fn the_dynamodb_store_spreads_falls_over_moves_whole_holds_settles_and_reb
     );
     // Once shard 2 has 4, the whole hold moves there in one transaction.
     store.rebalance(&tee, 3, 2, 2).await?;
-    move_holds_reconciled(&store, &on_1, &change(&tee, 3, 4), 0, None).await?;
+    move_holds_reconciled(&store, &on_1, &change(&tee, 3, 4), 0, None, Reconcile::Both).await?;
     let held = store.holds(&on_1, std::slice::from_ref(&tee)).await?;
     assert_eq!(
         held.get(&tee),
         Some(&Held {
             quantity: 4,
-            shard: 2
+            shard: 2,
+            session: None,
+            awaiting_payment: false,
         })
     );
     assert_eq!(
@@ -368,19 +370,21 @@ async fn the_dynamodb_store_spreads_falls_over_moves_whole_holds_settles_and_reb
 
     // A new hold whose shard is empty falls over to the next one (3 -> 0).
     let on_3 = reservation_on(&tee, 3);
-    move_holds_reconciled(&store, &on_3, &change(&tee, 0, 1), 0, None).await?;
+    move_holds_reconciled(&store, &on_3, &change(&tee, 0, 1), 0, None, Reconcile::Both).await?;
     let held = store.holds(&on_3, std::slice::from_ref(&tee)).await?;
     assert_eq!(
         held.get(&tee),
         Some(&Held {
             quantity: 1,
-            shard: 0
+            shard: 0,
+            session: None,
+            awaiting_payment: false,
         })
     );
 
     // A move that does not know the hold's shard tries its primary one, is refused, and
     // converges on the recorded one.
-    move_holds_reconciled(&store, &on_1, &change(&tee, 4, 1), 0, None).await?;
+    move_holds_reconciled(&store, &on_1, &change(&tee, 4, 1), 0, None, Reconcile::Both).await?;
     assert_eq!(
         per_shard(&store, &tee).await?,
         [(2, 1), (3, 0), (3, 1), (0, 0)]

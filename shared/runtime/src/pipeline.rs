@@ -15,6 +15,7 @@ use crate::guard::{
 use crate::http::Reply;
 use crate::inventory::{
     move_holds_reconciled, reversed, shard_counts, DynamoInventory, InventoryError, InventoryStore,
+    Reconcile,
 };
 use crate::stripe::{HttpStripe, NewSession, StripeError, StripeGateway};
 use cart_validation::request::MAX_BODY_BYTES;
@@ -487,7 +488,15 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         let now_s = i64::try_from(now_ms() / 1000).unwrap_or_default();
         let expires_at =
             u64::try_from(now_s + DEFAULT_SESSION_LIFETIME_S + HOLD_MARGIN_S).unwrap_or_default();
-        move_holds_reconciled(&self.inventory, reservation, &cart.stock, expires_at, None).await?;
+        move_holds_reconciled(
+            &self.inventory,
+            reservation,
+            &cart.stock,
+            expires_at,
+            None,
+            Reconcile::Both,
+        )
+        .await?;
         let new = NewSession {
             mode: cart.mode,
             line_items: &cart.items,
@@ -529,9 +538,15 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             }
             Err(error) => {
                 let undo = reversed(&cart.stock);
-                if let Err(e) =
-                    move_holds_reconciled(&self.inventory, reservation, &undo, expires_at, None)
-                        .await
+                if let Err(e) = move_holds_reconciled(
+                    &self.inventory,
+                    reservation,
+                    &undo,
+                    expires_at,
+                    None,
+                    Reconcile::Both,
+                )
+                .await
                 {
                     tracing::error!(error = %e, ?undo, "could not release the holds of a session Stripe did not create");
                 }
@@ -598,6 +613,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 &increases,
                 expires_at,
                 Some(session.id.as_str()),
+                Reconcile::RaiseOnly,
             )
             .await?;
         }
@@ -620,6 +636,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                     &decreases,
                     expires_at,
                     Some(session.id.as_str()),
+                    Reconcile::Both,
                 )
                 .await
                 {
@@ -705,6 +722,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 &fix,
                 expires_at,
                 Some(cart.id.as_str()),
+                Reconcile::Both,
             )
             .await
             {

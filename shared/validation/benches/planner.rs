@@ -15,8 +15,8 @@
 use cart_validation::request::{self, MAX_CART_ITEMS};
 use cart_validation::{
     plan, Address, CartAction, CartPlan, Catalog, CheckoutSessionId, Interval, LineItemId,
-    LineItemSnapshot, PriceId, PriceSnapshot, Recurring, RecurringInterval, Rejection, SessionMode,
-    SessionSnapshot, SessionStatus, ShippingDetails, UiMode, UpdatePolicy,
+    LineItemSnapshot, PaymentStatus, PriceId, PriceSnapshot, Recurring, RecurringInterval,
+    Rejection, SessionMode, SessionSnapshot, SessionStatus, ShippingDetails, UiMode, UpdatePolicy,
     RESERVATION_METADATA_KEY,
 };
 use divan::counter::BytesCount;
@@ -185,6 +185,7 @@ fn subscription_cart(products: usize) -> SessionSnapshot {
     SessionSnapshot {
         id: CheckoutSessionId::parse("cs_test_a1BenchmarkSession").expect("a valid session id"),
         status: SessionStatus::Open,
+        payment_status: PaymentStatus::Unpaid,
         mode: SessionMode::Subscription,
         ui_mode: UiMode::Elements,
         update_line_items_permission: None,

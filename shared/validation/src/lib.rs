@@ -30,7 +30,8 @@ pub use planner::{
 };
 pub use request::Interval;
 pub use session::{
-    Address, LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode,
-    SessionSnapshot, SessionStatus, SessionSummary, ShippingDetails, ShippingOptionSnapshot,
-    SummaryLineItem, UiMode, UpdateLineItemsPermission, RESERVATION_METADATA_KEY,
+    Address, LineItemSnapshot, PaymentStatus, PriceSnapshot, Recurring, RecurringInterval,
+    SessionMode, SessionSnapshot, SessionStatus, SessionSummary, ShippingDetails,
+    ShippingOptionSnapshot, SummaryLineItem, UiMode, UpdateLineItemsPermission,
+    RESERVATION_METADATA_KEY,
 };

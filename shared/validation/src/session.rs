@@ -27,6 +27,33 @@ impl SessionStatus {
     }
 }
 
+/// Whether the money of a session has arrived. With delayed payment methods (bank debits,
+/// vouchers) a session completes `unpaid`, and is paid or not days later (Stripe's fulfilment
+/// guide: fulfil on `paid`, `no_payment_required` or `checkout.session.async_payment_succeeded`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    Paid,
+    Unpaid,
+    NoPaymentRequired,
+    Unknown,
+}
+
+impl PaymentStatus {
+    pub fn from_stripe(raw: Option<&str>) -> Self {
+        match raw {
+            Some("paid") => Self::Paid,
+            Some("unpaid") => Self::Unpaid,
+            Some("no_payment_required") => Self::NoPaymentRequired,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// The money is in (or none is owed): the goods are sold.
+    pub fn is_settled(self) -> bool {
+        matches!(self, Self::Paid | Self::NoPaymentRequired)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionMode {
     Payment,
@@ -163,6 +190,7 @@ pub struct ShippingOptionSnapshot {
 pub struct SessionSnapshot {
     pub id: CheckoutSessionId,
     pub status: SessionStatus,
+    pub payment_status: PaymentStatus,
     pub mode: SessionMode,
     pub ui_mode: UiMode,
     pub update_line_items_permission: Option<UpdateLineItemsPermission>,

@@ -22,6 +22,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 const HELD: &str = "HELD";
+/// A hold of a session that completed unpaid: its units wait for the delayed payment. It keeps
+/// `sweep = HELD`, so the sweeper finds it again at its `expires_at` (the recheck time).
+const AWAITING: &str = "AWAITING_PAYMENT";
+/// Settlements per transaction: each is two actions (stock and hold) and DynamoDB allows 100.
+const SETTLEMENTS_PER_TRANSACTION: usize = 50;
 /// Reads of a batch before its unprocessed keys count as a failure.
 const BATCH_READ_ATTEMPTS: u32 = 4;
 /// Sparse index of live holds by expiry (partition `sweep`, sort `expires_at`), in template.yaml.
@@ -227,6 +232,65 @@ impl DynamoInventory {
             .map_err(|e| InventoryError::Store(e.to_string()))
     }
 
+    /// One transaction of at most [`SETTLEMENTS_PER_TRANSACTION`] settlements.
+    async fn settle_chunk(
+        &self,
+        reservation: &str,
+        settlements: &[Settlement],
+    ) -> Result<(), InventoryError> {
+        let mut items = Vec::new();
+        for settlement in settlements {
+            let sold = settlement.sold.min(settlement.held);
+            let stock = Update::builder()
+                .table_name(&self.table)
+                .key("pk", sku_key(&settlement.sku, settlement.shard))
+                .update_expression(
+                    "SET held = held - :held, sold = sold + :sold, available = available + :back",
+                )
+                .condition_expression("held >= :held")
+                .expression_attribute_values(":held", n(settlement.held))
+                .expression_attribute_values(":sold", n(sold))
+                .expression_attribute_values(":back", n(settlement.held - sold))
+                .build()
+                .map_err(|e| InventoryError::Store(e.to_string()))?;
+            let hold = Update::builder()
+                .table_name(&self.table)
+                .key("pk", hold_key(reservation, &settlement.sku))
+                .update_expression("SET #state = :end, sold = :sold REMOVE sweep")
+                .condition_expression(format!(
+                    "#state IN (:held, :awaiting) AND quantity = :quantity AND {}",
+                    on_shard(settlement.shard)
+                ))
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#shard", "shard")
+                .expression_attribute_values(":end", s(if sold > 0 { SOLD } else { RELEASED }))
+                .expression_attribute_values(":sold", n(sold))
+                .expression_attribute_values(":held", s(HELD))
+                .expression_attribute_values(":awaiting", s(AWAITING))
+                .expression_attribute_values(":quantity", n(settlement.held))
+                .expression_attribute_values(":from_shard", n(u64::from(settlement.shard)))
+                .build()
+                .map_err(|e| InventoryError::Store(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(stock).build());
+            items.push(TransactWriteItem::builder().update(hold).build());
+        }
+        if settlements.is_empty() {
+            return Ok(());
+        }
+        let Some(reasons) = self.transact(items, "settling holds").await? else {
+            return Ok(());
+        };
+        let index = reasons
+            .iter()
+            .position(|r| r.code() != Some("None"))
+            .unwrap_or(0);
+        Err(InventoryError::HoldMismatch {
+            sku: settlements
+                .get(index / 2)
+                .map_or_else(|| settlements[0].sku.clone(), |s| s.sku.clone()),
+        })
+    }
+
     /// Runs one transaction: `Ok(None)` when it applied, `Ok(Some(reasons))` when DynamoDB
     /// cancelled it (one reason per item, in order).
     async fn transact(
@@ -422,61 +486,62 @@ impl InventoryStore for DynamoInventory {
         move_on_shards(self, reservation, changes, shards, expires_at_s, session).await
     }
 
+    /// In chunks of [`SETTLEMENTS_PER_TRANSACTION`]: each hold settles once on its own
+    /// conditions, so a chunk that applied stays applied and the rest are found live again.
     async fn settle(
         &self,
         reservation: &str,
         settlements: &[Settlement],
     ) -> Result<(), InventoryError> {
-        let mut items = Vec::new();
-        for settlement in settlements {
-            let sold = settlement.sold.min(settlement.held);
-            let stock = Update::builder()
-                .table_name(&self.table)
-                .key("pk", sku_key(&settlement.sku, settlement.shard))
-                .update_expression(
-                    "SET held = held - :held, sold = sold + :sold, available = available + :back",
-                )
-                .condition_expression("held >= :held")
-                .expression_attribute_values(":held", n(settlement.held))
-                .expression_attribute_values(":sold", n(sold))
-                .expression_attribute_values(":back", n(settlement.held - sold))
-                .build()
-                .map_err(|e| InventoryError::Store(e.to_string()))?;
-            let hold = Update::builder()
-                .table_name(&self.table)
-                .key("pk", hold_key(reservation, &settlement.sku))
-                .update_expression("SET #state = :end, sold = :sold REMOVE sweep")
-                .condition_expression(format!(
-                    "#state = :held AND quantity = :quantity AND {}",
-                    on_shard(settlement.shard)
-                ))
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_names("#shard", "shard")
-                .expression_attribute_values(":end", s(if sold > 0 { SOLD } else { RELEASED }))
-                .expression_attribute_values(":sold", n(sold))
-                .expression_attribute_values(":held", s(HELD))
-                .expression_attribute_values(":quantity", n(settlement.held))
-                .expression_attribute_values(":from_shard", n(u64::from(settlement.shard)))
-                .build()
-                .map_err(|e| InventoryError::Store(e.to_string()))?;
-            items.push(TransactWriteItem::builder().update(stock).build());
-            items.push(TransactWriteItem::builder().update(hold).build());
+        for chunk in settlements.chunks(SETTLEMENTS_PER_TRANSACTION) {
+            self.settle_chunk(reservation, chunk).await?;
         }
-        if settlements.is_empty() {
-            return Ok(());
+        Ok(())
+    }
+
+    async fn await_payment(
+        &self,
+        reservation: &str,
+        holds: &[(Sku, Held)],
+        recheck_at_s: u64,
+    ) -> Result<(), InventoryError> {
+        for chunk in holds.chunks(2 * SETTLEMENTS_PER_TRANSACTION) {
+            let mut items = Vec::new();
+            for (sku, held) in chunk {
+                let hold = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", hold_key(reservation, sku))
+                    .update_expression("SET #state = :awaiting, expires_at = :recheck")
+                    .condition_expression(format!(
+                        "#state IN (:held, :awaiting) AND quantity = :quantity AND {}",
+                        on_shard(held.shard)
+                    ))
+                    .expression_attribute_names("#state", "state")
+                    .expression_attribute_names("#shard", "shard")
+                    .expression_attribute_values(":awaiting", s(AWAITING))
+                    .expression_attribute_values(":held", s(HELD))
+                    .expression_attribute_values(":recheck", n(recheck_at_s))
+                    .expression_attribute_values(":quantity", n(held.quantity))
+                    .expression_attribute_values(":from_shard", n(u64::from(held.shard)))
+                    .build()
+                    .map_err(|e| InventoryError::Store(e.to_string()))?;
+                items.push(TransactWriteItem::builder().update(hold).build());
+            }
+            if let Some(reasons) = self
+                .transact(items, "marking holds as awaiting payment")
+                .await?
+            {
+                let index = reasons
+                    .iter()
+                    .position(|r| r.code() != Some("None"))
+                    .unwrap_or(0);
+                let sku = chunk
+                    .get(index)
+                    .map_or_else(|| chunk[0].0.clone(), |h| h.0.clone());
+                return Err(InventoryError::HoldMismatch { sku });
+            }
         }
-        let Some(reasons) = self.transact(items, "settling holds").await? else {
-            return Ok(());
-        };
-        let index = reasons
-            .iter()
-            .position(|r| r.code() != Some("None"))
-            .unwrap_or(0);
-        Err(InventoryError::HoldMismatch {
-            sku: settlements
-                .get(index / 2)
-                .map_or_else(|| settlements[0].sku.clone(), |s| s.sku.clone()),
-        })
+        Ok(())
     }
 
     async fn attach_session(
@@ -491,7 +556,11 @@ impl InventoryStore for DynamoInventory {
                 .table_name(&self.table)
                 .key("pk", hold_key(reservation, sku))
                 .update_expression("SET session_id = :session")
-                .condition_expression("attribute_exists(pk)")
+                // A reservation belongs to one session: a second one may not take its holds.
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(session_id) \
+                     OR session_id = :session)",
+                )
                 .expression_attribute_values(":session", s(session))
                 .send()
                 .await
@@ -533,6 +602,7 @@ impl InventoryStore for DynamoInventory {
                     shard: shard_of(item),
                     session: text(item, "session_id"),
                     expires_at_s: number(Some(item), "expires_at"),
+                    awaiting_payment: text(item, "state").as_deref() == Some(AWAITING),
                 })
             })
             .collect())
@@ -546,18 +616,21 @@ impl InventoryStore for DynamoInventory {
         let keys = skus.iter().map(|sku| hold_key(reservation, sku)).collect();
         let mut held = BTreeMap::new();
         for item in self.read_items(keys, "reading holds").await? {
-            let live = item
-                .get("state")
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|s| s == HELD);
+            let state = item.get("state").and_then(|v| v.as_s().ok());
+            let live = state.is_some_and(|s| s == HELD || s == AWAITING);
             let sku = item
                 .get("sku")
                 .and_then(|v| v.as_s().ok())
                 .and_then(|s| Sku::parse(s));
             let quantity = number(Some(&item), "quantity");
             if let (true, Some(sku), 1..) = (live, sku, quantity) {
-                let shard = shard_of(&item);
-                held.insert(sku, Held { quantity, shard });
+                let held_for = Held {
+                    quantity,
+                    shard: shard_of(&item),
+                    session: item.get("session_id").and_then(|v| v.as_s().ok()).cloned(),
+                    awaiting_payment: state.is_some_and(|s| s == AWAITING),
+                };
+                held.insert(sku, held_for);
             }
         }
         Ok(held)

@@ -25,6 +25,8 @@ pub(crate) struct MemoryInventory {
     /// How many of the next move attempts meet a conflicting transaction, as DynamoDB's do while
     /// other carts write the same stock item.
     pub(crate) conflicts: AtomicU32,
+    /// How many of the next `attach_session` calls fail, as a throttled DynamoDB's may.
+    pub(crate) attach_failures: Mutex<u32>,
 }
 
 impl MemoryInventory {
@@ -55,7 +57,7 @@ impl ShardedStore for MemoryInventory {
         reservation: &str,
         moves: &[ShardMove],
         _expires_at_s: u64,
-        _session: Option<&str>,
+        session: Option<&str>,
     ) -> Result<(), InventoryError> {
         let conflicted = self
             .conflicts
@@ -78,8 +80,8 @@ impl ShardedStore for MemoryInventory {
             let StockChange { sku, from, to } = &m.change;
             let hold = state.holds.get(&(reservation.to_owned(), sku.clone()));
             let hold_ok = match hold {
-                _ if *from == 0 => hold.is_none_or(|h| h.quantity == 0),
-                Some(h) => h.quantity == *from && h.shard == m.from_shard,
+                _ if *from == 0 => hold.is_none_or(|h| h.quantity == 0 && !h.awaiting_payment),
+                Some(h) => h.quantity == *from && h.shard == m.from_shard && !h.awaiting_payment,
                 None => false,
             };
             // Units given back must be held on the shard they go back to.
@@ -121,11 +123,15 @@ impl ShardedStore for MemoryInventory {
                 level.available = level.available + from - to;
                 level.held = level.held + to - from;
             }
+            let key = (reservation.to_owned(), sku.clone());
+            let recorded = state.holds.get(&key).and_then(|h| h.session.clone());
             state.holds.insert(
-                (reservation.to_owned(), sku.clone()),
+                key,
                 Held {
                     quantity: *to,
                     shard: m.to_shard,
+                    session: session.map(str::to_owned).or(recorded),
+                    awaiting_payment: false,
                 },
             );
         }
@@ -172,12 +178,58 @@ impl InventoryStore for MemoryInventory {
         Ok(())
     }
 
+    async fn await_payment(
+        &self,
+        reservation: &str,
+        holds: &[(Sku, Held)],
+        _recheck_at_s: u64,
+    ) -> Result<(), InventoryError> {
+        let mut state = self.lock();
+        for (sku, expected) in holds {
+            let live = state
+                .holds
+                .get(&(reservation.to_owned(), sku.clone()))
+                .is_some_and(|h| h.quantity == expected.quantity && h.shard == expected.shard);
+            if !live {
+                return Err(InventoryError::HoldMismatch { sku: sku.clone() });
+            }
+        }
+        for (sku, _) in holds {
+            if let Some(hold) = state.holds.get_mut(&(reservation.to_owned(), sku.clone())) {
+                hold.awaiting_payment = true;
+            }
+        }
+        Ok(())
+    }
+
     async fn attach_session(
         &self,
-        _reservation: &str,
-        _skus: &[Sku],
-        _session: &str,
+        reservation: &str,
+        skus: &[Sku],
+        session: &str,
     ) -> Result<(), InventoryError> {
+        {
+            let mut failures = self
+                .attach_failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *failures > 0 {
+                *failures -= 1;
+                return Err(InventoryError::Store("injected attach failure".into()));
+            }
+        }
+        let mut state = self.lock();
+        for sku in skus {
+            let Some(hold) = state.holds.get_mut(&(reservation.to_owned(), sku.clone())) else {
+                return Err(InventoryError::HoldMismatch { sku: sku.clone() });
+            };
+            match &hold.session {
+                Some(other) if other != session => {
+                    return Err(InventoryError::HoldMismatch { sku: sku.clone() })
+                }
+                _ => hold.session = Some(session.to_owned()),
+            }
+        }
         Ok(())
     }
 
@@ -198,8 +250,9 @@ impl InventoryStore for MemoryInventory {
                 sku: sku.clone(),
                 quantity: held.quantity,
                 shard: held.shard,
-                session: None,
+                session: held.session.clone(),
                 expires_at_s: 0,
+                awaiting_payment: held.awaiting_payment,
             })
             .collect())
     }
@@ -214,7 +267,7 @@ impl InventoryStore for MemoryInventory {
             .iter()
             .filter_map(|sku| {
                 let held = state.holds.get(&(reservation.to_owned(), sku.clone()))?;
-                (held.quantity > 0).then(|| (sku.clone(), *held))
+                (held.quantity > 0).then(|| (sku.clone(), held.clone()))
             })
             .collect())
     }

@@ -47,11 +47,15 @@ impl std::iter::Sum for StockLevel {
     }
 }
 
-/// A live hold: its units, and the shard of the SKU's stock they are held on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A live hold: its units, the shard of the SKU's stock they are held on, the session it was
+/// recorded for, and whether that session completed and waits for a delayed payment (its units
+/// are then neither sellable nor sold; they stay in the stock's `held`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub quantity: u64,
     pub shard: u16,
+    pub session: Option<String>,
+    pub awaiting_payment: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,17 @@ pub trait InventoryStore: Send + Sync {
         &self,
         reservation: &str,
         settlements: &[Settlement],
+    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+
+    /// Marks the holds of a session that completed unpaid (a delayed payment method): they stay
+    /// out of `available` until [`InventoryStore::settle`] sells or releases them, and the
+    /// sweeper looks at them again after `recheck_at_s`. Each hold must still be live at the
+    /// quantity and shard given.
+    fn await_payment(
+        &self,
+        reservation: &str,
+        holds: &[(Sku, Held)],
+        recheck_at_s: u64,
     ) -> impl Future<Output = Result<(), InventoryError>> + Send;
 
     /// Records the session a reservation became (create-session, once Stripe answered), so the
@@ -159,6 +174,7 @@ pub struct HoldRecord {
     pub shard: u16,
     pub session: Option<String>,
     pub expires_at_s: u64,
+    pub awaiting_payment: bool,
 }
 
 /// How one hold ends: `sold` of its `held` units on `shard` were bought (0 when the session
@@ -368,15 +384,26 @@ impl Contention {
     }
 }
 
+/// Which way [`move_holds_reconciled`] may move a hold it found elsewhere than expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconcile {
+    /// To the target, up or down.
+    Both,
+    /// Only up: before Stripe has accepted a cart, holds never go below what they are, since
+    /// the cart Stripe ends up with may be the larger one.
+    RaiseOnly,
+}
+
 /// `move_holds` that converges when a hold is not where the cart says it should be (a previous
 /// request moved stock, then failed to move it back) or not on the shard first tried: re-read
-/// the real holds (quantity and shard) and move from there.
+/// the real holds (quantity and shard) and move from there, as far as `reconcile` allows.
 pub async fn move_holds_reconciled<I: InventoryStore>(
     store: &I,
     reservation: &str,
     changes: &[StockChange],
     expires_at_s: u64,
     session: Option<&str>,
+    reconcile: Reconcile,
 ) -> Result<(), InventoryError> {
     match store
         .move_holds(
@@ -398,7 +425,7 @@ pub async fn move_holds_reconciled<I: InventoryStore>(
                     from: held.get(&change.sku).map_or(0, |h| h.quantity),
                     to: change.to,
                 })
-                .filter(|c| c.from != c.to)
+                .filter(|c| c.from < c.to || (c.from > c.to && reconcile == Reconcile::Both))
                 .collect();
             let shards: BTreeMap<Sku, u16> =
                 held.iter().map(|(sku, h)| (sku.clone(), h.shard)).collect();

@@ -17,19 +17,26 @@ fn change(from: u64, to: u64) -> Vec<StockChange> {
 async fn holds_move_stock_and_never_below_zero() {
     let store = MemoryInventory::default();
     store.receive(&tee(), 3).await.unwrap();
-    move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None)
+    move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap();
-    let err = move_holds_reconciled(&store, "rsv_b", &change(0, 2), 0, None)
+    let err = move_holds_reconciled(&store, "rsv_b", &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap_err();
     assert!(matches!(
         err,
         InventoryError::OutOfStock { available: 1, .. }
     ));
-    move_holds_reconciled(&store, "rsv_a", &reversed(&change(0, 2)), 0, None)
-        .await
-        .unwrap();
+    move_holds_reconciled(
+        &store,
+        "rsv_a",
+        &reversed(&change(0, 2)),
+        0,
+        None,
+        Reconcile::Both,
+    )
+    .await
+    .unwrap();
     let level = store.stock(&tee()).await.unwrap();
     assert_eq!((level.available, level.held), (3, 0));
 }
@@ -44,7 +51,7 @@ async fn a_hold_that_drifted_from_the_cart_is_reconciled() {
         .await
         .unwrap();
     // The cart still says 1; the next change wants 2.
-    move_holds_reconciled(&store, "rsv_a", &change(1, 2), 0, None)
+    move_holds_reconciled(&store, "rsv_a", &change(1, 2), 0, None, Reconcile::Both)
         .await
         .unwrap();
     let held = store.holds("rsv_a", &[tee()]).await.unwrap();
@@ -73,13 +80,13 @@ async fn a_conflicting_move_is_retried_until_the_budget_runs_out() {
     store
         .conflicts
         .store(5, std::sync::atomic::Ordering::SeqCst);
-    move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None)
+    move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap();
     store
         .conflicts
         .store(6, std::sync::atomic::Ordering::SeqCst);
-    let err = move_holds_reconciled(&store, "rsv_a", &change(2, 3), 0, None)
+    let err = move_holds_reconciled(&store, "rsv_a", &change(2, 3), 0, None, Reconcile::Both)
         .await
         .unwrap_err();
     assert!(matches!(err, InventoryError::Contended { .. }), "{err}");
@@ -134,7 +141,7 @@ async fn two_held_beside_an_empty_primary(store: &MemoryInventory, empty: u16) -
     store.receive(&tee(), 8).await.unwrap();
     store.rebalance(&tee(), empty, 0, 2).await.unwrap();
     let reservation = reservation_on(empty);
-    move_holds_reconciled(store, &reservation, &change(0, 2), 0, None)
+    move_holds_reconciled(store, &reservation, &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap();
     reservation
@@ -182,7 +189,7 @@ async fn a_new_hold_starts_on_its_primary_shard_and_falls_over_when_that_one_is_
     let store = sharded();
     store.receive(&tee(), 8).await.unwrap();
     let on_1 = reservation_on(1);
-    move_holds_reconciled(&store, &on_1, &change(0, 2), 0, None)
+    move_holds_reconciled(&store, &on_1, &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap();
     assert_eq!(
@@ -193,7 +200,7 @@ async fn a_new_hold_starts_on_its_primary_shard_and_falls_over_when_that_one_is_
     // Shard 2 is emptied: a hold that starts there falls over to shard 3.
     store.rebalance(&tee(), 2, 0, 2).await.unwrap();
     let on_2 = reservation_on(2);
-    move_holds_reconciled(&store, &on_2, &change(0, 2), 0, None)
+    move_holds_reconciled(&store, &on_2, &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap();
     assert_eq!(
@@ -210,7 +217,7 @@ async fn out_of_stock_answers_what_all_the_shards_together_have_available() {
     let store = sharded();
     store.receive(&tee(), 4).await.unwrap();
     // One unit on each shard: none can hold 2 (sharding's known false out-of-stock).
-    let err = move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None)
+    let err = move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap_err();
     assert!(
@@ -232,13 +239,13 @@ async fn an_increase_its_shard_cannot_cover_moves_the_whole_hold_to_another_shar
     let store = sharded();
     store.receive(&tee(), 16).await.unwrap();
     let on_1 = reservation_on(1);
-    move_holds_reconciled(&store, &on_1, &change(0, 3), 0, None)
+    move_holds_reconciled(&store, &on_1, &change(0, 3), 0, None, Reconcile::Both)
         .await
         .unwrap();
     store.rebalance(&tee(), 1, 0, 1).await.unwrap();
 
     // Shard 1 has nothing left for a fourth unit: the hold moves to shard 2, all 4 units.
-    move_holds_reconciled(&store, &on_1, &change(3, 4), 0, None)
+    move_holds_reconciled(&store, &on_1, &change(3, 4), 0, None, Reconcile::Both)
         .await
         .unwrap();
 
@@ -247,7 +254,9 @@ async fn an_increase_its_shard_cannot_cover_moves_the_whole_hold_to_another_shar
         held.get(&tee()),
         Some(&Held {
             quantity: 4,
-            shard: 2
+            shard: 2,
+            session: None,
+            awaiting_payment: false,
         })
     );
     let shards = assert_invariants(&store).await;
@@ -272,7 +281,7 @@ async fn a_hold_off_its_primary_shard_moves_on_the_shard_it_records() {
         .await
         .unwrap_err();
     assert!(matches!(err, InventoryError::HoldMismatch { .. }), "{err}");
-    move_holds_reconciled(&store, &on_1, &change(2, 1), 0, None)
+    move_holds_reconciled(&store, &on_1, &change(2, 1), 0, None, Reconcile::Both)
         .await
         .unwrap();
     // And with it, the move goes there directly.
@@ -292,7 +301,7 @@ async fn a_hold_off_its_primary_shard_moves_on_the_shard_it_records() {
 async fn settling_sells_and_releases_on_the_recorded_shard_only() {
     let store = sharded();
     let on_3 = two_held_beside_an_empty_primary(&store, 3).await;
-    let held = store.holds(&on_3, &[tee()]).await.unwrap()[&tee()];
+    let held = store.holds(&on_3, &[tee()]).await.unwrap()[&tee()].clone();
     assert_eq!(held.shard, 0, "fell over from the empty shard 3");
 
     let on_primary = Settlement {
@@ -336,7 +345,7 @@ async fn the_sweeper_sees_each_hold_on_its_shard() {
     let store = sharded();
     store.receive(&tee(), 8).await.unwrap();
     let on_2 = reservation_on(2);
-    move_holds_reconciled(&store, &on_2, &change(0, 1), 0, None)
+    move_holds_reconciled(&store, &on_2, &change(0, 1), 0, None, Reconcile::Both)
         .await
         .unwrap();
     let swept = store.expired_holds(0, 10).await.unwrap();
@@ -353,9 +362,16 @@ async fn the_sweeper_sees_each_hold_on_its_shard() {
 async fn rebalancing_moves_available_units_between_two_shards_in_one_step() {
     let store = sharded();
     store.receive(&tee(), 8).await.unwrap();
-    move_holds_reconciled(&store, &reservation_on(0), &change(0, 1), 0, None)
-        .await
-        .unwrap();
+    move_holds_reconciled(
+        &store,
+        &reservation_on(0),
+        &change(0, 1),
+        0,
+        None,
+        Reconcile::Both,
+    )
+    .await
+    .unwrap();
 
     store.rebalance(&tee(), 0, 3, 1).await.unwrap();
     let err = store.rebalance(&tee(), 0, 3, 1).await.unwrap_err();
@@ -384,7 +400,7 @@ async fn rebalancing_moves_available_units_between_two_shards_in_one_step() {
 async fn with_one_shard_everything_lives_on_shard_zero() {
     let store = MemoryInventory::default();
     store.receive(&tee(), 3).await.unwrap();
-    move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None)
+    move_holds_reconciled(&store, "rsv_a", &change(0, 2), 0, None, Reconcile::Both)
         .await
         .unwrap();
     let held = store.holds("rsv_a", &[tee()]).await.unwrap();
@@ -392,7 +408,9 @@ async fn with_one_shard_everything_lives_on_shard_zero() {
         held.get(&tee()),
         Some(&Held {
             quantity: 2,
-            shard: 0
+            shard: 0,
+            session: None,
+            awaiting_payment: false,
         })
     );
     assert_eq!(store.shard_stock(&tee()).await.unwrap().len(), 1);

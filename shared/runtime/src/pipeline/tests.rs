@@ -13,8 +13,8 @@ use crate::guard::memory::MemoryGuardStore;
 use crate::inventory::memory::MemoryInventory;
 use cart_validation::{CartPlan, Sku, RESERVATION_METADATA_KEY};
 use cart_validation::{
-    CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
-    RecurringInterval, SessionMode, SessionStatus, UiMode, UpdateLineItemsPermission,
+    CheckoutSessionId, LineItemId, LineItemSnapshot, PaymentStatus, PriceId, PriceSnapshot,
+    Recurring, RecurringInterval, SessionMode, SessionStatus, UiMode, UpdateLineItemsPermission,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,6 +34,8 @@ struct FakeStripe {
     updates: Mutex<Vec<(Vec<PlannedLineItem>, String)>>,
     /// The idempotency key of every create.
     creates: Mutex<Vec<String>>,
+    /// Stripe's event log, as the events list endpoint serves it.
+    events: Mutex<Vec<crate::stripe::CheckoutEvent>>,
     /// Where a call stops answering, as if the function were killed there.
     hang: Mutex<Option<Hang>>,
     /// The next this many writes fail with a 500 that Stripe saves under their key.
@@ -148,6 +150,20 @@ impl FakeStripe {
 }
 
 impl StripeGateway for FakeStripe {
+    async fn checkout_events(
+        &self,
+        types: &[&str],
+        created_since_s: i64,
+    ) -> Result<Vec<crate::stripe::CheckoutEvent>, StripeError> {
+        let events = self.events.lock().unwrap();
+        Ok(events
+            .iter()
+            .rev()
+            .filter(|e| types.contains(&e.kind.as_str()) && e.created >= created_since_s)
+            .cloned()
+            .collect())
+    }
+
     async fn create_session(
         &self,
         new: &NewSession<'_>,
@@ -258,6 +274,7 @@ fn open_session() -> SessionSnapshot {
     SessionSnapshot {
         id: CheckoutSessionId::parse("cs_test_abc").unwrap(),
         status: SessionStatus::Open,
+        payment_status: PaymentStatus::Unpaid,
         mode: SessionMode::Subscription,
         ui_mode: UiMode::Elements,
         update_line_items_permission: Some(UpdateLineItemsPermission::ServerOnly),
@@ -905,7 +922,7 @@ async fn on_four_shards_a_cart_outgrowing_its_shard_moves_there_and_sells_from_t
         from: 0,
         to: 2,
     }];
-    move_holds_reconciled(&app.inventory, "rsv_1", &hold, 0, None)
+    move_holds_reconciled(&app.inventory, "rsv_1", &hold, 0, None, Reconcile::Both)
         .await
         .unwrap();
 
@@ -921,7 +938,9 @@ async fn on_four_shards_a_cart_outgrowing_its_shard_moves_there_and_sells_from_t
         held.get(&tee),
         Some(&crate::inventory::Held {
             quantity: 5,
-            shard: next
+            shard: next,
+            session: Some("cs_test_abc".into()),
+            awaiting_payment: false,
         })
     );
 

@@ -125,7 +125,7 @@ impl HttpStripe {
     /// it 409, 429 and 5xx are retried, except a keyed write's 5xx: Stripe saved it under the key
     /// and would only replay it (see [`WriteState::Saved`]).
     #[tracing::instrument(name = "stripe", skip_all, fields(method = ?req.method, path = %req.path, attempts))]
-    async fn send(
+    pub(super) async fn send(
         &self,
         req: RequestBuilder,
         idempotency_key: Option<&str>,
@@ -488,6 +488,14 @@ impl StripeGateway for HttpStripe {
             session: self.complete(session).await?,
             client_secret,
         })
+    }
+
+    async fn checkout_events(
+        &self,
+        types: &[&str],
+        created_since_s: i64,
+    ) -> Result<Vec<super::CheckoutEvent>, StripeError> {
+        self.list_checkout_events(types, created_since_s).await
     }
 
     async fn retrieve_session(

@@ -2,6 +2,7 @@
 //! tested in-process, and one implementation over async-stripe's typed requests.
 
 mod client;
+mod events;
 mod version;
 mod wire;
 
@@ -97,6 +98,16 @@ pub struct CreatedSession {
     pub client_secret: Option<String>,
 }
 
+/// A `checkout.session.*` event as Stripe keeps it (30 days): what happened to which session, and
+/// the reservation that session carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutEvent {
+    pub kind: String,
+    pub session: String,
+    pub reservation: Option<String>,
+    pub created: i64,
+}
+
 /// The Stripe operations the pipeline performs.
 pub trait StripeGateway: Send + Sync {
     /// The session with EVERY line item (paging past Stripe's first ten when needed).
@@ -115,6 +126,15 @@ pub trait StripeGateway: Send + Sync {
         plan: &CartPlan,
         idempotency_key: &str,
     ) -> impl Future<Output = Result<SessionSnapshot, StripeError>> + Send;
+
+    /// Stripe's `checkout.session.*` events of the given types created at or after
+    /// `created_since_s`, newest first (a bounded number of pages). How the sweeper learns what
+    /// a lost webhook would have said.
+    fn checkout_events(
+        &self,
+        types: &[&str],
+        created_since_s: i64,
+    ) -> impl Future<Output = Result<Vec<CheckoutEvent>, StripeError>> + Send;
 
     /// Creates an Elements session (`ui_mode` and permissions per the configured version) whose
     /// metadata names `reservation`.

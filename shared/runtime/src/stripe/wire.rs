@@ -2,9 +2,9 @@
 //! so the same types read the preview (basil), GA (clover) and renamed (dahlia and later) dialects.
 
 use cart_validation::{
-    Address, CheckoutSessionId, LineItemId, LineItemSnapshot, PriceId, PriceSnapshot, Recurring,
-    RecurringInterval, SessionMode, SessionSnapshot, SessionStatus, ShippingDetails,
-    ShippingOptionSnapshot, UiMode, UpdateLineItemsPermission,
+    Address, CheckoutSessionId, LineItemId, LineItemSnapshot, PaymentStatus, PriceId,
+    PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionSnapshot, SessionStatus,
+    ShippingDetails, ShippingOptionSnapshot, UiMode, UpdateLineItemsPermission,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 pub(super) struct Session {
     pub(super) id: String,
     status: Option<String>,
+    #[serde(default)]
+    payment_status: Option<String>,
     mode: String,
     ui_mode: Option<String>,
     permissions: Option<Permissions>,
@@ -120,6 +122,45 @@ struct PriceRecurring {
     interval_count: u64,
 }
 
+/// An event of the event list, reduced to what the sweeper asks of it.
+#[derive(Debug, Deserialize)]
+pub(super) struct Event {
+    pub(super) id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    created: i64,
+    data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventData {
+    object: EventObject,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventObject {
+    id: String,
+    #[serde(default)]
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+impl Event {
+    pub(super) fn into_checkout_event(self) -> super::CheckoutEvent {
+        let reservation = self
+            .data
+            .object
+            .metadata
+            .and_then(|mut m| m.remove(cart_validation::RESERVATION_METADATA_KEY))
+            .filter(|r| !r.is_empty());
+        super::CheckoutEvent {
+            kind: self.kind,
+            session: self.data.object.id,
+            reservation,
+            created: self.created,
+        }
+    }
+}
+
 /// Stripe's error envelope.
 #[derive(Debug, Deserialize)]
 pub(super) struct ErrorEnvelope {
@@ -179,6 +220,7 @@ impl Session {
         Ok(SessionSnapshot {
             id,
             status: SessionStatus::from_stripe(self.status.as_deref()),
+            payment_status: PaymentStatus::from_stripe(self.payment_status.as_deref()),
             mode: SessionMode::from_stripe(&self.mode),
             ui_mode: UiMode::from_stripe(self.ui_mode.as_deref()),
             update_line_items_permission: UpdateLineItemsPermission::from_stripe(

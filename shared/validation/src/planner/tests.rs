@@ -1,8 +1,8 @@
 use super::*;
 use crate::catalog::{CartMode, Complimentary, Offer, Plan, Product, QuantityBounds, Sku};
 use crate::session::{
-    LineItemSnapshot, PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionStatus,
-    RESERVATION_METADATA_KEY,
+    LineItemSnapshot, PaymentStatus, PriceSnapshot, Recurring, RecurringInterval, SessionMode,
+    SessionStatus, RESERVATION_METADATA_KEY,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -73,6 +73,7 @@ fn session(items: Vec<LineItemSnapshot>) -> SessionSnapshot {
     SessionSnapshot {
         id: CheckoutSessionId::parse("cs_test_1").unwrap(),
         status: SessionStatus::Open,
+        payment_status: PaymentStatus::Unpaid,
         mode: SessionMode::Subscription,
         ui_mode: UiMode::Elements,
         update_line_items_permission: Some(UpdateLineItemsPermission::ServerOnly),
