@@ -200,11 +200,13 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     stack.dynamo.receive(MUG_SKU, received_mugs)?;
     let webhook_endpoint = stack.connect_webhooks()?;
 
-    // About a third of the checkout calls fail: errors, rate limits, answers too slow to wait for
-    // (which Stripe still applies: the ambiguous case).
+    // About a third of the checkout calls fail: 500s Stripe saves under the key (replayed to a
+    // retry with it), 503s refused before Stripe's endpoint ran, rate limits, answers too slow
+    // to wait for (which Stripe still applies: the ambiguous case).
     let slow = (STRIPE_TIMEOUT_MS + 300).to_string();
     for rule in [
-        json!({ "path_prefix": "/v1/checkout", "status": 500, "probability": 0.17 }),
+        json!({ "path_prefix": "/v1/checkout", "status": 500, "probability": 0.12 }),
+        json!({ "path_prefix": "/v1/checkout", "status": 503, "saved": false, "probability": 0.05 }),
         json!({ "path_prefix": "/v1/checkout", "status": 429, "probability": 0.12 }),
         json!({ "path_prefix": "/v1/checkout", "latency_ms": slow.parse::<u64>()?, "probability": 0.1 }),
     ] {
