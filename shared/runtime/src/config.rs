@@ -78,6 +78,10 @@ pub struct Config {
     /// `STRIPE_WEBHOOK_SECRET` (`whsec_…`): verifies webhook signatures (stripe-webhook).
     pub webhook_secret: Option<Secret>,
     pub guard: GuardSettings,
+    /// `CHECKOUT_SESSION_LIFETIME_MINUTES` (30 to 1440, Stripe's range for `expires_at`; default
+    /// 60): how long a session whose cart holds stock stays open, and so how long an abandoned
+    /// cart keeps that stock from other shoppers. Carts without tracked stock keep Stripe's 24 h.
+    pub session_lifetime: Duration,
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -217,7 +221,17 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
         )?),
     };
 
+    let session_lifetime = Duration::from_secs(
+        60 * number(
+            &non_empty,
+            "CHECKOUT_SESSION_LIFETIME_MINUTES",
+            60,
+            30..=24 * 60,
+        )?,
+    );
+
     Ok(Config {
+        session_lifetime,
         idempotency_table,
         inventory_table,
         return_url,

@@ -119,13 +119,13 @@ fn unreadable_event_response(reason: &str) -> serde_json::Value {
     })
 }
 
-/// The release-holds function's `main`: each scheduled invocation runs one sweep and returns its
-/// report.
+/// The release-holds function's `main`: each scheduled invocation runs one sweep, within the
+/// invocation's deadline, and returns its report.
 pub async fn serve_sweeper(function: &'static str) -> Result<(), lambda_http::Error> {
     let app = &start(function).await?;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |_: lambda_http::LambdaEvent<serde_json::Value>| async move {
-            Ok::<_, lambda_http::Error>(app.sweep().await)
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, lambda_http::Error>(app.sweep(event.context.deadline).await)
         },
     ))
     .await

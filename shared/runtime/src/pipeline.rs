@@ -46,8 +46,9 @@ const DEFAULT_BUDGET_MS: u64 = 15_000;
 /// A lease never outlives this, whatever deadline the runtime reports.
 const MAX_LEASE_MS: u64 = 30_000;
 
-/// Holds outlive their session by this much, so the sweeper never races Stripe's own expiry.
-const HOLD_MARGIN_S: i64 = 3_600;
+/// Holds outlive their session by this much, so the sweeper never races Stripe's own expiry
+/// (and the event it records).
+const HOLD_MARGIN_S: i64 = 600;
 /// Stripe's default session lifetime, for sessions that do not say.
 const DEFAULT_SESSION_LIFETIME_S: i64 = 24 * 3_600;
 
@@ -66,6 +67,8 @@ pub struct App<S, G, I> {
     webhook_secret: Option<crate::config::Secret>,
     /// The function's name; scopes idempotency records and derived Stripe keys per endpoint.
     function: &'static str,
+    /// How long a session whose cart holds stock stays open (create-session).
+    session_lifetime: std::time::Duration,
 }
 
 impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
@@ -296,6 +299,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             return_url: config.return_url.clone(),
             webhook_secret: config.webhook_secret.clone(),
             function,
+            session_lifetime: config.session_lifetime,
         }
     }
 
@@ -486,8 +490,15 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .ok_or(Failure::Unconfigured("CHECKOUT_RETURN_URL"))?;
         let cart = plan_new_cart(request, &self.catalog)?;
         let now_s = i64::try_from(now_ms() / 1000).unwrap_or_default();
-        let expires_at =
-            u64::try_from(now_s + DEFAULT_SESSION_LIFETIME_S + HOLD_MARGIN_S).unwrap_or_default();
+        // A cart that holds stock gets the configured lifetime: an abandoned one gives the stock
+        // back then, not a day later.
+        let session_expires_at = (!cart.stock.is_empty()).then(|| {
+            now_s + i64::try_from(self.session_lifetime.as_secs()).unwrap_or(i64::MAX / 2)
+        });
+        let expires_at = u64::try_from(
+            session_expires_at.unwrap_or(now_s + DEFAULT_SESSION_LIFETIME_S) + HOLD_MARGIN_S,
+        )
+        .unwrap_or_default();
         move_holds_reconciled(
             &self.inventory,
             reservation,
@@ -502,6 +513,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             line_items: &cart.items,
             reservation,
             return_url,
+            expires_at: session_expires_at,
         };
         let mut created = self
             .stripe
@@ -522,19 +534,23 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         }
         match created {
             Ok(created) => {
+                // Part of the creation's success: the sweeper settles holds by the session they
+                // record. On failure the answer is a 5xx (not stored) and the keyed retry gets
+                // Stripe's replay of this session and records it.
                 let skus: Vec<_> = cart.stock.iter().map(|c| c.sku.clone()).collect();
-                if let Err(error) = self
-                    .inventory
+                self.inventory
                     .attach_session(reservation, &skus, created.session.id.as_str())
-                    .await
-                {
-                    // The webhook still finds the holds through the session's metadata.
-                    tracing::warn!(%error, "could not record the session on its holds");
-                }
+                    .await?;
                 Ok(Reply::created(
                     &SessionSummary::from(&created.session),
                     created.client_secret.as_deref(),
                 ))
+            }
+            // Stripe may still create it: the holds stay for that session (the keyed retry gets
+            // Stripe's replay; without one the sweeper finds the session by its events).
+            Err(error) if error.outcome_unknown() => {
+                tracing::warn!(%error, "session creation of unknown outcome; holds kept");
+                Err(Failure::Create(error))
             }
             Err(error) => {
                 let undo = reversed(&cart.stock);

@@ -944,6 +944,7 @@ async fn on_four_shards_a_cart_outgrowing_its_shard_moves_there_and_sells_from_t
         })
     );
 
+    complete(&app, PaymentStatus::Paid);
     let response = app
         .handle_webhook(signed_event("checkout.session.completed"))
         .await;
@@ -1022,20 +1023,25 @@ async fn a_new_cart_beyond_stock_is_409_and_creates_nothing() {
 }
 
 #[tokio::test]
-async fn when_stripe_cannot_create_the_session_the_holds_are_released() {
-    let stripe = FakeStripe::default();
-    *stripe.update_error.lock().unwrap() = Some(StripeError::Unavailable {
-        attempts: 3,
-        cause: "timeout".into(),
-        state: crate::stripe::WriteState::InFlight,
-    });
-    let app = app_with_return_url(stripe);
+async fn when_stripe_did_not_create_the_session_the_holds_are_released_and_when_it_may_have_they_stay(
+) {
     let tee = Sku::parse("TEE").unwrap();
-    app.inventory.receive(&tee, 5).await.unwrap();
-    let response = app.handle(post(NEW_CART), create).await;
-    assert_eq!(response.status(), 502);
-    let level = app.inventory.stock(&tee).await.unwrap();
-    assert_eq!((level.available, level.held), (5, 0));
+    for (error, held) in [
+        // Stripe answered 500 to every key the request tried: no session.
+        (None, 0),
+        // No answer: Stripe may still create it, and that session needs its stock.
+        (Some(no_answer()), 2),
+    ] {
+        let stripe = FakeStripe::default();
+        *stripe.saved_500s.lock().unwrap() = FRESH_KEYS_PER_REQUEST;
+        *stripe.update_error.lock().unwrap() = error;
+        let app = app_with_return_url(stripe);
+        app.inventory.receive(&tee, 5).await.unwrap();
+        let response = app.handle(post(NEW_CART), create).await;
+        assert_eq!(response.status(), 502);
+        let level = app.inventory.stock(&tee).await.unwrap();
+        assert_eq!((level.available, level.held), (5 - held, held));
+    }
 }
 
 #[tokio::test]
@@ -1058,14 +1064,14 @@ async fn the_sweeper_releases_holds_of_sessions_that_never_came_to_be() {
         .await
         .unwrap();
 
-    let report = app.sweep().await;
+    let report = app.sweep(0).await;
 
     assert_eq!(report.units_released, 3);
     assert_eq!(report.errors, 0);
     let level = app.inventory.stock(&tee).await.unwrap();
     assert_eq!((level.available, level.held), (5, 0));
     assert_eq!(
-        app.sweep().await.holds_checked,
+        app.sweep(0).await.holds_checked,
         0,
         "nothing left the second time"
     );
@@ -1150,10 +1156,19 @@ async fn tee_removed_with_the_answer_lost(app: &TestApp) -> Sku {
     tee
 }
 
+/// The shopper pays: the fake's session completes with `payment_status` as given.
+fn complete(app: &TestApp, payment_status: PaymentStatus) {
+    let mut session = app.stripe.session.lock().unwrap();
+    let session = session.as_mut().unwrap();
+    session.status = SessionStatus::Complete;
+    session.payment_status = payment_status;
+}
+
 #[tokio::test]
 async fn a_completed_session_gives_back_the_hold_of_an_item_no_longer_in_its_cart() {
     let app = app(FakeStripe::with(tee_session()));
     let tee = tee_removed_with_the_answer_lost(&app).await;
+    complete(&app, PaymentStatus::Paid);
 
     let response = app
         .handle_webhook(signed_event("checkout.session.completed"))

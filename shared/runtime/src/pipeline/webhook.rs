@@ -1,11 +1,15 @@
-//! `POST /stripe-webhook`: `checkout.session.completed` turns the session's holds into sold stock
-//! (releasing any surplus), `checkout.session.expired` releases them. Each event is applied
-//! exactly once: its id is the idempotency key, and a hold can only leave the HELD state once.
+//! `POST /stripe-webhook`: a session's holds follow its end. Paid (`checkout.session.completed`
+//! with `payment_status` `paid` or `no_payment_required`, or `async_payment_succeeded`): sold,
+//! surplus released. Completed unpaid (a delayed payment method): the units wait for the money,
+//! neither sellable nor sold. `async_payment_failed` or `expired`: released. What the session is
+//! comes from Stripe at handling time, not from the event, so events arriving out of order end the
+//! same way. Each event is applied exactly once: its id is the idempotency key, and a hold leaves
+//! its live states only once.
 
 use super::{App, Failure};
 use crate::guard::{admit, now_ms, Claim, GuardStore, LeaseEnd, Metered, RecordClaim};
 use crate::http::Reply;
-use crate::inventory::{InventoryStore, Settlement};
+use crate::inventory::{Held, InventoryStore, Settlement};
 use crate::stripe::StripeGateway;
 use cart_validation::request::MAX_WEBHOOK_BODY_BYTES;
 use cart_validation::CheckoutSessionId;
@@ -94,12 +98,54 @@ struct EventObject {
     metadata: Option<BTreeMap<String, String>>,
 }
 
-/// What an event asks of the inventory.
+/// The `checkout.session.*` events that end a session's holds (Stripe's fulfilment guide lists
+/// the four; the webhook endpoint subscribes to them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Sold,
-    Released,
+enum Ending {
+    Completed,
+    AsyncPaymentSucceeded,
+    AsyncPaymentFailed,
+    Expired,
 }
+
+impl Ending {
+    fn of(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "checkout.session.completed" => Self::Completed,
+            "checkout.session.async_payment_succeeded" => Self::AsyncPaymentSucceeded,
+            "checkout.session.async_payment_failed" => Self::AsyncPaymentFailed,
+            "checkout.session.expired" => Self::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// What becomes of a session's holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Paid: these units of each SKU are sold, the rest released.
+    Sold(BTreeMap<cart_validation::Sku, u64>),
+    /// Completed, the money not in yet: kept out of stock until the payment succeeds or fails.
+    AwaitingPayment,
+    Released,
+    /// Still open: nothing to do yet.
+    Open,
+}
+
+impl Verdict {
+    pub(crate) fn action(&self) -> &'static str {
+        match self {
+            Self::Sold(_) => "sold",
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::Released => "released",
+            Self::Open => "ignored",
+        }
+    }
+}
+
+/// How long after marking holds as awaiting payment the sweeper looks at them again, in case
+/// the async payment event is lost.
+pub(crate) const PAYMENT_RECHECK_S: u64 = 3_600;
 
 fn received(action: &str) -> Reply {
     Reply {
@@ -164,10 +210,8 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         }
         tracing::Span::current().record("session_id", event.data.object.id.as_str());
 
-        let outcome = match event.kind.as_str() {
-            "checkout.session.completed" => Outcome::Sold,
-            "checkout.session.expired" => Outcome::Released,
-            _ => return Ok((received("ignored"), false)),
+        let Some(ending) = Ending::of(&event.kind) else {
+            return Ok((received("ignored"), false));
         };
         let reservation = event
             .data
@@ -202,7 +246,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Ok(claim) => claim,
             Err(answer) => return Ok(answer),
         };
-        let reply = match self.settle_session(&session_id, reservation, outcome).await {
+        let reply = match self.settle_session(&session_id, reservation, ending).await {
             Ok(action) => received(action),
             Err(failure) => self.refuse(&failure),
         };
@@ -211,43 +255,87 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         Ok((reply, false))
     }
 
-    /// Reads what the session finally held (Stripe's copy, with every line item) and settles each
-    /// tracked SKU's hold against it.
+    /// Reads what the session is now (Stripe's copy, with every line item) and settles each
+    /// tracked SKU's hold by it.
     async fn settle_session(
         &self,
         session_id: &CheckoutSessionId,
         reservation: &str,
-        outcome: Outcome,
+        ending: Ending,
     ) -> Result<&'static str, Failure> {
         let session = self
             .stripe
             .retrieve_session(session_id)
             .await
             .map_err(Failure::Retrieve)?;
-        let bought = session.units_by_sku(&self.catalog);
+        let verdict = match ending {
+            Ending::Expired | Ending::AsyncPaymentFailed => Verdict::Released,
+            // The event says the money arrived, whatever an earlier read of the session said.
+            Ending::AsyncPaymentSucceeded => Verdict::Sold(session.units_by_sku(&self.catalog)),
+            Ending::Completed if session.payment_status.is_settled() => {
+                Verdict::Sold(session.units_by_sku(&self.catalog))
+            }
+            Ending::Completed => Verdict::AwaitingPayment,
+        };
         // Every tracked SKU, not only the cart's: a hold can outlive its line item (an update
         // that removed it was applied after its answer was lost).
         let held = self
             .inventory
             .holds(reservation, self.catalog.stock_skus())
             .await?;
-        let settlements: Vec<Settlement> = held
+        self.apply_verdict(reservation, session_id.as_str(), held, &verdict)
+            .await?;
+        Ok(verdict.action())
+    }
+
+    /// Settles or parks `held` (the reservation's live holds) as `verdict` says. Holds recorded
+    /// for another session are not this session's to settle: a reservation has one session.
+    pub(crate) async fn apply_verdict(
+        &self,
+        reservation: &str,
+        session: &str,
+        held: BTreeMap<cart_validation::Sku, Held>,
+        verdict: &Verdict,
+    ) -> Result<(), crate::inventory::InventoryError> {
+        let (ours, theirs): (Vec<_>, Vec<_>) = held
             .into_iter()
-            .map(|(sku, held)| Settlement {
-                sold: match outcome {
-                    Outcome::Sold => bought.get(&sku).copied().unwrap_or(0),
-                    Outcome::Released => 0,
-                },
-                sku,
-                held: held.quantity,
-                shard: held.shard,
-            })
-            .collect();
-        self.inventory.settle(reservation, &settlements).await?;
-        Ok(match outcome {
-            Outcome::Sold => "sold",
-            Outcome::Released => "released",
-        })
+            .partition(|(_, h)| h.session.as_deref().is_none_or(|s| s == session));
+        if !theirs.is_empty() {
+            tracing::warn!(
+                reservation,
+                session,
+                other = ?theirs.first().and_then(|(_, h)| h.session.clone()),
+                "holds recorded for another session left alone"
+            );
+        }
+        match verdict {
+            Verdict::Open => Ok(()),
+            Verdict::AwaitingPayment => {
+                let waiting: Vec<_> = ours
+                    .into_iter()
+                    .filter(|(_, h)| !h.awaiting_payment)
+                    .collect();
+                let recheck = now_ms() / 1000 + PAYMENT_RECHECK_S;
+                self.inventory
+                    .await_payment(reservation, &waiting, recheck)
+                    .await
+            }
+            Verdict::Sold(_) | Verdict::Released => {
+                let settlements: Vec<Settlement> = ours
+                    .into_iter()
+                    .map(|(sku, held)| Settlement {
+                        sold: match verdict {
+                            Verdict::Sold(bought) => bought.get(&sku).copied().unwrap_or(0),
+                            _ => 0,
+                        },
+                        sku,
+                        held: held.quantity,
+                        shard: held.shard,
+                    })
+                    .collect();
+                self.inventory.settle(reservation, &settlements).await
+            }
+        }
     }
 }
 

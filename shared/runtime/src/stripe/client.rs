@@ -67,6 +67,8 @@ struct CreateForm<'a> {
     metadata: std::collections::BTreeMap<&'static str, &'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     permissions: Option<CreatePermissions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
     expand: [&'static str; 1],
 }
 
@@ -477,6 +479,7 @@ impl StripeGateway for HttpStripe {
             permissions: self.api_version.is_preview().then_some(CreatePermissions {
                 update_line_items: "server_only",
             }),
+            expires_at: new.expires_at,
             expand: [SESSION_ITEMS_WITH_TAXES],
         };
         let req = RequestBuilder::new(StripeMethod::Post, "/checkout/sessions").form(&form);
@@ -692,6 +695,7 @@ mod tests {
                 permissions: version.is_preview().then_some(CreatePermissions {
                     update_line_items: "server_only",
                 }),
+                expires_at: Some(1_800_000_000),
                 expand: ["line_items"],
             };
             RequestBuilder::new(StripeMethod::Post, "/checkout/sessions")
@@ -709,6 +713,7 @@ mod tests {
         );
         assert!(preview.contains("line_items[0][price]=price_m&line_items[0][quantity]=1"));
         assert!(preview.contains("metadata[cart_reservation]=rsv_1"));
+        assert!(preview.contains("expires_at=1800000000"), "{preview}");
         let ga = form(false);
         assert!(
             ga.contains("ui_mode=elements") && !ga.contains("permissions"),

@@ -89,6 +89,8 @@ pub struct NewSession<'a> {
     pub line_items: &'a [(cart_validation::PriceId, u64)],
     pub reservation: &'a str,
     pub return_url: &'a str,
+    /// Unix seconds; `None` keeps Stripe's default (24 h after creation).
+    pub expires_at: Option<i64>,
 }
 
 /// A created session: what the browser needs to mount Elements, and the snapshot.
