@@ -254,3 +254,70 @@ async fn a_lease_kept_at_finish_stays_busy_until_its_new_end_while_the_key_is_fr
         Admission::Proceed(_)
     ));
 }
+
+#[tokio::test]
+async fn a_waiting_twin_never_gets_the_answer_of_another_body_that_took_the_key_meanwhile() {
+    let store = std::sync::Arc::new(MemoryGuardStore::default());
+    let first = claim(Some("k1"), "h");
+    admit(&*store, first.clone(), quick()).await.unwrap();
+    let takeover = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            // The first fails, and a request with another body claims the key and completes.
+            store
+                .finish(&first, RecordEnd::Forget, LeaseEnd::Release)
+                .await
+                .unwrap();
+            let other = claim(Some("k1"), "other-body");
+            store.try_claim(&other, now_ms()).await.unwrap();
+            store
+                .finish(
+                    &other,
+                    RecordEnd::Store(&done("{\"other\":true}")),
+                    LeaseEnd::Release,
+                )
+                .await
+                .unwrap();
+        })
+    };
+    let settings = GuardSettings {
+        in_progress_wait: Duration::from_millis(2_000),
+        ..quick()
+    };
+
+    let waiter = admit(&*store, claim(Some("k1"), "h"), settings)
+        .await
+        .unwrap();
+
+    takeover.await.unwrap();
+    assert_eq!(waiter, Admission::KeyReused);
+}
+
+#[tokio::test]
+async fn a_failed_record_hands_its_stripe_key_generation_to_the_retry_and_binds_its_body() {
+    let store = MemoryGuardStore::default();
+    let first = claim(Some("k1"), "h");
+    admit(&store, first.clone(), quick()).await.unwrap();
+    store
+        .finish(
+            &first,
+            RecordEnd::Failed { next_generation: 3 },
+            LeaseEnd::Release,
+        )
+        .await
+        .unwrap();
+
+    let reused = admit(&store, claim(Some("k1"), "another-body"), quick())
+        .await
+        .unwrap();
+    let Admission::Proceed(retry) = admit(&store, claim(Some("k1"), "h"), quick())
+        .await
+        .unwrap()
+    else {
+        panic!("the retry runs");
+    };
+
+    assert_eq!(reused, Admission::KeyReused);
+    assert_eq!(retry.stripe_generation(), 3);
+}

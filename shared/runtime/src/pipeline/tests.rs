@@ -1294,4 +1294,5 @@ async fn a_create_killed_at_any_step_converges_on_retry_with_one_set_of_holds() 
     }
 }
 
+mod lifecycle;
 mod saved_failures;
