@@ -1,20 +1,13 @@
 //! A new cart for a session that does not exist yet (create-session): the items a shopper asked
 //! for, checked against the catalog, with the mode Stripe needs and the stock to hold.
 
-use crate::catalog::{CartMode, Catalog, CatalogItem, Sku};
+use crate::catalog::{CartMode, Catalog, CatalogItem};
+use crate::commands::NewCartRequest;
 use crate::error::Rejection;
 use crate::ids::PriceId;
-use crate::planner::StockChange;
 use crate::session::SessionMode;
+use crate::terms::{Sku, StockChange};
 use std::collections::BTreeMap;
-
-/// Items of a requested cart, as parsed (not yet checked against the catalog).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewCartRequest {
-    pub items: Vec<(PriceId, u64)>,
-    /// `mode` if the client named one; it must agree with the prices.
-    pub mode: Option<SessionMode>,
-}
 
 /// A cart the catalog allows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! a bad file stops the function at start-up instead of failing a shopper's request.
 
 use crate::ids::PriceId;
-use crate::request::Interval;
+use crate::terms::{Interval, Sku};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -93,39 +93,6 @@ impl Default for QuantityBounds {
 impl QuantityBounds {
     pub fn contains(self, quantity: u64) -> bool {
         (self.min..=self.max).contains(&quantity)
-    }
-}
-
-/// A stock-keeping unit: letters, digits, `-` and `_`, at most 64.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let ok = (1..=64).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Sku {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Sku {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).ok_or_else(|| {
-            serde::de::Error::custom(format!("`{raw}` is not a SKU (1-64 of A-Z a-z 0-9 - _)"))
-        })
     }
 }
 

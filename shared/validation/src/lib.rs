@@ -8,30 +8,33 @@
 //! Flow: wire body --[`request`]--> [`Command`] ; snapshot + command + [`Catalog`] --[`plan`]-->
 //! [`CartPlan`] | [`Rejection`] ; every failure --[`ApiError`]--> HTTP status + `code` + safe message.
 
+// Modules import downwards only: ids, terms → session, catalog → commands → request, cart,
+// planner; error beside them all.
 mod cart;
 mod catalog;
+mod commands;
 mod error;
 mod ids;
 mod planner;
 pub mod request;
 mod session;
+mod terms;
 
-pub use cart::{plan_new_cart, NewCart, NewCartRequest};
+pub use cart::{plan_new_cart, NewCart};
 pub use catalog::{
     is_country_code, CartMode, Catalog, CatalogError, CatalogItem, Complimentary, Offer, Plan,
-    PlanPrice, Product, QuantityBounds, Shipping, ShippingTier, Sku, TaxRateRule,
-    MAX_SHIPPING_OPTIONS,
+    PlanPrice, Product, QuantityBounds, Shipping, ShippingTier, TaxRateRule, MAX_SHIPPING_OPTIONS,
 };
+pub use commands::{CartAction, Command, NewCartRequest};
 pub use error::{ApiError, ErrorCode, NotUpdatableReason, Rejection};
 pub use ids::{CheckoutSessionId, IdError, LineItemId, PriceId};
 pub use planner::{
-    paid_subtotal, plan, CartAction, CartPlan, Command, PlannedLineItem, ShippingOptionPlan,
-    StockChange, UpdatePolicy,
+    paid_subtotal, plan, CartPlan, PlannedLineItem, ShippingOptionPlan, UpdatePolicy,
 };
-pub use request::Interval;
 pub use session::{
     Address, LineItemSnapshot, PaymentStatus, PriceSnapshot, Recurring, RecurringInterval,
     SessionMode, SessionSnapshot, SessionStatus, SessionSummary, ShippingDetails,
     ShippingOptionSnapshot, SummaryLineItem, UiMode, UpdateLineItemsPermission,
     RESERVATION_METADATA_KEY,
 };
+pub use terms::{Interval, Sku, StockChange};

@@ -5,37 +5,15 @@
 //! plus fields updates it, `price` + `quantity` adds one, an omitted id removes it, and the array order
 //! is the new cart order. The planner therefore always emits one entry per item it wants to exist.
 
-use crate::catalog::{Catalog, Sku};
+use crate::catalog::Catalog;
+use crate::commands::CartAction;
 use crate::error::{NotUpdatableReason, Rejection};
-use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
-use crate::request::Interval;
+use crate::ids::{LineItemId, PriceId};
 use crate::session::{
     Address, SessionMode, SessionSnapshot, SessionStatus, ShippingDetails, UiMode,
     UpdateLineItemsPermission,
 };
-
-/// A customer interaction, already validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CartAction {
-    /// Move every plan price to its counterpart of this interval.
-    ChangeInterval(Interval),
-    /// Set one line item's quantity; 0 removes it.
-    SetQuantity {
-        line_item: LineItemId,
-        quantity: u64,
-    },
-    /// Add an allow-listed cross-sell offer.
-    AddOffer(PriceId),
-    /// Set where the order ships: the destination picks the shipping options and the tax rate.
-    SetShipping { name: String, address: Address },
-}
-
-/// What a handler was asked to do, to which session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command {
-    pub session_id: CheckoutSessionId,
-    pub action: CartAction,
-}
+use crate::terms::{Interval, Sku, StockChange};
 
 /// Which sessions this deployment may change; follows the configured Stripe API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,14 +67,6 @@ pub struct ShippingOptionPlan {
     /// Delivery estimate in business days.
     pub min_days: Option<u32>,
     pub max_days: Option<u32>,
-}
-
-/// A SKU's total quantity in the cart before and after the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StockChange {
-    pub sku: Sku,
-    pub from: u64,
-    pub to: u64,
 }
 
 impl CartPlan {

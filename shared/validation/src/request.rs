@@ -3,11 +3,11 @@
 //! Bodies are read through [`JsonBody`] rather than `#[derive(Deserialize)]` DTOs so every refusal names
 //! the exact field (`param`) and says what is wrong with it in words safe to show a shopper.
 
-use crate::cart::NewCartRequest;
+use crate::commands::{CartAction, Command, NewCartRequest};
 use crate::error::Rejection;
 use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
-use crate::planner::{CartAction, Command};
 use crate::session::{Address, SessionMode};
+use crate::terms::Interval;
 use serde_json::{Map, Value};
 
 /// Largest body a cart endpoint accepts (413 above it); API Gateway allows more, the cart never
@@ -57,37 +57,6 @@ pub fn is_json_content_type(value: &str) -> bool {
             None => parameter.is_empty(),
         }
     })
-}
-
-/// The billing interval a shopper can choose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Interval {
-    Monthly,
-    Yearly,
-}
-
-impl Interval {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "monthly" => Some(Self::Monthly),
-            "yearly" => Some(Self::Yearly),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Monthly => "monthly",
-            Self::Yearly => "yearly",
-        }
-    }
-
-    pub fn other(self) -> Self {
-        match self {
-            Self::Monthly => Self::Yearly,
-            Self::Yearly => Self::Monthly,
-        }
-    }
 }
 
 /// A request body known to be a JSON object, with typed field accessors.

@@ -1,8 +1,9 @@
 //! What the planner knows about a Checkout Session: only the fields the rules need, in
 //! API-version-neutral form (the I/O side maps both the preview and the GA dialects onto these).
 
-use crate::catalog::{Catalog, Sku};
+use crate::catalog::Catalog;
 use crate::ids::{CheckoutSessionId, LineItemId, PriceId};
+use crate::terms::Sku;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -1,9 +1,11 @@
 use super::*;
-use crate::catalog::{CartMode, Complimentary, Offer, Plan, Product, QuantityBounds, Sku};
+use crate::catalog::{CartMode, Complimentary, Offer, Plan, Product, QuantityBounds};
+use crate::ids::CheckoutSessionId;
 use crate::session::{
     LineItemSnapshot, PaymentStatus, PriceSnapshot, Recurring, RecurringInterval, SessionMode,
     SessionStatus, RESERVATION_METADATA_KEY,
 };
+use crate::terms::Sku;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
