@@ -11,6 +11,7 @@
 
 pub mod faults;
 pub mod hostile;
+pub mod lifecycle;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
