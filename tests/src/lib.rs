@@ -756,8 +756,8 @@ impl Functions {
                 .unwrap_or_default()
                 .lines()
                 .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .find(|line| line["fields"]["message"] == "ready")
-                .and_then(|line| line["fields"]["init_us"].as_u64());
+                .find(|line| line["message"] == "ready")
+                .and_then(|line| line["init_us"].as_u64());
             if let Some(init_us) = ready {
                 let spawn_to_ready = spawned.elapsed();
                 // Its first poll for an invocation follows at once; let it register.
@@ -808,7 +808,7 @@ impl Functions {
     pub fn responses_logged(&self) -> Vec<Value> {
         self.log_lines()
             .into_iter()
-            .filter(|l| l["fields"]["message"] == "responded")
+            .filter(|l| l["message"] == "responded")
             .collect()
     }
 

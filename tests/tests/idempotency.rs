@@ -37,9 +37,9 @@ fn a_repeated_key_replays_the_identical_response_with_one_stripe_update() -> Res
 
     // Round-trip budget: claim + finish in DynamoDB, retrieve + update at Stripe.
     let logged = stack.functions.responses_logged();
-    assert_eq!(logged[0]["fields"]["dynamo_round_trips"], 2, "{logged:?}");
+    assert_eq!(logged[0]["dynamo_round_trips"], 2, "{logged:?}");
     assert_eq!(
-        logged[1]["fields"]["dynamo_round_trips"], 1,
+        logged[1]["dynamo_round_trips"], 1,
         "a replay is one read-back"
     );
     let stripe_calls = stack
@@ -242,7 +242,7 @@ fn overlapping_across_instances(logged: &[Value]) -> bool {
         .iter()
         .filter_map(|l| {
             let end = timestamp_seconds(l["timestamp"].as_str()?)?;
-            let elapsed = l["fields"]["elapsed_us"].as_f64()? / 1e6;
+            let elapsed = l["elapsed_us"].as_f64()? / 1e6;
             Some((l["instance"].clone(), end - elapsed, end))
         })
         .collect();

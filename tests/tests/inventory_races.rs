@@ -136,7 +136,7 @@ fn two_hundred_concurrent_changes_over_twenty_four_sessions_never_oversell() -> 
         .functions
         .responses_logged()
         .iter()
-        .filter(|l| l["span"]["function"] == "update-quantity")
+        .filter(|l| l["function"] == "update-quantity")
         .map(|l| l["instance"].clone())
         .collect();
     assert!(

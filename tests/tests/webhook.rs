@@ -77,7 +77,7 @@ fn a_completed_session_sells_its_held_stock_once_even_when_delivered_twice() -> 
         .functions
         .responses_logged()
         .iter()
-        .filter(|l| l["fields"]["replayed"] == true)
+        .filter(|l| l["replayed"] == true)
         .count();
     assert!(
         replays >= 1,

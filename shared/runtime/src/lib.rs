@@ -44,44 +44,81 @@ async fn start(
 /// the endpoint's request parser.
 pub async fn serve(function: &'static str, parse: Parser) -> Result<(), lambda_http::Error> {
     let app = &start(function).await?;
-    run_http(move |request| app.handle(request, parse)).await
+    run_http(function, Kind::Cart, move |request| {
+        app.handle(request, parse)
+    })
+    .await
 }
 
 /// The stripe-webhook function's `main`: signed Stripe events settle inventory holds.
 pub async fn serve_webhook(function: &'static str) -> Result<(), lambda_http::Error> {
     let app = &start(function).await?;
-    run_http(move |request| app.handle_webhook(request)).await
+    run_http(function, Kind::Webhook, move |request| {
+        app.handle_webhook(request)
+    })
+    .await
+}
+
+/// Which answers an HTTP function counts (see [`telemetry::metrics::record_answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cart,
+    Webhook,
 }
 
 /// `lambda_http::run` with the event checked first: lambda_http panics on a body that is not the
 /// base64 its event says it is, and cannot read an event with a control character in a header.
 /// API Gateway and function URLs never send either, but anyone allowed to invoke the function
 /// can; such an event gets a 400 like any other unreadable request instead of a crash (with
-/// `panic = "abort"`, a cold start for the next request).
-async fn run_http<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+/// `panic = "abort"`, a cold start for the next request). Each invocation runs in its own span
+/// and ends with its metrics line.
+async fn run_http<F, Fut>(
+    function: &'static str,
+    kind: Kind,
+    handle: F,
+) -> Result<(), lambda_http::Error>
 where
     F: Fn(lambda_http::Request) -> Fut + Copy + Send,
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
     use lambda_http::tower::Service;
+    use tracing::Instrument as _;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<Box<serde_json::value::RawValue>>| async move {
             let lambda_http::LambdaEvent { payload, context } = event;
-            let request = match readable_event(payload.get()) {
-                Ok(request) => request,
-                Err(reason) => {
-                    tracing::info!(reason, "unreadable invocation event refused");
-                    return Ok(unreadable_event_response(reason));
+            let mut invocation = telemetry::Invocation::start(function, &context);
+            let answered = async {
+                let request = match readable_event(payload.get()) {
+                    Ok(request) => request,
+                    Err(reason) => {
+                        tracing::info!(reason, "unreadable invocation event refused");
+                        return Ok(unreadable_event_response(reason));
+                    }
+                };
+                let mut adapter =
+                    lambda_http::Adapter::from(lambda_http::service_fn(move |request| async move {
+                        Ok::<_, lambda_http::Error>(handle(request).await)
+                    }));
+                let response = adapter
+                    .call(lambda_http::LambdaEvent::new(request, context))
+                    .await?;
+                Ok::<_, lambda_http::Error>(serde_json::to_value(response)?)
+            }
+            .instrument(invocation.span().clone())
+            .await;
+            // A failed invocation is Lambda's error, not an answer: the metrics say so.
+            match &answered {
+                Ok(response) => telemetry::metrics::record_answer(
+                    invocation.metrics(),
+                    &telemetry::Answer::read(response),
+                    kind == Kind::Webhook,
+                ),
+                Err(_) => {
+                    invocation.metrics().count("InvocationErrors", 1);
                 }
-            };
-            let mut adapter =
-                lambda_http::Adapter::from(lambda_http::service_fn(move |request| async move {
-                    Ok::<_, lambda_http::Error>(handle(request).await)
-                }));
-            let response = adapter
-                .call(lambda_http::LambdaEvent::new(request, context))
-                .await?;
-            Ok::<_, lambda_http::Error>(serde_json::to_value(response)?)
+            }
+            invocation.finish();
+            answered
         },
     ))
     .await
@@ -125,7 +162,18 @@ pub async fn serve_sweeper(function: &'static str) -> Result<(), lambda_http::Er
     let app = &start(function).await?;
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<serde_json::Value>| async move {
-            Ok::<_, lambda_http::Error>(app.sweep(event.context.deadline).await)
+            use tracing::Instrument as _;
+            let mut invocation = telemetry::Invocation::start(function, &event.context);
+            let report = app
+                .sweep(event.context.deadline)
+                .instrument(invocation.span().clone())
+                .await;
+            match serde_json::to_value(report) {
+                Ok(report) => telemetry::metrics::record_sweep(invocation.metrics(), &report),
+                Err(error) => tracing::error!(%error, "the sweep report is not JSON"),
+            }
+            invocation.finish();
+            Ok::<_, lambda_http::Error>(report)
         },
     ))
     .await

@@ -1,17 +1,256 @@
-//! JSON logs for CloudWatch (one object per line), level from `RUST_LOG` (default `info`).
+//! What the people who run the functions see, without a Powertools port:
+//!
+//! - **Logs**: one JSON object per line on stdout with Powertools Logger's keys at the top level
+//!   (`level`, `message`, `timestamp`, `service`, `cold_start`, `function_name`,
+//!   `function_request_id`, `xray_trace_id`, …) and the fields of every open span ([`logs`]).
+//!   The level follows Lambda's advanced logging controls (`AWS_LAMBDA_LOG_LEVEL`, set from the
+//!   function's `LoggingConfig`) and `RUST_LOG` ([`directives`]).
+//! - **Metrics**: one CloudWatch Embedded Metric Format line per invocation ([`metrics`]), written
+//!   by [`Invocation::finish`] from the answer and from the Stripe and DynamoDB calls the
+//!   invocation made, which the layer times ([`layer`]).
+//! - **Tracing**: every invocation runs in an `invocation` span that carries the request id, the
+//!   X-Ray trace id (Lambda's `Tracing: Active` starts the trace) and `cold_start`.
 
-use tracing_subscriber::EnvFilter;
+mod layer;
+mod logs;
+pub mod metrics;
+
+pub use metrics::{Answer, Metrics};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tracing::level_filters::LevelFilter;
+use tracing::Subscriber;
+use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::layer::{Context, Filter, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{Layer as _, Registry};
+
+/// `service` of every line and metric when `POWERTOOLS_SERVICE_NAME` is not set.
+pub const SERVICE: &str = "stripe-checkout-cart";
+/// The metrics' namespace when `POWERTOOLS_METRICS_NAMESPACE` is not set.
+pub const NAMESPACE: &str = "StripeCheckoutCart";
+/// The span every invocation runs in.
+pub(crate) const INVOCATION_SPAN: &str = "invocation";
+/// Its target (a span of that name elsewhere is not an invocation).
+pub(crate) const TARGET: &str = "cart_runtime::telemetry";
+
+/// The first invocation of a process is its cold start.
+static COLD_START: AtomicBool = AtomicBool::new(true);
+
+/// The filter directives from Lambda's `AWS_LAMBDA_LOG_LEVEL` (TRACE, DEBUG, INFO, WARN, ERROR,
+/// FATAL) and `RUST_LOG`: Lambda's level is the default level (Lambda drops the lines below it
+/// anyway) and `RUST_LOG`'s per-target directives still apply; without Lambda's level, `RUST_LOG`
+/// alone, and `info` without either.
+pub fn directives(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
+    let level = lambda_level.and_then(|level| match level.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some("trace"),
+        "DEBUG" => Some("debug"),
+        "INFO" => Some("info"),
+        "WARN" => Some("warn"),
+        "ERROR" | "FATAL" => Some("error"),
+        _ => None,
+    });
+    let rust_log = rust_log.map(str::trim).filter(|r| !r.is_empty());
+    match (level, rust_log) {
+        (Some(level), Some(rust_log)) => rust_log
+            .split(',')
+            .map(str::trim)
+            // A bare level would compete with Lambda's; per-target directives stay.
+            .filter(|d| !d.is_empty() && d.parse::<LevelFilter>().is_err())
+            .chain(std::iter::once(level))
+            .collect::<Vec<_>>()
+            .join(","),
+        (Some(level), None) => level.to_owned(),
+        (None, Some(rust_log)) => rust_log.to_owned(),
+        (None, None) => "info".to_owned(),
+    }
+}
+
+/// Events by level ([`EnvFilter`]); spans and timed calls always (see [`layer::always_on`]), so
+/// a WARN line still carries the request's ids.
+#[derive(Debug)]
+struct Levels(EnvFilter);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for Levels {
+    fn enabled(&self, meta: &tracing::Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        layer::always_on(meta) || Filter::<S>::enabled(&self.0, meta, cx)
+    }
+
+    fn callsite_enabled(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if layer::always_on(meta) {
+            tracing::subscriber::Interest::always()
+        } else {
+            Filter::<S>::callsite_enabled(&self.0, meta)
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        // The SDK's per-operation spans are DEBUG.
+        self.0
+            .max_level_hint()
+            .map(|hint| hint.max(LevelFilter::DEBUG))
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::Id,
+        cx: Context<'_, S>,
+    ) {
+        Filter::<S>::on_new_span(&self.0, attrs, id, cx);
+    }
+
+    fn on_record(&self, id: &tracing::Id, values: &tracing::span::Record<'_>, cx: Context<'_, S>) {
+        Filter::<S>::on_record(&self.0, id, values, cx);
+    }
+
+    fn on_enter(&self, id: &tracing::Id, cx: Context<'_, S>) {
+        Filter::<S>::on_enter(&self.0, id, cx);
+    }
+
+    fn on_exit(&self, id: &tracing::Id, cx: Context<'_, S>) {
+        Filter::<S>::on_exit(&self.0, id, cx);
+    }
+
+    fn on_close(&self, id: tracing::Id, cx: Context<'_, S>) {
+        Filter::<S>::on_close(&self.0, id, cx);
+    }
+}
 
 /// Installs the global subscriber; call once at cold start.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let var = |name| std::env::var(name).ok();
+    let directives = directives(
+        var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
+        var("RUST_LOG").as_deref(),
+    );
+    let filter = Levels(EnvFilter::builder().parse_lossy(directives));
+    let layer = layer::TelemetryLayer::new(logs::Process::from_env()).with_filter(filter);
     // Ignore the error of a second init (tests start several apps in one process).
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(true)
-        .with_ansi(false)
-        .try_init();
+    let _ = tracing::subscriber::set_global_default(Registry::default().with(layer));
+}
+
+/// Runs `f` on the measurements of the invocation `span` belongs to (none without [`init`]).
+fn with_calls<T>(span: &tracing::Span, f: impl FnOnce(&mut layer::Calls) -> T) -> Option<T> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let span = registry.span(id)?;
+        let mut f = Some(f);
+        for ancestor in span.scope() {
+            if let Some(calls) = ancestor.extensions_mut().get_mut::<layer::Calls>() {
+                return f.take().map(|f| f(calls));
+            }
+        }
+        None
+    })
+    .flatten()
+}
+
+/// Adds `n` to the count `name` of the current invocation's metrics (for code deep inside a
+/// request that knows something the answer does not say).
+pub fn count(name: &'static str, n: u64) {
+    with_calls(&tracing::Span::current(), |calls| {
+        match calls.counts.iter_mut().find(|(c, _)| *c == name) {
+            Some(slot) => slot.1 += n,
+            None => calls.counts.push((name, n)),
+        }
+    });
+}
+
+/// One invocation: its span, its clock and whether it is the process's first.
+#[derive(Debug)]
+pub struct Invocation {
+    span: tracing::Span,
+    started: Instant,
+    metrics: Metrics,
+}
+
+impl Invocation {
+    /// Opens the invocation's span with the ids of its Lambda context.
+    pub fn start(function: &'static str, context: &lambda_http::Context) -> Self {
+        let cold_start = COLD_START.swap(false, Ordering::Relaxed);
+        let trace = context.xray_trace_id.as_deref().map(logs::trace_root);
+        let span = tracing::info_span!(
+            target: TARGET,
+            INVOCATION_SPAN,
+            function_request_id = context.request_id.as_str(),
+            xray_trace_id = trace,
+            function_arn = context.invoked_function_arn.as_str(),
+            cold_start,
+            session_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let mut metrics = Metrics::new(function);
+        metrics.flag("ColdStart", cold_start);
+        metrics.property("function_request_id", context.request_id.as_str());
+        if let Some(trace) = trace {
+            metrics.property("xray_trace_id", trace);
+        }
+        Self {
+            span,
+            started: Instant::now(),
+            metrics,
+        }
+    }
+
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The metrics this invocation will publish (for its answer).
+    pub fn metrics(&mut self) -> &mut Metrics {
+        &mut self.metrics
+    }
+
+    /// Publishes the invocation's metrics: one EMF line on stdout.
+    pub fn finish(mut self) {
+        let elapsed = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let calls = with_calls(&self.span, std::mem::take).unwrap_or_default();
+        let metrics = &mut self.metrics;
+        metrics
+            .millis("Latency", elapsed)
+            .count("StripeCalls", calls.stripe_calls)
+            .count("StripeAttempts", calls.stripe_attempts)
+            .millis("StripeLatency", calls.stripe_us)
+            .count("DynamoRoundTrips", calls.dynamo_calls)
+            .millis("DynamoLatency", calls.dynamo_us);
+        for (name, n) in calls.counts {
+            metrics.count(name, n);
+        }
+        for (name, value) in calls.properties.0 {
+            metrics.property(name, value);
+        }
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        let namespace = var("POWERTOOLS_METRICS_NAMESPACE").unwrap_or_else(|| NAMESPACE.into());
+        let service = var("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| SERVICE.into());
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut line = metrics.to_emf(&namespace, &service, now_ms).to_string();
+        line.push('\n');
+        layer::write_stdout(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambdas_level_is_the_default_and_rust_logs_targets_stay() {
+        assert_eq!(directives(None, None), "info");
+        assert_eq!(directives(None, Some("debug")), "debug");
+        assert_eq!(directives(Some("WARN"), None), "warn");
+        assert_eq!(directives(Some("FATAL"), Some("info")), "error");
+        assert_eq!(
+            directives(Some("DEBUG"), Some("info,cart_runtime::stripe=trace")),
+            "cart_runtime::stripe=trace,debug"
+        );
+        // An unknown Lambda level leaves RUST_LOG in charge.
+        assert_eq!(directives(Some("LOUD"), Some("warn")), "warn");
+    }
 }

@@ -725,7 +725,7 @@ fn idempotency(requests: usize) -> Result {
             .iter()
             .zip(&kinds)
             .filter(|(_, k)| **k == kind)
-            .map(|(l, _)| &l["fields"])
+            .map(|(l, _)| l)
             .collect();
         let field = |name: &str| -> Vec<f64> {
             let mut v: Vec<f64> = rows.iter().filter_map(|f| f[name].as_f64()).collect();

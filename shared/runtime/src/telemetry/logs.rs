@@ -153,7 +153,7 @@ pub(crate) fn line(
         }
     }
     let mut out = Vec::with_capacity(512);
-    let mut put = |out: &mut Vec<u8>, key: &str, value: &Value| {
+    let put = |out: &mut Vec<u8>, key: &str, value: &Value| {
         out.push(if out.is_empty() { b'{' } else { b',' });
         // Writing a string or a JSON value to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, key);
@@ -265,7 +265,10 @@ mod tests {
             ("session_id", "cs_1".into()),
             ("outcome", "updated".into()),
         ]);
-        let event = Fields(vec![("message", "responded".into()), ("status", 200.into())]);
+        let event = Fields(vec![
+            ("message", "responded".into()),
+            ("status", 200.into()),
+        ]);
         // WHEN it is written
         let text = line(
             &process(),
