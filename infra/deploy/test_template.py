@@ -12,6 +12,7 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 
 import checks
+import observability
 
 TEMPLATE = checks.load_template()
 OPENAPI = checks.load_openapi()
@@ -329,6 +330,126 @@ NEGATIVE_CASES: list[tuple[str, Callable[[Docs], None], Callable[[Docs], list[st
 
 @pytest.mark.parametrize(("mutation", "rule"), [c[1:] for c in NEGATIVE_CASES], ids=[c[0] for c in NEGATIVE_CASES])
 def test_each_rule_fails_on_a_broken_copy(mutation, rule):
+    docs = copy.deepcopy({"t": TEMPLATE, "o": OPENAPI, "c": CRATES, "s": SAMCONFIG})
+    assert rule(docs) == [], "the unmutated copy passes"
+    mutation(docs)
+    assert rule(docs) != [], "the broken copy must fail"
+
+
+# --- observability: tracing, JSON logs, alarms, the dashboard, the schedule's dead letters ---------
+
+EMITTED = observability.emitted_metrics()
+
+
+def test_tracing_is_active_and_logs_are_json_at_a_level_that_keeps_the_metrics_lines():
+    assert observability.check_tracing_and_logging(TEMPLATE) == []
+
+
+def test_the_alarms_watch_5xx_rate_throttles_stripe_sweeper_errors_and_backlog_signatures_and_dead_letters():
+    assert observability.check_alarms(TEMPLATE, EMITTED) == []
+
+
+def test_one_dashboard_shows_the_metrics_the_functions_write_and_every_alarm():
+    assert observability.check_dashboard(TEMPLATE, EMITTED) == []
+
+
+def test_the_schedule_retries_then_parks_runs_in_a_queue_only_its_rule_may_write():
+    assert observability.check_schedule_dead_letters(TEMPLATE) == []
+
+
+def test_the_metric_names_are_read_from_the_telemetry_sources():
+    assert {"Requests", "ServerErrors", "SweepErrors", "Backlog", "InvalidSignature"} <= EMITTED
+
+
+def test_after_sams_transform_the_sweeper_may_send_to_its_dead_letter_queue_only(monkeypatch):
+    # SAM writes the roles: the OnFailure destination's grant and X-Ray's write-only policy.
+    from samtranslator.translator.transform import transform
+
+    class Policies:
+        def load(self) -> dict[str, str]:
+            return {
+                name: f"arn:aws:iam::aws:policy/{path}{name}"
+                for name, path in [("AWSLambdaBasicExecutionRole", "service-role/"), ("AWSXrayWriteOnlyAccess", "")]
+            }
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = copy.deepcopy(TEMPLATE)
+    for name in checks.functions(template):
+        template["Resources"][name]["Properties"]["CodeUri"] = "s3://bucket/key"  # S3 code, as packaged
+    resources = transform(template, {"AllowedOrigins": "https://shop.example"}, Policies())["Resources"]
+    role = resources["ReleaseHoldsFunctionRole"]["Properties"]
+    inline = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    assert inline == [
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": ["SweepDeadLetterQueue", "Arn"]}}
+    ]
+    assert "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess" in role["ManagedPolicyArns"]
+    target = resources["ReleaseHoldsFunctionSweep"]["Properties"]["Targets"][0]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["SweepDeadLetterQueue", "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    for name, fn in checks.functions(TEMPLATE).items():
+        assert resources[name]["Properties"]["TracingConfig"] == {"Mode": "Active"}, name
+
+
+def tracing_rule(d: Docs) -> list[str]:
+    return observability.check_tracing_and_logging(d["t"])
+
+
+def alarms_rule(d: Docs) -> list[str]:
+    return observability.check_alarms(d["t"], EMITTED)
+
+
+def dashboard_rule(d: Docs) -> list[str]:
+    return observability.check_dashboard(d["t"], EMITTED)
+
+
+def dead_letters_rule(d: Docs) -> list[str]:
+    return observability.check_schedule_dead_letters(d["t"])
+
+
+RATE = "t.Resources.ServerErrorRateAlarm.Properties"
+SCHEDULE = f"{SWEEPER}.Properties.Events.Sweep.Properties"
+DLQ_GRANT = "t.Resources.SweepDeadLetterQueuePolicy.Properties.PolicyDocument.Statement.0"
+BODY = "t.Resources.Dashboard.Properties.DashboardBody.Fn::Sub"
+
+
+def _edit_body(old: str, new: str) -> Callable[[Docs], None]:
+    def mutate(docs: Docs) -> None:
+        node, key = _node(docs, BODY)
+        node[key] = node[key].replace(old, new)
+
+    return mutate
+
+
+OBSERVABILITY_CASES: list[tuple[str, Callable[[Docs], None], Callable[[Docs], list[str]]]] = [
+    ("tracing off", _set("t.Globals.Function.Tracing", "PassThrough"), tracing_rule),
+    ("one function untraced", _set(f"{FN}.Properties.Tracing", "PassThrough"), tracing_rule),
+    ("text logs", _set("t.Globals.Function.LoggingConfig.LogFormat", "Text"), tracing_rule),
+    ("a level that drops the metrics", _append("t.Parameters.LogLevel.AllowedValues", "WARN"), tracing_rule),
+    ("no service name", _pop(f"{ENV}.POWERTOOLS_SERVICE_NAME"), tracing_rule),
+    ("no 5xx alarm", _pop("t.Resources.ServerErrorRateAlarm"), alarms_rule),
+    ("5xx count, not rate", _set(f"{RATE}.Metrics.0.Expression", "errors"), alarms_rule),
+    ("alarm on a metric nobody writes", _set(f"{RATE}.Metrics.1.MetricStat.Metric.MetricName", "Http5xx"), alarms_rule),
+    ("a function's throttles unwatched", _pop("t.Resources.ThrottlesAlarm.Properties.Metrics.7"), alarms_rule),
+    ("no backlog alarm", _pop("t.Resources.SweepBacklogAlarm"), alarms_rule),
+    ("alarm without actions", _pop("t.Resources.WebhookSignatureAlarm.Properties.AlarmActions"), alarms_rule),
+    ("no traffic alarms", _set("t.Resources.StripeUnavailableAlarm.Properties.TreatMissingData", "breaching"), alarms_rule),
+    ("no dashboard", _pop("t.Resources.Dashboard"), dashboard_rule),
+    ("dashboard body not JSON", _edit_body('"widgets": [', '"widgets": [[['), dashboard_rule),
+    ("dashboard without the sweeper's backlog", _edit_body('"Backlog"', '"Backlogs"'), dashboard_rule),
+    ("dashboard without an alarm", _edit_body('"${ThrottlesAlarm.Arn}", ', ""), dashboard_rule),
+    ("no retry policy", _pop(f"{SCHEDULE}.RetryPolicy"), dead_letters_rule),
+    ("no dead-letter queue", _pop(f"{SCHEDULE}.DeadLetterConfig"), dead_letters_rule),
+    ("dead letters to a foreign queue", _set(f"{SCHEDULE}.DeadLetterConfig.Arn", "arn:aws:sqs:us-east-1:1:q"), dead_letters_rule),
+    ("queue open to anyone", _set(f"{DLQ_GRANT}.Principal", "*"), dead_letters_rule),
+    ("queue open to every rule", _pop(f"{DLQ_GRANT}.Condition"), dead_letters_rule),
+    ("failed runs lost", _pop(f"{SWEEPER}.Properties.EventInvokeConfig"), dead_letters_rule),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "rule"), [c[1:] for c in OBSERVABILITY_CASES], ids=[c[0] for c in OBSERVABILITY_CASES]
+)
+def test_each_observability_rule_fails_on_a_broken_copy(mutation, rule):
     docs = copy.deepcopy({"t": TEMPLATE, "o": OPENAPI, "c": CRATES, "s": SAMCONFIG})
     assert rule(docs) == [], "the unmutated copy passes"
     mutation(docs)
