@@ -187,7 +187,7 @@ pub enum Rejection {
     CannotRemoveLastItem,
     #[error("the store does not ship to {country}")]
     DestinationNotSupported { country: String },
-    /// Beyond what Stripe accepts in one session (see `planner::check_stripe_limits`).
+    /// Beyond what Stripe accepts in one session (see `planner::limits::check_stripe_limits`).
     #[error("the cart would hold {count} {kind} line items; Stripe allows {limit}")]
     CartTooLarge {
         kind: &'static str,

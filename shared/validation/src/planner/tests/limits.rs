@@ -1,6 +1,7 @@
 //! Stripe's line item limits per session, refused by the planner before any stock is held.
 
 use super::*;
+use crate::planner::limits::{MAX_PAYMENT_LINE_ITEMS, MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND};
 
 fn filler(count: usize, first: usize) -> Vec<LineItemSnapshot> {
     (first..first + count)
