@@ -361,6 +361,7 @@ async fn the_dynamodb_store_spreads_falls_over_moves_whole_holds_settles_and_reb
             shard: 2,
             session: None,
             awaiting_payment: false,
+            expires_at_s: 0,
         })
     );
     assert_eq!(
@@ -379,6 +380,7 @@ async fn the_dynamodb_store_spreads_falls_over_moves_whole_holds_settles_and_reb
             shard: 0,
             session: None,
             awaiting_payment: false,
+            expires_at_s: 0,
         })
     );
 

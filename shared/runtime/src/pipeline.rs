@@ -499,7 +499,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             session_expires_at.unwrap_or(now_s + DEFAULT_SESSION_LIFETIME_S) + HOLD_MARGIN_S,
         )
         .unwrap_or_default();
-        move_holds_reconciled(
+        let reconciled = move_holds_reconciled(
             &self.inventory,
             reservation,
             &cart.stock,
@@ -508,6 +508,14 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Reconcile::Both,
         )
         .await?;
+        // A retry sends Stripe the expiry the first attempt sent (kept on its holds): the same
+        // Idempotency-Key with other parameters is refused.
+        let session_expires_at = match (session_expires_at, reconciled.found_expiry) {
+            (Some(_), Some(found)) => {
+                Some(i64::try_from(found).unwrap_or(i64::MAX) - HOLD_MARGIN_S)
+            }
+            (chosen, _) => chosen,
+        };
         let new = NewSession {
             mode: cart.mode,
             line_items: &cart.items,

@@ -629,6 +629,7 @@ impl InventoryStore for DynamoInventory {
                     shard: shard_of(&item),
                     session: item.get("session_id").and_then(|v| v.as_s().ok()).cloned(),
                     awaiting_payment: state.is_some_and(|s| s == AWAITING),
+                    expires_at_s: number(Some(&item), "expires_at"),
                 };
                 held.insert(sku, held_for);
             }

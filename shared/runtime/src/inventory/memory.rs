@@ -56,7 +56,7 @@ impl ShardedStore for MemoryInventory {
         &self,
         reservation: &str,
         moves: &[ShardMove],
-        _expires_at_s: u64,
+        expires_at_s: u64,
         session: Option<&str>,
     ) -> Result<(), InventoryError> {
         let conflicted = self
@@ -132,6 +132,7 @@ impl ShardedStore for MemoryInventory {
                     shard: m.to_shard,
                     session: session.map(str::to_owned).or(recorded),
                     awaiting_payment: false,
+                    expires_at_s,
                 },
             );
         }
@@ -182,7 +183,7 @@ impl InventoryStore for MemoryInventory {
         &self,
         reservation: &str,
         holds: &[(Sku, Held)],
-        _recheck_at_s: u64,
+        recheck_at_s: u64,
     ) -> Result<(), InventoryError> {
         let mut state = self.lock();
         for (sku, expected) in holds {
@@ -197,6 +198,7 @@ impl InventoryStore for MemoryInventory {
         for (sku, _) in holds {
             if let Some(hold) = state.holds.get_mut(&(reservation.to_owned(), sku.clone())) {
                 hold.awaiting_payment = true;
+                hold.expires_at_s = recheck_at_s;
             }
         }
         Ok(())

@@ -56,6 +56,8 @@ pub struct Held {
     pub shard: u16,
     pub session: Option<String>,
     pub awaiting_payment: bool,
+    /// Unix seconds after which the sweeper settles it.
+    pub expires_at_s: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -404,7 +406,7 @@ pub async fn move_holds_reconciled<I: InventoryStore>(
     expires_at_s: u64,
     session: Option<&str>,
     reconcile: Reconcile,
-) -> Result<(), InventoryError> {
+) -> Result<Reconciled, InventoryError> {
     match store
         .move_holds(
             reservation,
@@ -418,6 +420,10 @@ pub async fn move_holds_reconciled<I: InventoryStore>(
         Err(InventoryError::HoldMismatch { .. }) => {
             let skus: Vec<Sku> = changes.iter().map(|c| c.sku.clone()).collect();
             let held = store.holds(reservation, &skus).await?;
+            // A hold that exists keeps its expiry: a retried create must send Stripe the same
+            // session expiry it derived from it the first time.
+            let found_expiry = held.values().map(|h| h.expires_at_s).max();
+            let expires_at_s = found_expiry.unwrap_or(expires_at_s);
             let actual: Vec<StockChange> = changes
                 .iter()
                 .map(|change| StockChange {
@@ -429,20 +435,27 @@ pub async fn move_holds_reconciled<I: InventoryStore>(
                 .collect();
             let shards: BTreeMap<Sku, u16> =
                 held.iter().map(|(sku, h)| (sku.clone(), h.shard)).collect();
-            if actual.is_empty() {
-                return Ok(());
+            if !actual.is_empty() {
+                tracing::warn!(
+                    ?changes,
+                    ?actual,
+                    "holds differed from the cart; reconciled"
+                );
+                store
+                    .move_holds(reservation, &actual, &shards, expires_at_s, session)
+                    .await?;
             }
-            tracing::warn!(
-                ?changes,
-                ?actual,
-                "holds differed from the cart; reconciled"
-            );
-            store
-                .move_holds(reservation, &actual, &shards, expires_at_s, session)
-                .await
+            Ok(Reconciled { found_expiry })
         }
-        other => other,
+        other => other.map(|()| Reconciled { found_expiry: None }),
     }
+}
+
+/// What [`move_holds_reconciled`] found besides moving the holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The expiry of holds that already existed (the latest of them), when it had to look.
+    pub found_expiry: Option<u64>,
 }
 
 /// The reverse of `changes`, to undo a move after Stripe refused the cart it was made for.

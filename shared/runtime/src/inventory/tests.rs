@@ -257,6 +257,7 @@ async fn an_increase_its_shard_cannot_cover_moves_the_whole_hold_to_another_shar
             shard: 2,
             session: None,
             awaiting_payment: false,
+            expires_at_s: 0,
         })
     );
     let shards = assert_invariants(&store).await;
@@ -411,6 +412,7 @@ async fn with_one_shard_everything_lives_on_shard_zero() {
             shard: 0,
             session: None,
             awaiting_payment: false,
+            expires_at_s: 0,
         })
     );
     assert_eq!(store.shard_stock(&tee()).await.unwrap().len(), 1);

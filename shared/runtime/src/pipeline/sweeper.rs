@@ -238,6 +238,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                     shard: h.shard,
                     session: h.session.clone(),
                     awaiting_payment: h.awaiting_payment,
+                    expires_at_s: h.expires_at_s,
                 };
                 (h.sku.clone(), held)
             })

@@ -184,3 +184,35 @@ async fn a_hold_above_the_cart_is_not_lowered_before_stripe_answers() {
         "Stripe may hold a cart of 3 or of the earlier 4"
     );
 }
+
+#[tokio::test]
+async fn a_retried_create_sends_stripe_the_session_expiry_its_first_attempt_sent() {
+    let stripe = FakeStripe::default();
+    *stripe.update_error.lock().unwrap() = Some(no_answer());
+    let app = app_with_return_url(stripe);
+    let tee = Sku::parse("TEE").unwrap();
+    app.inventory.receive(&tee, 5).await.unwrap();
+    let lost = app
+        .handle(post_with_key(NEW_CART, "cart-late"), create)
+        .await;
+    assert_eq!(lost.status(), 502);
+    // A second later "now + lifetime" is another second.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    after_late_writes().await;
+
+    let retried = app
+        .handle(post_with_key(NEW_CART, "cart-late"), create)
+        .await;
+
+    assert_eq!(
+        retried.status(),
+        200,
+        "the same key with the same parameters"
+    );
+    let sent = app.stripe.create_params.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "one key: {sent:?}");
+    assert!(
+        sent.values().all(Option::is_some),
+        "a stock-holding cart has a lifetime"
+    );
+}
