@@ -1,0 +1,35 @@
+//! Shipping rates: their stored form and their JSON (sessions create them from
+//! `shipping_options[N][shipping_rate_data]`).
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingRate {
+    pub id: String,
+    pub active: bool,
+    pub created: i64,
+    pub display_name: String,
+    pub amount: i64,
+    pub currency: String,
+    pub delivery_estimate: Value,
+    pub metadata: BTreeMap<String, String>,
+    pub tax_behavior: String,
+}
+
+pub fn render_shipping_rate(rate: &ShippingRate) -> Value {
+    json!({
+        "id": rate.id,
+        "object": "shipping_rate",
+        "active": rate.active,
+        "created": rate.created,
+        "delivery_estimate": rate.delivery_estimate,
+        "display_name": rate.display_name,
+        "fixed_amount": { "amount": rate.amount, "currency": rate.currency },
+        "livemode": false,
+        "metadata": rate.metadata,
+        "tax_behavior": rate.tax_behavior,
+        "tax_code": null,
+        "type": "fixed_amount",
+    })
+}
