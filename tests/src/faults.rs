@@ -3,14 +3,19 @@
 //! webhooks are lost, with clients that retry on the same `Idempotency-Key` and function instances
 //! that race each other on DynamoDB (conditional writes and transactions under contention).
 //!
+//! Sessions end in every way Stripe ends them: paid, abandoned (expired), or completed unpaid (a
+//! delayed payment method) whose payment later succeeds or fails; some of every kind of event are
+//! lost, the delayed payments' outcomes included.
+//!
 //! It ends by checking what the product promises: every key converges to one answer that its
 //! replay repeats, no SKU is ever oversold, carts stay within their bounds, and once every session
 //! has ended (webhooks, then the release-holds sweeper for the webhooks that never came) nothing
-//! is held and what was sold is exactly what was bought.
+//! is held and what was sold is exactly what was paid for: paid completions and delayed payments
+//! that succeeded, never one that failed.
 
+use crate::lifecycle::{check_report, hold_pk, n, text};
 use crate::{
-    agent, in_parallel, line_item_ids, read, Job, Reply, Result, Rng, Stack, GA_VERSION, MUG_SKU,
-    TEE_SKU,
+    in_parallel, line_item_ids, Job, Reply, Result, Rng, Stack, GA_VERSION, MUG_SKU, TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -44,6 +49,12 @@ pub struct FaultReport {
     pub converged: usize,
     pub sessions: usize,
     pub webhooks_dropped: usize,
+    /// Sessions completed `unpaid`, and how their delayed payments ended.
+    pub unpaid_completions: usize,
+    pub payments_succeeded: usize,
+    pub payments_failed: usize,
+    /// Of the delayed payments' outcome events, how many were lost.
+    pub async_events_dropped: usize,
     pub swept_units: u64,
     pub sold: u64,
     pub bought: u64,
@@ -95,9 +106,20 @@ impl FaultReport {
             ),
         );
         row("webhooks dropped", self.webhooks_dropped.to_string());
+        row(
+            "completed unpaid: paid later / failed",
+            format!(
+                "{}: {} / {}",
+                self.unpaid_completions, self.payments_succeeded, self.payments_failed
+            ),
+        );
+        row(
+            "  their outcome events dropped",
+            self.async_events_dropped.to_string(),
+        );
         row("units settled by the sweeper", self.swept_units.to_string());
         row(
-            "units sold / bought",
+            "units sold / paid for",
             format!("{} / {}", self.sold, self.bought),
         );
         row("violations", self.violations.len().to_string());
@@ -362,46 +384,95 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
         }
     }
 
-    // 4. Every session ends; some webhooks are lost; the sweeper settles what they left.
+    // 4. Every session ends: a third paid, a third completed unpaid (a delayed payment method),
+    //    a third abandoned; some of their webhooks are lost.
     report.webhooks_dropped = (carts.len() / 4).max(1);
-    let response = agent()
-        .post(format!(
-            "{}/_emulator/webhook_endpoints/{webhook_endpoint}/drop",
-            stack.stripe.base
-        ))
-        .send_json(json!({ "count": report.webhooks_dropped }))
-        .map_err(Into::into)
-        .and_then(read);
-    step("dropping webhooks", response)?;
-    for (n, (cart, session)) in carts.iter().zip(&sessions).enumerate() {
-        if n % 2 == 0 {
-            report.bought += units_in_cart(session, &c.tee) + units_in_cart(session, &c.mug);
-            step(
-                "completing a session",
-                stack.stripe.complete_session(&cart.id),
-            )?;
-        } else {
-            step(
+    step(
+        "dropping webhooks",
+        stack
+            .stripe
+            .drop_events(&webhook_endpoint, report.webhooks_dropped),
+    )?;
+    let mut unpaid = Vec::new();
+    for (i, (cart, session)) in carts.iter().zip(&sessions).enumerate() {
+        let units = units_in_cart(session, &c.tee) + units_in_cart(session, &c.mug);
+        match i % 3 {
+            0 => {
+                report.bought += units;
+                step(
+                    "completing a session",
+                    stack.stripe.complete_with(&cart.id, "paid"),
+                )?;
+            }
+            1 => {
+                step(
+                    "completing a session unpaid",
+                    stack.stripe.complete_with(&cart.id, "unpaid"),
+                )?;
+                unpaid.push((cart, units));
+            }
+            _ => step(
                 "expiring a session",
                 stack.stripe.expire_session(&cart.id, GA_VERSION),
-            )?;
+            )?,
         }
     }
+    report.unpaid_completions = unpaid.len();
+    if unpaid.is_empty() {
+        report
+            .violations
+            .push("no session completed unpaid: too few carts for the run".into());
+    }
+    let mut delivered = carts.len() - report.webhooks_dropped;
     step(
         "waiting for webhook deliveries",
-        wait_for_deliveries(&stack, carts.len() - report.webhooks_dropped),
+        wait_for_deliveries(&stack, delivered),
     )?;
-    // The holds the lost webhooks left behind reach their expiry.
-    for cart in &carts {
-        for sku in [TEE_SKU, MUG_SKU] {
-            // Settled holds are gone or empty; only live ones matter.
-            let _ = stack.dynamo.expire_hold(&cart.reservation, sku);
-        }
+
+    // 5. The delayed payments end, some paid and some failed; some of those events are lost.
+    if !unpaid.is_empty() {
+        report.async_events_dropped = (unpaid.len() / 3).max(1);
+        step(
+            "dropping async payment events",
+            stack
+                .stripe
+                .drop_events(&webhook_endpoint, report.async_events_dropped),
+        )?;
     }
+    for (k, (cart, units)) in unpaid.iter().enumerate() {
+        // The first succeeds and the second fails; the rest as the seed says.
+        let outcome = if k == 0 || (k > 1 && rng.chance(50)) {
+            report.payments_succeeded += 1;
+            report.bought += units;
+            "succeeded"
+        } else {
+            report.payments_failed += 1;
+            "failed"
+        };
+        step(
+            "ending a delayed payment",
+            stack.stripe.async_payment(&cart.id, outcome),
+        )?;
+    }
+    delivered += unpaid.len() - report.async_events_dropped;
+    step(
+        "waiting for async payment deliveries",
+        wait_for_deliveries(&stack, delivered),
+    )?;
+
+    // 6. The holds the lost events left behind reach their expiry (a pending payment's hold its
+    //    recheck), and the sweeper settles them by what Stripe says.
+    step("expiring the live holds", expire_live_holds(&stack, &carts))?;
     for _ in 0..(carts.len() / 100 + 2) {
         let swept = stack.functions.invoke("release-holds", &json!({}))?;
         report.swept_units += swept["units_released"].as_u64().unwrap_or(0)
             + swept["units_sold"].as_u64().unwrap_or(0);
+        if let Err(broken) = check_report(&swept, 1_000) {
+            report.violations.push(format!("sweeper: {broken}"));
+        }
+        if swept["errors"].as_u64() != Some(0) {
+            report.violations.push(format!("sweeper errors: {swept}"));
+        }
     }
     let mut sold_total = 0;
     for (sku, _, received, _) in stock {
@@ -421,7 +492,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     report.sold = sold_total;
     if report.sold != report.bought {
         report.violations.push(format!(
-            "sold {} units but completed carts bought {}",
+            "sold {} units but {} were paid for",
             report.sold, report.bought
         ));
     }
@@ -474,28 +545,31 @@ fn session_despite_faults(stack: &Stack, id: &str) -> Result<Value> {
 
 /// Waits until `expected` webhook deliveries were answered 200 (at most a minute).
 fn wait_for_deliveries(stack: &Stack, expected: usize) -> Result {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, body) = read(
-            agent()
-                .get(format!(
-                    "{}/_emulator/webhook_deliveries",
-                    stack.stripe.base
-                ))
-                .call()?,
-        )?;
-        let delivered = body["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|d| d["status"] == 200)
-            .count();
-        if delivered >= expected {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("only {delivered} of {expected} webhooks delivered").into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    stack
+        .stripe
+        .wait_for_deliveries(expected, Duration::from_secs(60))
+        .map(drop)
+}
+
+/// Moves the expiry of every live hold of the run's reservations into the past, in one read and
+/// one write (settled holds stay as they are).
+fn expire_live_holds(stack: &Stack, carts: &[Cart]) -> Result {
+    let pks: Vec<String> = carts
+        .iter()
+        .flat_map(|cart| [TEE_SKU, MUG_SKU].map(|sku| hold_pk(&cart.reservation, sku)))
+        .collect();
+    let live: Vec<Value> = stack
+        .dynamo
+        .get_many(&pks)?
+        .into_iter()
+        .filter(|hold| matches!(text(hold, "state"), Some("HELD" | "AWAITING_PAYMENT")))
+        .map(|mut hold| {
+            hold["expires_at"] = n(1);
+            hold
+        })
+        .collect();
+    if live.is_empty() {
+        return Ok(());
     }
+    stack.dynamo.put_many(&live)
 }
