@@ -627,11 +627,11 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         }
         // Stock moves are ordered so the holds never fall below the cart Stripe has: more units
         // are held before Stripe sees the new cart, fewer only after it has accepted it.
-        let (increases, decreases): (Vec<StockChange>, Vec<StockChange>) =
+        let (increases, mut decreases): (Vec<StockChange>, Vec<StockChange>) =
             plan.stock.iter().cloned().partition(|c| c.to > c.from);
         let holds = self.holds_of(&session, &plan)?;
         if let Some((reservation, expires_at)) = holds {
-            move_holds_reconciled(
+            let reconciled = move_holds_reconciled(
                 &self.inventory,
                 reservation,
                 &increases,
@@ -640,6 +640,8 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 Reconcile::RaiseOnly,
             )
             .await?;
+            // Held beyond the new cart: given back with the decreases, once Stripe has it.
+            decreases.extend(reconciled.kept_above);
         }
         // One key for every attempt of this update (the transport retries with it).
         let key = self.stripe_idempotency_key(&session, &plan, keys);

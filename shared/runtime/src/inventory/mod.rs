@@ -424,15 +424,15 @@ pub async fn move_holds_reconciled<I: InventoryStore>(
             // session expiry it derived from it the first time.
             let found_expiry = held.values().map(|h| h.expires_at_s).max();
             let expires_at_s = found_expiry.unwrap_or(expires_at_s);
-            let actual: Vec<StockChange> = changes
+            let (actual, kept_above): (Vec<StockChange>, Vec<StockChange>) = changes
                 .iter()
                 .map(|change| StockChange {
                     sku: change.sku.clone(),
                     from: held.get(&change.sku).map_or(0, |h| h.quantity),
                     to: change.to,
                 })
-                .filter(|c| c.from < c.to || (c.from > c.to && reconcile == Reconcile::Both))
-                .collect();
+                .filter(|c| c.from != c.to)
+                .partition(|c| c.from < c.to || reconcile == Reconcile::Both);
             let shards: BTreeMap<Sku, u16> =
                 held.iter().map(|(sku, h)| (sku.clone(), h.shard)).collect();
             if !actual.is_empty() {
@@ -445,17 +445,23 @@ pub async fn move_holds_reconciled<I: InventoryStore>(
                     .move_holds(reservation, &actual, &shards, expires_at_s, session)
                     .await?;
             }
-            Ok(Reconciled { found_expiry })
+            Ok(Reconciled {
+                found_expiry,
+                kept_above,
+            })
         }
-        other => other.map(|()| Reconciled { found_expiry: None }),
+        other => other.map(|()| Reconciled::default()),
     }
 }
 
 /// What [`move_holds_reconciled`] found besides moving the holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reconciled {
     /// The expiry of holds that already existed (the latest of them), when it had to look.
     pub found_expiry: Option<u64>,
+    /// Holds found above their target that [`Reconcile::RaiseOnly`] left there: from what is
+    /// held to the target, to release once Stripe has accepted the cart.
+    pub kept_above: Vec<StockChange>,
 }
 
 /// The reverse of `changes`, to undo a move after Stripe refused the cart it was made for.

@@ -216,3 +216,14 @@ async fn a_retried_create_sends_stripe_the_session_expiry_its_first_attempt_sent
         "a stock-holding cart has a lifetime"
     );
 }
+
+#[tokio::test]
+async fn a_hold_above_the_cart_comes_down_to_it_once_stripe_accepted_the_cart() {
+    let app = app(FakeStripe::with(tee_session()));
+    let tee = tees_held(&app, 10, 4).await;
+
+    let (status, _) = call_quantity(&app, &set_tee(3)).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(tees_held_and_in_cart(&app, &tee).await, (3, 3));
+}
