@@ -91,12 +91,7 @@ async fn an_unpaid_completion_then_a_successful_payment() {
         .as_str()
         .is_some_and(|m| m.contains("already succeeded")));
     let listed = emulator
-        .v1(
-            "GET",
-            "/v1/events",
-            ENDIVE,
-            "type=checkout.session.async_payment_succeeded",
-        )
+        .events_of_type("checkout.session.async_payment_succeeded")
         .await;
     assert_eq!(listed["data"].as_array().map(Vec::len), Some(1));
     emulator.shutdown().await;
@@ -114,13 +109,7 @@ async fn a_failed_payment_stays_unpaid_and_its_event_can_be_lost() {
 
     // A lost webhook: the failure event is recorded but never sent.
     let endpoint_id = endpoint["id"].as_str().expect("id");
-    let (status, _) = emulator
-        .control(
-            "POST",
-            &format!("/_emulator/webhook_endpoints/{endpoint_id}/drop"),
-            json!({ "count": 1 }),
-        )
-        .await;
+    let (status, _) = emulator.drop_next(endpoint_id, 1).await;
     assert_eq!(status, 200);
     let (status, session) = emulator
         .pay(&id, "async_payment", json!({ "outcome": "failed" }))
@@ -130,12 +119,7 @@ async fn a_failed_payment_stays_unpaid_and_its_event_can_be_lost() {
     assert_eq!(session["payment_status"], "unpaid");
     hooks.none_within(Duration::from_millis(300)).await;
     let events = emulator
-        .v1(
-            "GET",
-            "/v1/events",
-            ENDIVE,
-            "type=checkout.session.async_payment_failed",
-        )
+        .events_of_type("checkout.session.async_payment_failed")
         .await;
     let event = &events["data"][0];
     assert_eq!(event["pending_webhooks"], 1, "dropped, so still pending");
@@ -143,13 +127,7 @@ async fn a_failed_payment_stays_unpaid_and_its_event_can_be_lost() {
 
     // Redelivery sends it after all.
     let event_id = event["id"].as_str().expect("id");
-    let (status, _) = emulator
-        .control(
-            "POST",
-            &format!("/_emulator/events/{event_id}/redeliver"),
-            Value::Null,
-        )
-        .await;
+    let (status, _) = emulator.redeliver(event_id, Value::Null).await;
     assert_eq!(status, 200);
     let (kind, object) = next_event(&mut hooks).await;
     assert_eq!(kind, "checkout.session.async_payment_failed");

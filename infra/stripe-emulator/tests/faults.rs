@@ -150,32 +150,23 @@ async fn a_slow_fault_answers_late_and_still_applies_the_write() {
     emulator
         .fault(json!({ "method": "POST", "path_prefix": path, "latency_ms": 400, "count": 1 }))
         .await;
-    // The client gives up long before the answer (a timeout: outcome unknown)...
-    let gave_up = tokio::time::timeout(
-        Duration::from_millis(100),
+    let update = || {
         emulator.v1_full(
             "POST",
             &path,
             ENDIVE,
             "metadata[late]=yes",
             &[("idempotency-key", "k-slow")],
-        ),
-    )
-    .await;
+        )
+    };
+    // The client gives up long before the answer (a timeout: outcome unknown)...
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), update()).await;
     assert!(gave_up.is_err(), "the fault holds the answer back");
     // ...yet Stripe carried the request out, and the key replays its success.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let after = emulator.v1("GET", &path, ENDIVE, "").await;
     assert_eq!(after["metadata"]["late"], "yes");
-    let (status, headers, replay) = emulator
-        .v1_full(
-            "POST",
-            &path,
-            ENDIVE,
-            "metadata[late]=yes",
-            &[("idempotency-key", "k-slow")],
-        )
-        .await;
+    let (status, headers, replay) = update().await;
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "idempotent-replayed"), Some("true"));
     assert_eq!(replay["metadata"]["late"], "yes");

@@ -183,13 +183,7 @@ async fn drop_loses_events_and_redeliver_duplicates_them() {
         .endpoint(json!({ "url": hooks.url("hook"), "secret": "whsec_dup" }))
         .await;
     let endpoint_id = endpoint["id"].as_str().expect("id");
-    let (status, dropping) = emulator
-        .control(
-            "POST",
-            &format!("/_emulator/webhook_endpoints/{endpoint_id}/drop"),
-            json!({ "count": 1 }),
-        )
-        .await;
+    let (status, dropping) = emulator.drop_next(endpoint_id, 1).await;
     assert_eq!(status, 200);
     assert_eq!(dropping["drop_next"], 1);
     let lost = emulator.session(ENDIVE, "").await;
@@ -205,14 +199,7 @@ async fn drop_loses_events_and_redeliver_duplicates_them() {
         "the first event was lost"
     );
     hooks.none_within(Duration::from_millis(300)).await;
-    let events = emulator
-        .v1(
-            "GET",
-            "/v1/events",
-            ENDIVE,
-            "type=checkout.session.completed",
-        )
-        .await;
+    let events = emulator.events_of_type("checkout.session.completed").await;
     let data = events["data"].as_array().expect("list");
     assert_eq!(data.len(), 2);
     assert_eq!(data[0]["data"]["object"]["id"], kept["id"], "newest first");
@@ -221,13 +208,7 @@ async fn drop_loses_events_and_redeliver_duplicates_them() {
 
     // Stripe sends duplicates: same id, same body, a fresh signature.
     let kept_event = first.json()["id"].as_str().expect("id").to_owned();
-    let (status, answer) = emulator
-        .control(
-            "POST",
-            &format!("/_emulator/events/{kept_event}/redeliver"),
-            Value::Null,
-        )
-        .await;
+    let (status, answer) = emulator.redeliver(&kept_event, Value::Null).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["endpoint_ids"], json!([endpoint_id]));
     let again = hooks.next().await;
@@ -236,11 +217,7 @@ async fn drop_loses_events_and_redeliver_duplicates_them() {
 
     // A lost event can be delivered late the same way.
     let (status, _) = emulator
-        .control(
-            "POST",
-            &format!("/_emulator/events/{lost_event}/redeliver"),
-            json!({ "endpoint_id": endpoint_id }),
-        )
+        .redeliver(&lost_event, json!({ "endpoint_id": endpoint_id }))
         .await;
     assert_eq!(status, 200);
     let late = hooks.next().await;
@@ -256,16 +233,10 @@ async fn drop_loses_events_and_redeliver_duplicates_them() {
         .count();
     assert_eq!(redelivered, 2);
 
-    let (status, _) = emulator
-        .control("POST", "/_emulator/events/evt_nope/redeliver", Value::Null)
-        .await;
+    let (status, _) = emulator.redeliver("evt_nope", Value::Null).await;
     assert_eq!(status, 404);
     let (status, _) = emulator
-        .control(
-            "POST",
-            &format!("/_emulator/events/{lost_event}/redeliver"),
-            json!({ "endpoint_id": "we_nope" }),
-        )
+        .redeliver(&lost_event, json!({ "endpoint_id": "we_nope" }))
         .await;
     assert_eq!(status, 404);
     emulator.shutdown().await;
@@ -385,16 +356,7 @@ async fn reset_delete_and_shutdown_stop_deliveries() {
     assert!(emulator.deliveries().await.is_empty());
     let events = emulator.v1("GET", "/v1/events", ENDIVE, "").await;
     assert_eq!(events["data"], json!([]));
-    let (status, _) = emulator
-        .control(
-            "DELETE",
-            &format!(
-                "/_emulator/webhook_endpoints/{}",
-                endpoint["id"].as_str().expect("id")
-            ),
-            Value::Null,
-        )
-        .await;
+    let (status, _) = emulator.delete_endpoint(&endpoint).await;
     assert_eq!(status, 404, "gone with the reset");
 
     // Deleting an endpoint stops its retries.
@@ -402,16 +364,7 @@ async fn reset_delete_and_shutdown_stop_deliveries() {
     let session = emulator.session(ENDIVE, "").await;
     emulator.complete(session["id"].as_str().expect("id")).await;
     hooks.next().await;
-    let (status, _) = emulator
-        .control(
-            "DELETE",
-            &format!(
-                "/_emulator/webhook_endpoints/{}",
-                endpoint["id"].as_str().expect("id")
-            ),
-            Value::Null,
-        )
-        .await;
+    let (status, _) = emulator.delete_endpoint(&endpoint).await;
     assert_eq!(status, 200);
     while tokio::time::timeout(Duration::from_millis(20), hooks.rx.recv())
         .await
@@ -461,13 +414,7 @@ async fn endpoint_registration_is_validated() {
         .control("GET", "/_emulator/webhook_endpoints", Value::Null)
         .await;
     assert_eq!(listed["data"][0]["id"], created["id"]);
-    let (status, _) = emulator
-        .control(
-            "POST",
-            "/_emulator/webhook_endpoints/we_nope/drop",
-            json!({ "count": 1 }),
-        )
-        .await;
+    let (status, _) = emulator.drop_next("we_nope", 1).await;
     assert_eq!(status, 404);
     emulator.shutdown().await;
 }

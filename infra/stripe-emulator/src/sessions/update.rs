@@ -211,12 +211,17 @@ mod tests {
             "&ui_mode=custom&permissions[update_line_items]=server_only",
         );
         let id = s["id"].as_str().expect("id").to_owned();
-        let items = f.store.sessions[&id]
+        let items = item_ids(f, &id);
+        (id, items)
+    }
+
+    /// The session's line item ids, in order.
+    fn item_ids(f: &Fixture, id: &str) -> Vec<String> {
+        f.store.sessions[id]
             .line_items
             .iter()
             .map(|i| i.id.clone())
-            .collect();
-        (id, items)
+            .collect()
     }
 
     fn do_update(
@@ -534,11 +539,7 @@ mod tests {
 
         // Keeping the item by id keeps its rates (and a new quantity re-taxes it).
         let id = s["id"].as_str().expect("id").to_owned();
-        let items: Vec<String> = f.store.sessions[&id]
-            .line_items
-            .iter()
-            .map(|i| i.id.clone())
-            .collect();
+        let items = item_ids(&f, &id);
         let body = format!(
             "line_items[0][id]={}&line_items[0][quantity]=2&line_items[1][id]={}&expand[]=line_items&expand[]=total_details.breakdown",
             items[0], items[1]
@@ -568,11 +569,7 @@ mod tests {
         );
         let s = new_session(&mut f, "2026-09-30.endive", "&ui_mode=elements");
         let id = s["id"].as_str().expect("id").to_owned();
-        let items: Vec<String> = f.store.sessions[&id]
-            .line_items
-            .iter()
-            .map(|i| i.id.clone())
-            .collect();
+        let items = item_ids(&f, &id);
         let body = format!(
             "line_items[0][id]={}&line_items[1][id]={}&line_items[1][tax_rates][]={vat}&expand[]=line_items.data.taxes",
             items[0], items[1]

@@ -273,6 +273,43 @@ impl Emulator {
         endpoint
     }
 
+    /// Makes the endpoint lose its next `count` events (recorded, never sent); Stripe's answer.
+    pub async fn drop_next(&self, endpoint_id: &str, count: u64) -> (u16, Value) {
+        self.control(
+            "POST",
+            &format!("/_emulator/webhook_endpoints/{endpoint_id}/drop"),
+            serde_json::json!({ "count": count }),
+        )
+        .await
+    }
+
+    /// Deletes the webhook endpoint; Stripe's answer.
+    pub async fn delete_endpoint(&self, endpoint: &Value) -> (u16, Value) {
+        let id = endpoint["id"].as_str().expect("id");
+        self.control(
+            "DELETE",
+            &format!("/_emulator/webhook_endpoints/{id}"),
+            Value::Null,
+        )
+        .await
+    }
+
+    /// Sends the event again (to every endpoint, or to `{"endpoint_id": …}`); Stripe's answer.
+    pub async fn redeliver(&self, event_id: &str, body: Value) -> (u16, Value) {
+        self.control(
+            "POST",
+            &format!("/_emulator/events/{event_id}/redeliver"),
+            body,
+        )
+        .await
+    }
+
+    /// `GET /v1/events?type=…` (newest first).
+    pub async fn events_of_type(&self, kind: &str) -> Value {
+        self.v1("GET", "/v1/events", ENDIVE, &format!("type={kind}"))
+            .await
+    }
+
     pub async fn deliveries(&self) -> Vec<Value> {
         let (_, body) = self
             .control("GET", "/_emulator/webhook_deliveries", Value::Null)
