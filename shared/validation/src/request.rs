@@ -81,14 +81,8 @@ impl JsonBody {
     pub fn string(&self, field: &str) -> Result<&str, Rejection> {
         match self.0.get(field) {
             Some(Value::String(s)) => Ok(s),
-            None | Some(Value::Null) => Err(Rejection::invalid_field(
-                field,
-                format!("`{field}` is required."),
-            )),
-            Some(other) => Err(Rejection::invalid_field(
-                field,
-                format!("`{field}` must be a string, not {}.", kind(other)),
-            )),
+            None | Some(Value::Null) => Err(missing(field)),
+            Some(other) => Err(wrong_type(field, "a string", other)),
         }
     }
 
@@ -109,18 +103,12 @@ impl JsonBody {
             )
         };
         match self.0.get(field) {
-            None | Some(Value::Null) => Err(Rejection::invalid_field(
-                field,
-                format!("`{field}` is required."),
-            )),
+            None | Some(Value::Null) => Err(missing(field)),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(v) if range.contains(&v) => Ok(v),
                 _ => Err(out_of_range()),
             },
-            Some(other) => Err(Rejection::invalid_field(
-                field,
-                format!("`{field}` must be a number, not {}.", kind(other)),
-            )),
+            Some(other) => Err(wrong_type(field, "a number", other)),
         }
     }
 
@@ -140,6 +128,19 @@ impl JsonBody {
             )
         })
     }
+}
+
+/// The refusal of a required field that is absent or null.
+fn missing(path: &str) -> Rejection {
+    Rejection::invalid_field(path, format!("`{path}` is required."))
+}
+
+/// The refusal of a field of another JSON type than `expected` ("a string", "an object", …).
+fn wrong_type(path: &str, expected: &str, got: &Value) -> Rejection {
+    Rejection::invalid_field(
+        path,
+        format!("`{path}` must be {expected}, not {}.", kind(got)),
+    )
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -183,15 +184,8 @@ pub fn create_session(body: &[u8]) -> Result<NewCartRequest, Rejection> {
                 format!("`items` must hold 1 to {MAX_CART_ITEMS} entries."),
             ))
         }
-        None | Some(Value::Null) => {
-            return Err(Rejection::invalid_field("items", "`items` is required."))
-        }
-        Some(other) => {
-            return Err(Rejection::invalid_field(
-                "items",
-                format!("`items` must be an array, not {}.", kind(other)),
-            ))
-        }
+        None | Some(Value::Null) => return Err(missing("items")),
+        Some(other) => return Err(wrong_type("items", "an array", other)),
     };
     let mut parsed = Vec::with_capacity(items.len());
     for (n, item) in items.iter().enumerate() {
@@ -283,14 +277,8 @@ fn object<'a>(
 ) -> Result<&'a Map<String, Value>, Rejection> {
     match map.get(field) {
         Some(Value::Object(inner)) => Ok(inner),
-        None | Some(Value::Null) => Err(Rejection::invalid_field(
-            path,
-            format!("`{path}` is required."),
-        )),
-        Some(other) => Err(Rejection::invalid_field(
-            path,
-            format!("`{path}` must be an object, not {}.", kind(other)),
-        )),
+        None | Some(Value::Null) => Err(missing(path)),
+        Some(other) => Err(wrong_type(path, "an object", other)),
     }
 }
 
@@ -315,16 +303,12 @@ fn text(map: &Map<String, Value>, field: &str, path: &str) -> Result<Option<Stri
             }
             Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
         }
-        Some(other) => Err(Rejection::invalid_field(
-            path,
-            format!("`{path}` must be a string, not {}.", kind(other)),
-        )),
+        Some(other) => Err(wrong_type(path, "a string", other)),
     }
 }
 
 fn required_text(map: &Map<String, Value>, field: &str, path: &str) -> Result<String, Rejection> {
-    text(map, field, path)?
-        .ok_or_else(|| Rejection::invalid_field(path, format!("`{path}` is required.")))
+    text(map, field, path)?.ok_or_else(|| missing(path))
 }
 
 /// `POST /update-shipping-details`
