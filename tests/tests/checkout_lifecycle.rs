@@ -112,8 +112,6 @@ fn an_unpaid_completion_then_a_successful_payment_sells_the_units() -> Result {
 /// on every run, first in the sweeper's oldest-first batch (tests/tests/sweeper_scale.rs shows
 /// where that ends with many of them).
 #[test]
-#[ignore = "product bug: the sweeper leaves a pending payment's hold due (expires_at not moved; \
-            apply_verdict skips holds already AWAITING_PAYMENT)"]
 fn a_pending_payment_is_rechecked_an_hour_later_not_on_every_run() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
     stack.dynamo.receive(TEE_SKU, 10)?;
@@ -249,8 +247,6 @@ fn a_session_lives_the_configured_lifetime_then_gives_its_stock_back() -> Result
 /// time and refuses `expires_at` below it ("must be at least 30 minutes from Checkout Session
 /// creation"; the emulator does the same).
 #[test]
-#[ignore = "product bug: CHECKOUT_SESSION_LIFETIME_MINUTES=30 sets expires_at = now + 1800 s \
-            exactly; a create that reaches Stripe a second later is refused (400 expires_at)"]
 fn the_shortest_lifetime_survives_a_second_of_latency() -> Result {
     let stack = Stack::start(GA_VERSION, &[("CHECKOUT_SESSION_LIFETIME_MINUTES", "30")])?;
     stack.dynamo.receive(TEE_SKU, 10)?;

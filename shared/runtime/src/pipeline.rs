@@ -100,6 +100,13 @@ enum Align {
     ReleaseOnly,
 }
 
+/// Stripe takes `expires_at` 30 min to 24 h after creation, checked by its clock when the
+/// request arrives: a minute of slack at each end keeps a configured 30 or 1440 valid then.
+fn session_lifetime_s(configured: std::time::Duration) -> i64 {
+    let configured = i64::try_from(configured.as_secs()).unwrap_or(i64::MAX);
+    configured.clamp(30 * 60 + 60, 24 * 3_600 - 60)
+}
+
 /// When a session's holds expire: an hour after the session (or a default lifetime from now).
 fn hold_expiry(session: &SessionSnapshot) -> u64 {
     let expires_at = session.expires_at.unwrap_or_else(|| {
@@ -492,9 +499,8 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         let now_s = i64::try_from(now_ms() / 1000).unwrap_or_default();
         // A cart that holds stock gets the configured lifetime: an abandoned one gives the stock
         // back then, not a day later.
-        let session_expires_at = (!cart.stock.is_empty()).then(|| {
-            now_s + i64::try_from(self.session_lifetime.as_secs()).unwrap_or(i64::MAX / 2)
-        });
+        let session_expires_at =
+            (!cart.stock.is_empty()).then(|| now_s + session_lifetime_s(self.session_lifetime));
         let expires_at = u64::try_from(
             session_expires_at.unwrap_or(now_s + DEFAULT_SESSION_LIFETIME_S) + HOLD_MARGIN_S,
         )

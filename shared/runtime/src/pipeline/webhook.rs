@@ -310,14 +310,12 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         }
         match verdict {
             Verdict::Open => Ok(()),
+            // Already waiting ones too: each look moves the next one an hour on, so pending
+            // payments do not come due on every sweep and crowd out the rest.
             Verdict::AwaitingPayment => {
-                let waiting: Vec<_> = ours
-                    .into_iter()
-                    .filter(|(_, h)| !h.awaiting_payment)
-                    .collect();
                 let recheck = now_ms() / 1000 + PAYMENT_RECHECK_S;
                 self.inventory
-                    .await_payment(reservation, &waiting, recheck)
+                    .await_payment(reservation, &ours, recheck)
                     .await
             }
             Verdict::Sold(_) | Verdict::Released => {
