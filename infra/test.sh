@@ -29,7 +29,7 @@ trap stop_sam_build EXIT
 
 # The arm64 fat-LTO release build takes ~10 min of CPU. It runs beside the other steps at idle
 # priority (SCHED_IDLE where chrt exists, else nice 19): it gets only the CPU they leave, which
-# the end-to-end tests leave a lot of while they wait on sockets, and it cannot slow them down.
+# the end-to-end tests leave a lot of while they wait on sockets, and it hardly slows them.
 start_sam_build() {
     local idle=(nice -n 19)
     if command -v chrt >/dev/null && chrt --idle 0 true 2>/dev/null; then
