@@ -9,6 +9,7 @@
 # STRIPE_API_VERSION (GA `2026-09-30.endive`; the seed's preview:
 # "2025-03-31.basil; checkout_server_update_beta=v1;").
 set -euo pipefail
+# shellcheck source=infra/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -34,6 +35,7 @@ log "starting the Stripe emulator on $STRIPE_URL"
 # Each service reads its stdin from a pipe this script holds open: when the script ends, however it
 # ends, the pipe closes and the service exits (--exit-on-stdin-eof).
 # It signs checkout.session.* events and delivers them to the stripe-webhook function.
+# shellcheck disable=SC2034 # the fd is held, never written
 exec {emulator_in}> >(exec "$ROOT/target/debug/stripe-emulator" --host 127.0.0.1 \
     --port "$STRIPE_EMULATOR_PORT" --exit-on-stdin-eof \
     --webhook-url "http://127.0.0.1:$LAMBDA_PORT/lambda-url/stripe-webhook/stripe-webhook" \
@@ -42,6 +44,7 @@ emulator_pid=$!
 wait_for_port "$STRIPE_EMULATOR_PORT" 30
 
 log "starting DynamoDB (moto) on http://127.0.0.1:$DYNAMODB_PORT"
+# shellcheck disable=SC2034 # the fd is held, never written
 exec {moto_in}> >(exec python3 infra/local/moto_server.py --port "$DYNAMODB_PORT" \
     --exit-on-stdin-eof >/dev/null 2>"$STACK/moto.log")
 moto_pid=$!

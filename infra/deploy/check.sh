@@ -6,6 +6,7 @@
 # missing, never into the user's Python. Usage: infra/deploy/check.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=infra/lib.sh
 source "$HERE/../lib.sh"
 
 # Exact pins: a different cfn-lint or SAM version can pass or fail the same template differently.

@@ -6,6 +6,7 @@
 # Runs with .venv's Python (PyYAML, jsonschema), which it creates when missing.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=infra/lib.sh
 source "$HERE/../lib.sh"
 
 url="${1:-}"
