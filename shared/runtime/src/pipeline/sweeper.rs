@@ -148,7 +148,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 .unwrap_or_default();
             let since = i64::try_from(oldest).unwrap_or_default()
                 - MAX_SESSION_LIFETIME_S
-                - super::HOLD_MARGIN_S;
+                - super::lifetime::HOLD_MARGIN_S;
             match self.sessions_named(&sessionless, since).await {
                 Ok(found) => found,
                 Err(error) => {

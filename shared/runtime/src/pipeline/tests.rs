@@ -1,6 +1,12 @@
 //! In-process handler tests: the real pipeline over a fake Stripe gateway.
 
+use super::admission::Accepted;
+use super::stripe_keys::{StripeKeys, FRESH_KEYS_PER_REQUEST};
 use super::*;
+use crate::guard::{now_ms, IdempotencyKey};
+use crate::inventory::{move_holds_reconciled, Reconcile};
+use crate::stripe::{NewSession, StripeError};
+use cart_validation::{plan, PlannedLineItem, SessionSnapshot, StockChange};
 
 fn change_interval(body: &[u8]) -> Result<Operation, Rejection> {
     cart_validation::request::change_interval(body).map(Operation::Change)

@@ -6,7 +6,9 @@
 //! same way. Each event is applied exactly once: its id is the idempotency key, and a hold leaves
 //! its live states only once.
 
-use super::{App, Failure};
+use super::admission::{accept_post_json, finish, proceed_or_answer};
+use super::failure::Failure;
+use super::App;
 use crate::guard::{admit, now_ms, Claim, GuardStore, LeaseEnd, Metered, RecordClaim};
 use crate::http::Reply;
 use crate::inventory::{Held, InventoryStore, Settlement};
@@ -178,7 +180,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         request: &Request,
         guard: &Metered<'_, G>,
     ) -> Result<(Reply, bool), Failure> {
-        super::accept_post_json(request, MAX_WEBHOOK_BODY_BYTES)?;
+        accept_post_json(request, MAX_WEBHOOK_BODY_BYTES)?;
         let secret = self
             .webhook_secret
             .as_ref()
@@ -242,7 +244,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 stripe_generation: 0,
             }),
         };
-        let claim = match super::proceed_or_answer(admit(guard, claim, self.settings).await?) {
+        let claim = match proceed_or_answer(admit(guard, claim, self.settings).await?) {
             Ok(claim) => claim,
             Err(answer) => return Ok(answer),
         };
@@ -251,7 +253,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Err(failure) => self.refuse(&failure),
         };
         // Settling only reads Stripe: nothing of its can still land later.
-        super::finish(guard, &claim, &reply, LeaseEnd::Release, None).await;
+        finish(guard, &claim, &reply, LeaseEnd::Release, None).await;
         Ok((reply, false))
     }
 
