@@ -121,17 +121,23 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for Levels {
     }
 }
 
-/// Installs the global subscriber; call once at cold start.
+/// Installs the global subscriber, writing to stdout; call once at cold start.
 pub fn init() {
+    // Ignore the error of a second init (tests start several apps in one process).
+    let _ = tracing::subscriber::set_global_default(subscriber(layer::write_stdout));
+}
+
+/// The subscriber [`init`] installs, writing each whole line (log or metrics) with `writer`:
+/// benchmarks and tests pass their own.
+pub fn subscriber(writer: fn(&[u8])) -> impl Subscriber + Send + Sync + 'static {
     let var = |name| std::env::var(name).ok();
     let directives = directives(
         var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
         var("RUST_LOG").as_deref(),
     );
     let filter = Levels(EnvFilter::builder().parse_lossy(directives));
-    let layer = layer::TelemetryLayer::new(logs::Process::from_env()).with_filter(filter);
-    // Ignore the error of a second init (tests start several apps in one process).
-    let _ = tracing::subscriber::set_global_default(Registry::default().with(layer));
+    let layer = layer::TelemetryLayer::new(logs::Process::from_env(), writer).with_filter(filter);
+    Registry::default().with(layer)
 }
 
 /// Runs `f` on the measurements of the invocation `span` belongs to (none without [`init`]).
@@ -232,13 +238,76 @@ impl Invocation {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let mut line = metrics.to_emf(&namespace, &service, now_ms).to_string();
         line.push('\n');
-        layer::write_stdout(line.as_bytes());
+        let writer = self
+            .span
+            .with_subscriber(|(_, dispatch)| {
+                dispatch
+                    .downcast_ref::<layer::TelemetryLayer>()
+                    .map(|layer| layer.writer)
+            })
+            .flatten()
+            .unwrap_or(layer::write_stdout);
+        writer(line.as_bytes());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    fn capture(line: &[u8]) {
+        let mut captured = CAPTURED.lock().unwrap();
+        captured.push(String::from_utf8_lossy(line).trim_end().to_owned());
+    }
+
+    #[test]
+    fn an_invocation_logs_its_ids_and_publishes_the_calls_it_made() {
+        // GIVEN an invocation with a trace id
+        let mut context = lambda_http::Context::default();
+        context.request_id = "req-1".into();
+        context.xray_trace_id = Some("Root=1-abc;Parent=def;Sampled=1".into());
+        tracing::subscriber::with_default(subscriber(capture), || {
+            let mut invocation = Invocation::start("update-quantity", &context);
+            // WHEN it calls Stripe (retried once) and DynamoDB, logs, and counts
+            invocation.span().in_scope(|| {
+                let request = tracing::info_span!("request", session_id = "cs_1");
+                let _request = request.enter();
+                let stripe = tracing::info_span!(
+                    target: "cart_runtime::stripe::client",
+                    "stripe",
+                    attempts = tracing::field::Empty
+                );
+                stripe.in_scope(|| tracing::warn!("Stripe call failed; retrying"));
+                stripe.record("attempts", 2);
+                drop(stripe);
+                drop(tracing::debug_span!(target: "aws_sdk_dynamodb::operation::get_item", "DynamoDB.GetItem"));
+                count("Extra", 2);
+            });
+            invocation.metrics().count("Requests", 1);
+            invocation.finish();
+        });
+        // THEN the warning carries the ids and the metrics line counts the calls
+        let captured = CAPTURED.lock().unwrap();
+        let lines: Vec<serde_json::Value> = captured
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let warning = lines.iter().find(|l| l["level"] == "WARN").unwrap();
+        assert_eq!(warning["function_request_id"], "req-1");
+        assert_eq!(warning["xray_trace_id"], "1-abc");
+        assert_eq!(warning["session_id"], "cs_1");
+        assert!(warning["cold_start"].is_boolean());
+        let emf = lines.iter().find(|l| l.get("_aws").is_some()).unwrap();
+        assert_eq!(emf["StripeCalls"], 1);
+        assert_eq!(emf["StripeAttempts"], 2);
+        assert_eq!(emf["DynamoRoundTrips"], 1);
+        assert_eq!(emf["Extra"], 2);
+        assert_eq!(emf["session_id"], "cs_1");
+        assert_eq!(emf["function_request_id"], "req-1");
+    }
 
     #[test]
     fn lambdas_level_is_the_default_and_rust_logs_targets_stay() {

@@ -69,11 +69,13 @@ pub(crate) fn always_on(meta: &tracing::Metadata<'_>) -> bool {
 #[derive(Debug)]
 pub(crate) struct TelemetryLayer {
     process: Process,
+    /// Where whole lines go (stdout in a function).
+    pub(crate) writer: fn(&[u8]),
 }
 
 impl TelemetryLayer {
-    pub(crate) fn new(process: Process) -> Self {
-        Self { process }
+    pub(crate) fn new(process: Process, writer: fn(&[u8])) -> Self {
+        Self { process, writer }
     }
 }
 
@@ -179,7 +181,7 @@ where
             SystemTime::now(),
         );
         line.push(b'\n');
-        write_stdout(&line);
+        (self.writer)(&line);
     }
 }
 
