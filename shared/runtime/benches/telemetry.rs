@@ -16,7 +16,7 @@ fn main() {
     divan::main();
 }
 
-fn request() {
+fn request(sdk_spans: bool) {
     let runtime = tracing::info_span!(
         target: "lambda_runtime::layers::trace",
         "Lambda runtime invoke",
@@ -37,7 +37,7 @@ fn request() {
         "session_id",
         "cs_test_a1Zp2Q7xTQ8rLkVn3sD4fG5hJ6kL7mN8bV9cX0zA1sD2fG3hJ4kL5",
     );
-    for _ in 0..2 {
+    for _ in 0..u8::from(sdk_spans) * 2 {
         drop(tracing::debug_span!(target: "aws_sdk_dynamodb::operation::get_item", "DynamoDB.GetItem").entered());
     }
     for attempts in [1, 2] {
@@ -54,7 +54,9 @@ fn request() {
             tracing::warn!(target: "cart_runtime::stripe::client", attempt = 1, cause = "HTTP 429: Request rate limit exceeded.", "Stripe call failed; retrying");
         }
     }
-    drop(tracing::debug_span!(target: "aws_sdk_dynamodb::operation::update_item", "DynamoDB.UpdateItem").entered());
+    if sdk_spans {
+        drop(tracing::debug_span!(target: "aws_sdk_dynamodb::operation::update_item", "DynamoDB.UpdateItem").entered());
+    }
     request.record("outcome", "updated");
     tracing::info!(
         target: "cart_runtime::pipeline",
@@ -78,11 +80,13 @@ fn fmt_json(bencher: Bencher) {
         .with_ansi(false)
         .with_writer(std::io::sink)
         .finish();
-    tracing::subscriber::with_default(subscriber, || bencher.bench_local(request));
+    tracing::subscriber::with_default(subscriber, || bencher.bench_local(|| request(true)));
 }
 
-#[divan::bench]
-fn telemetry(bencher: Bencher) {
+/// The telemetry subscriber, with or without the AWS SDK's per-operation spans (the DynamoDB
+/// calls it times).
+#[divan::bench(args = [true, false])]
+fn telemetry(bencher: Bencher, sdk_spans: bool) {
     let mut context = lambda_http::Context::default();
     context.request_id = "8476a536-e9f4-4ba3-9c2a-1e0f4b2c9d01".into();
     context.xray_trace_id =
@@ -94,7 +98,7 @@ fn telemetry(bencher: Bencher) {
         bencher.bench_local(|| {
             let mut invocation =
                 cart_runtime::telemetry::Invocation::start("update-quantity", &context);
-            invocation.span().in_scope(request);
+            invocation.span().in_scope(|| request(sdk_spans));
             cart_runtime::telemetry::metrics::record_answer(
                 invocation.metrics(),
                 &cart_runtime::telemetry::Answer {
