@@ -192,6 +192,7 @@ mod change;
 mod create;
 mod failure;
 mod lifetime;
+mod signature;
 mod stripe_keys;
 pub mod sweeper;
 pub mod webhook;

@@ -23,7 +23,7 @@ pub(super) enum Failure {
     #[error("{0} is not configured")]
     Unconfigured(&'static str),
     #[error("webhook signature: {0}")]
-    Signature(super::webhook::SignatureError),
+    Signature(super::signature::SignatureError),
     #[error(transparent)]
     Store(#[from] crate::guard::StoreError),
     #[error(transparent)]

@@ -1155,7 +1155,7 @@ fn signed_event(event: &str) -> Request {
     })
     .to_string();
     let t = i64::try_from(now_ms() / 1000).unwrap();
-    let signature = webhook::sign(payload.as_bytes(), "whsec_test", t);
+    let signature = signature::sign(payload.as_bytes(), "whsec_test", t);
     lambda_http::http::Request::builder()
         .method("POST")
         .header("Content-Type", "application/json")
