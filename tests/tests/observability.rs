@@ -403,3 +403,57 @@ fn every_request_logs_powertools_keys_and_every_invocation_one_valid_emf_documen
     assert!(documents.iter().all(|d| d["ColdStart"].is_number()));
     Ok(())
 }
+
+#[test]
+fn lambdas_log_level_filters_the_lines_but_keeps_the_ids_and_the_metrics() -> Result {
+    // GIVEN functions whose LoggingConfig says WARN (Lambda sets AWS_LAMBDA_LOG_LEVEL), with
+    // RUST_LOG still at info
+    let stack = Stack::start(GA_VERSION, &[("AWS_LAMBDA_LOG_LEVEL", "WARN")])?;
+    stack.dynamo.receive(TEE_SKU, 10)?;
+    let c = &stack.catalog;
+    let created = stack.create_cart(&[(&c.monthly, 1), (&c.tee, 1)], None)?;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.body["session"]["id"]
+        .as_str()
+        .ok_or("id")?
+        .to_owned();
+    let tee = line_item_ids(&stack.stripe.session(&id)?)
+        .get(1)
+        .cloned()
+        .ok_or("tee line")?;
+
+    // WHEN a request meets a Stripe rate limit (a WARN line)
+    stack.stripe.inject_fault(&json!({
+        "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "status": 429,
+        "count": 1
+    }))?;
+    assert_eq!(stack.update_quantity(&id, &tee, 2)?.status, 200);
+
+    // THEN only the warning is logged, with the request's ids, and every request still has its
+    // metrics line
+    let lines = stack.functions.log_lines();
+    let (documents, logs): (Vec<&Value>, Vec<&Value>) =
+        lines.iter().partition(|l| l.get("_aws").is_some());
+    assert!(
+        logs.iter()
+            .all(|l| l["level"] != "INFO" && l["level"] != "DEBUG"),
+        "{logs:#?}"
+    );
+    let warning = logs
+        .iter()
+        .find(|l| l["message"] == "Stripe call failed; retrying")
+        .ok_or("the warning was filtered out")?;
+    for key in POWERTOOLS_KEYS {
+        assert!(warning.get(key).is_some(), "no {key}: {warning}");
+    }
+    assert_eq!(warning["session_id"], id.as_str());
+    let requests = documents.iter().filter(|d| d["Requests"] == 1).count();
+    assert_eq!(
+        requests, 2,
+        "create-session and update-quantity: {documents:#?}"
+    );
+    for document in documents {
+        validate_emf(&document.to_string())?;
+    }
+    Ok(())
+}
