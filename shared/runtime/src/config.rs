@@ -3,6 +3,7 @@
 
 use crate::guard::GuardSettings;
 use crate::stripe::ApiVersion;
+use crate::stripe::{SetupError, StripeConfig};
 use cart_validation::{Catalog, CatalogError};
 use std::time::Duration;
 
@@ -25,6 +26,15 @@ pub enum ConfigError {
     },
 }
 
+impl From<SetupError> for ConfigError {
+    fn from(e: SetupError) -> Self {
+        Self::Invalid {
+            name: e.name,
+            reason: e.reason,
+        }
+    }
+}
+
 /// A secret value whose `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -38,30 +48,6 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
-    }
-}
-
-/// Where and how to reach Stripe.
-#[derive(Clone)]
-pub struct StripeConfig {
-    pub api_base: String,
-    pub secret_key: String,
-    pub api_version: ApiVersion,
-    /// Budget for one HTTP attempt, response body included.
-    pub attempt_timeout: Duration,
-    /// Attempts per call, first one included (retries only where Stripe says it is safe).
-    pub max_attempts: u32,
-}
-
-impl std::fmt::Debug for StripeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeConfig")
-            .field("api_base", &self.api_base)
-            .field("secret_key", &"<redacted>")
-            .field("api_version", &self.api_version)
-            .field("attempt_timeout", &self.attempt_timeout)
-            .field("max_attempts", &self.max_attempts)
-            .finish()
     }
 }
 

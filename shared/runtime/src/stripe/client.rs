@@ -7,8 +7,9 @@
 //! retries, and reads responses into version-neutral snapshots (see `wire`).
 
 use super::wire::{self, ErrorEnvelope};
-use super::{CreatedSession, NewSession, StripeError, StripeGateway, WriteState};
-use crate::config::{ConfigError, StripeConfig};
+use super::{
+    CreatedSession, NewSession, SetupError, StripeConfig, StripeError, StripeGateway, WriteState,
+};
 use crate::error_chain;
 use crate::stripe::ApiVersion;
 use bytes::Bytes;
@@ -85,10 +86,10 @@ struct CreatePermissions {
 
 impl HttpStripe {
     /// Builds the client once per cold start (TLS roots, connection pool).
-    pub fn new(config: &StripeConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: &StripeConfig) -> Result<Self, SetupError> {
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| ConfigError::Invalid {
+            .map_err(|e| SetupError {
                 name: "STRIPE_API_BASE",
                 reason: format!("TLS set-up failed: {e}"),
             })?
@@ -99,17 +100,16 @@ impl HttpStripe {
             .pool_idle_timeout(Duration::from_secs(60))
             .build(tls);
         let mut authorization = HeaderValue::try_from(format!("Bearer {}", config.secret_key))
-            .map_err(|_| ConfigError::Invalid {
+            .map_err(|_| SetupError {
                 name: "STRIPE_SECRET_KEY",
                 reason: "is not a valid HTTP header value".into(),
             })?;
         authorization.set_sensitive(true);
-        let version = HeaderValue::try_from(config.api_version.header()).map_err(|_| {
-            ConfigError::Invalid {
+        let version =
+            HeaderValue::try_from(config.api_version.header()).map_err(|_| SetupError {
                 name: "STRIPE_API_VERSION",
                 reason: "is not a valid HTTP header value".into(),
-            }
-        })?;
+            })?;
         Ok(Self {
             http,
             api_base: config.api_base.clone(),
