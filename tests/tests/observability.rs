@@ -457,3 +457,58 @@ fn lambdas_log_level_filters_the_lines_but_keeps_the_ids_and_the_metrics() -> Re
     }
     Ok(())
 }
+
+#[test]
+fn stripe_and_dynamodb_calls_reach_the_xray_daemon_as_subsegments_of_the_invocation() -> Result {
+    // GIVEN an X-Ray daemon (a UDP socket) where Lambda would run it
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    daemon.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let address = daemon.local_addr()?.to_string();
+    let stack = Stack::start(GA_VERSION, &[("AWS_XRAY_DAEMON_ADDRESS", &address)])?;
+    let c = &stack.catalog;
+
+    // WHEN a session is created (sampled traces: cargo-lambda sends Sampled=1)
+    let created = stack.create_cart(&[(&c.monthly, 1)], None)?;
+    assert_eq!(created.status, 200, "{}", created.body);
+
+    // THEN each call is a subsegment of that invocation's trace, under the function's segment
+    let mut subsegments = Vec::new();
+    let mut buffer = vec![0_u8; 65_536];
+    while let Ok(n) = daemon.recv(&mut buffer) {
+        let text = std::str::from_utf8(&buffer[..n])?;
+        let (header, body) = text.split_once('\n').ok_or("no header line")?;
+        assert_eq!(header, r#"{"format": "json", "version": 1}"#);
+        subsegments.push(serde_json::from_str::<Value>(body)?);
+    }
+    let trace = stack
+        .functions
+        .responses_logged()
+        .iter()
+        .find(|l| l["function_name"] == "create-session")
+        .and_then(|l| l["xray_trace_id"].as_str().map(str::to_owned))
+        .ok_or("no trace id logged")?;
+    let names: HashSet<&str> = subsegments
+        .iter()
+        .filter(|s| s["trace_id"] == trace.as_str())
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        HashSet::from(["Stripe", "DynamoDB"]),
+        "{subsegments:#?}"
+    );
+    for s in &subsegments {
+        assert_eq!(s["type"], "subsegment");
+        assert!(
+            s["parent_id"].as_str().is_some_and(|p| p.len() == 16),
+            "{s}"
+        );
+        assert!(s["id"].as_str().is_some_and(|p| p.len() == 16), "{s}");
+        let (start, end) = (s["start_time"].as_f64(), s["end_time"].as_f64());
+        assert!(
+            start.zip(end).is_some_and(|(a, b)| a > 1.6e9 && b >= a),
+            "{s}"
+        );
+    }
+    Ok(())
+}

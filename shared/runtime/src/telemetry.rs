@@ -9,11 +9,13 @@
 //!   by [`Invocation::finish`] from the answer and from the Stripe and DynamoDB calls the
 //!   invocation made, which the layer times ([`layer`]).
 //! - **Tracing**: every invocation runs in an `invocation` span that carries the request id, the
-//!   X-Ray trace id (Lambda's `Tracing: Active` starts the trace) and `cold_start`.
+//!   X-Ray trace id (Lambda's `Tracing: Active` starts the trace) and `cold_start`; its Stripe
+//!   and DynamoDB calls go to the X-Ray daemon as subsegments of the function's segment ([`xray`]).
 
 mod layer;
 mod logs;
 pub mod metrics;
+mod xray;
 
 pub use metrics::{Answer, Metrics};
 
@@ -136,7 +138,9 @@ pub fn subscriber(writer: fn(&[u8])) -> impl Subscriber + Send + Sync + 'static 
         var("RUST_LOG").as_deref(),
     );
     let filter = Levels(EnvFilter::builder().parse_lossy(directives));
-    let layer = layer::TelemetryLayer::new(logs::Process::from_env(), writer).with_filter(filter);
+    let layer =
+        layer::TelemetryLayer::new(logs::Process::from_env(), writer, xray::Daemon::from_env())
+            .with_filter(filter);
     Registry::default().with(layer)
 }
 
@@ -190,6 +194,13 @@ impl Invocation {
             session_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
+        if let Some(trace) = context
+            .xray_trace_id
+            .as_deref()
+            .and_then(xray::Trace::sampled)
+        {
+            with_calls(&span, |calls| calls.trace = Some(trace));
+        }
         let mut metrics = Metrics::new(function);
         metrics.flag("ColdStart", cold_start);
         metrics.property("function_request_id", context.request_id.as_str());

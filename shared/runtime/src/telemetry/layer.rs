@@ -3,6 +3,7 @@
 //! hands what it measured to the invocation's span, where [`super::Invocation::finish`] reads it.
 
 use super::logs::{self, Fields, Process};
+use super::xray::{self, Daemon, Trace};
 use super::INVOCATION_SPAN;
 use std::io::Write as _;
 use std::time::{Instant, SystemTime};
@@ -23,6 +24,8 @@ pub(crate) struct Calls {
     pub(crate) counts: Vec<(&'static str, u64)>,
     /// `session_id`, `outcome` and `code` as the request's spans recorded them.
     pub(crate) properties: Fields,
+    /// The sampled X-Ray trace the calls are subsegments of.
+    pub(crate) trace: Option<Trace>,
 }
 
 /// A remote call being timed (kept on its span).
@@ -30,6 +33,8 @@ pub(crate) struct Calls {
 struct Timer {
     remote: Remote,
     started: Instant,
+    /// For the X-Ray subsegment.
+    wall: SystemTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,11 +76,17 @@ pub(crate) struct TelemetryLayer {
     process: Process,
     /// Where whole lines go (stdout in a function).
     pub(crate) writer: fn(&[u8]),
+    /// The X-Ray daemon the calls are sent to as subsegments (in Lambda with active tracing).
+    xray: Option<Daemon>,
 }
 
 impl TelemetryLayer {
-    pub(crate) fn new(process: Process, writer: fn(&[u8])) -> Self {
-        Self { process, writer }
+    pub(crate) fn new(process: Process, writer: fn(&[u8]), xray: Option<Daemon>) -> Self {
+        Self {
+            process,
+            writer,
+            xray,
+        }
     }
 }
 
@@ -111,6 +122,7 @@ where
             extensions.insert(Timer {
                 remote,
                 started: Instant::now(),
+                wall: SystemTime::now(),
             });
         }
         drop(extensions);
@@ -137,24 +149,48 @@ where
             return;
         };
         let micros = u64::try_from(timer.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let remote = timer.remote;
-        let attempts = extensions
-            .get::<Fields>()
+        let (remote, wall) = (timer.remote, timer.wall);
+        let fields = extensions.get::<Fields>();
+        let attempts = fields
             .and_then(|f| f.get("attempts"))
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(1);
+        let operation = match remote {
+            Remote::Dynamo => span.name().trim_start_matches("DynamoDB.").to_owned(),
+            Remote::Stripe => fields
+                .and_then(|f| f.get("method"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("POST")
+                .to_ascii_uppercase(),
+        };
         drop(extensions);
-        with_invocation(&ctx, &id, |calls| match remote {
-            Remote::Stripe => {
-                calls.stripe_calls += 1;
-                calls.stripe_attempts += attempts;
-                calls.stripe_us += micros;
+        let mut trace = None;
+        with_invocation(&ctx, &id, |calls| {
+            match remote {
+                Remote::Stripe => {
+                    calls.stripe_calls += 1;
+                    calls.stripe_attempts += attempts;
+                    calls.stripe_us += micros;
+                }
+                Remote::Dynamo => {
+                    calls.dynamo_calls += 1;
+                    calls.dynamo_us += micros;
+                }
             }
-            Remote::Dynamo => {
-                calls.dynamo_calls += 1;
-                calls.dynamo_us += micros;
-            }
+            trace = calls.trace.clone();
         });
+        if let (Some(daemon), Some(trace)) = (&self.xray, trace) {
+            let call = xray::Call {
+                name: match remote {
+                    Remote::Stripe => "Stripe",
+                    Remote::Dynamo => "DynamoDB",
+                },
+                operation: &operation,
+                started: wall,
+                ended: SystemTime::now(),
+            };
+            daemon.send(&xray::subsegment(&trace, &call));
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
