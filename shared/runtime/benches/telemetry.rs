@@ -111,3 +111,19 @@ fn telemetry(bencher: Bencher, sdk_spans: bool) {
         })
     });
 }
+
+/// The telemetry subscriber sending the calls of a sampled trace to an X-Ray daemon (a local UDP
+/// socket nobody reads: the cost is the send).
+#[divan::bench]
+fn telemetry_with_xray_daemon(bencher: Bencher) {
+    let Ok(daemon) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+        return;
+    };
+    let Ok(address) = daemon.local_addr() else {
+        return;
+    };
+    std::env::set_var("AWS_XRAY_DAEMON_ADDRESS", address.to_string());
+    telemetry(bencher, true);
+    std::env::remove_var("AWS_XRAY_DAEMON_ADDRESS");
+    drop(daemon);
+}
