@@ -13,36 +13,15 @@ use super::App;
 use crate::guard::{admit, now_ms, Claim, GuardStore, LeaseEnd, Metered, RecordClaim};
 use crate::http::Reply;
 use crate::inventory::{Held, InventoryStore, Settlement};
-use crate::stripe::StripeGateway;
+use crate::stripe::{CheckoutEvent, StripeGateway};
 use cart_validation::request::MAX_WEBHOOK_BODY_BYTES;
 use cart_validation::CheckoutSessionId;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// 1 to 255 visible ASCII characters, like every Stripe id.
 fn is_event_id(id: &str) -> bool {
     (1..=255).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
-}
-
-#[derive(Debug, Deserialize)]
-struct Event {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    data: EventData,
-}
-
-#[derive(Debug, Deserialize)]
-struct EventData {
-    object: EventObject,
-}
-
-#[derive(Debug, Deserialize)]
-struct EventObject {
-    id: String,
-    #[serde(default)]
-    metadata: Option<BTreeMap<String, String>>,
 }
 
 /// The `checkout.session.*` events that end a session's holds (Stripe's fulfilment guide lists
@@ -143,7 +122,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             detail: format!("signed payload is not an event: {detail}"),
         };
         // The error's kind and place only: its text can quote the payload.
-        let event: Event = serde_json::from_slice(payload).map_err(|e| {
+        let event = CheckoutEvent::from_json(payload).map_err(|e| {
             not_an_event(&format!(
                 "{:?} at line {} column {}",
                 e.classify(),
@@ -155,21 +134,15 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         if !is_event_id(&event.id) {
             return Err(not_an_event("bad event id").into());
         }
-        tracing::Span::current().record("session_id", event.data.object.id.as_str());
+        tracing::Span::current().record("session_id", event.session.as_str());
 
         let Some(ending) = Ending::of(&event.kind) else {
             return Ok((received("ignored"), false));
         };
-        let reservation = event
-            .data
-            .object
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get(cart_validation::RESERVATION_METADATA_KEY))
-            .filter(|r| !r.is_empty());
-        let (Some(reservation), Ok(session_id)) =
-            (reservation, CheckoutSessionId::parse(&event.data.object.id))
-        else {
+        let (Some(reservation), Ok(session_id)) = (
+            event.reservation.as_deref(),
+            CheckoutSessionId::parse(&event.session),
+        ) else {
             // Not a session this app created: nothing of ours is held.
             return Ok((received("ignored"), false));
         };

@@ -137,10 +137,19 @@ pub struct CreatedSession {
 /// the reservation that session carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutEvent {
+    pub id: String,
     pub kind: String,
     pub session: String,
     pub reservation: Option<String>,
     pub created: i64,
+}
+
+impl CheckoutEvent {
+    /// An event as Stripe delivers it to a webhook endpoint (any type, its object any object
+    /// with an id: what the event means is for the caller to decide).
+    pub fn from_json(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice::<wire::Event>(payload).map(wire::Event::into_checkout_event)
+    }
 }
 
 /// The Stripe operations the pipeline performs.

@@ -128,6 +128,7 @@ pub(super) struct Event {
     pub(super) id: String,
     #[serde(rename = "type")]
     kind: String,
+    #[serde(default)]
     created: i64,
     data: EventData,
 }
@@ -153,6 +154,7 @@ impl Event {
             .and_then(|mut m| m.remove(cart_validation::RESERVATION_METADATA_KEY))
             .filter(|r| !r.is_empty());
         super::CheckoutEvent {
+            id: self.id,
             kind: self.kind,
             session: self.data.object.id,
             reservation,

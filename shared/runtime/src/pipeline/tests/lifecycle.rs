@@ -33,6 +33,7 @@ async fn webhook_action(app: &TestApp, event: &str) -> String {
 /// Stripe records the event whether or not its delivery arrives.
 fn record_event(app: &TestApp, kind: &str) {
     app.stripe.events.lock().unwrap().push(CheckoutEvent {
+        id: format!("evt_{kind}"),
         kind: kind.into(),
         session: "cs_test_abc".into(),
         reservation: Some("rsv_1".into()),
@@ -117,6 +118,7 @@ async fn a_paid_session_whose_webhook_was_lost_is_sold_by_the_sweeper_even_unrec
     // The shopper pays (the page had the session from elsewhere); the webhook is lost.
     complete(&app, PaymentStatus::Paid);
     app.stripe.events.lock().unwrap().push(CheckoutEvent {
+        id: "evt_completed".into(),
         kind: "checkout.session.completed".into(),
         session: "cs_test_abc".into(),
         reservation: Some(reservation),
