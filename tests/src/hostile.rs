@@ -15,8 +15,9 @@
 use crate::{
     agent, Result, Rng, Stack, MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU, WEBHOOK_SECRET,
 };
-use cart_validation::request::{MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES};
-use cart_validation::ErrorCode;
+use cart_runtime::http::ErrorCode;
+use cart_runtime::http::MAX_WEBHOOK_BODY_BYTES;
+use cart_validation::request::MAX_BODY_BYTES;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

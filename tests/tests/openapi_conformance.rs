@@ -7,8 +7,9 @@
 //! The validator is hand-written for the JSON Schema subset openapi.yaml uses; a keyword outside that
 //! subset is an error, so the spec cannot grow a rule that silently goes unchecked.
 
-use cart_validation::request::{MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES};
-use cart_validation::ErrorCode;
+use cart_runtime::http::ErrorCode;
+use cart_runtime::http::MAX_WEBHOOK_BODY_BYTES;
+use cart_validation::request::MAX_BODY_BYTES;
 use e2e_tests::{Reply, Result, Stack, GA_VERSION, PREVIEW_VERSION, TEE_SKU, WEBHOOK_SECRET};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -145,7 +145,7 @@ fn readable_event(raw: &str) -> Result<lambda_http::request::LambdaRequest, &'st
 
 /// A 400 in the response format of API Gateway HTTP APIs and function URLs.
 fn unreadable_event_response(reason: &str) -> serde_json::Value {
-    let error = cart_validation::ApiError::new(cart_validation::ErrorCode::InvalidRequest)
+    let error = http::ApiError::new(http::ErrorCode::InvalidRequest)
         .with_message(format!("The request could not be read: {reason}."));
     let reply = http::Reply::error(&error);
     serde_json::json!({

@@ -6,7 +6,7 @@
 //! `line_items` array back to Stripe.
 //!
 //! Flow: wire body --[`request`]--> [`Command`] ; snapshot + command + [`Catalog`] --[`plan`]-->
-//! [`CartPlan`] | [`Rejection`] ; every failure --[`ApiError`]--> HTTP status + `code` + safe message.
+//! [`CartPlan`] | [`Rejection`]. What a rejection becomes on the wire is the runtime's business.
 
 // Modules import downwards only: ids, terms → session, catalog → commands → request, cart,
 // planner; error beside them all.
@@ -26,7 +26,7 @@ pub use catalog::{
     PlanPrice, Product, QuantityBounds, Shipping, ShippingTier, TaxRateRule, MAX_SHIPPING_OPTIONS,
 };
 pub use commands::{CartAction, Command, NewCartRequest};
-pub use error::{ApiError, ErrorCode, NotUpdatableReason, Rejection};
+pub use error::{NotUpdatableReason, Rejection};
 pub use ids::{CheckoutSessionId, IdError, LineItemId, PriceId};
 pub use planner::{
     paid_subtotal, plan, CartPlan, PlannedLineItem, ShippingOptionPlan, UpdatePolicy,

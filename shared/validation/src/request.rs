@@ -14,10 +14,6 @@ use serde_json::{Map, Value};
 /// needs it.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Largest Stripe event the webhook accepts (413 above it): an event carries a whole Checkout
-/// Session, which with many line items, metadata and addresses passes 16 KiB.
-pub const MAX_WEBHOOK_BODY_BYTES: usize = 256 * 1024;
-
 /// Refuses a body above `limit` bytes before anything parses it.
 pub fn check_size(bytes: &[u8], limit: usize) -> Result<(), Rejection> {
     if bytes.len() > limit {
@@ -27,36 +23,6 @@ pub fn check_size(bytes: &[u8], limit: usize) -> Result<(), Rejection> {
         });
     }
     Ok(())
-}
-
-/// Whether a `Content-Type` value is JSON: `application/json`, in any case, optionally with
-/// parameters (`; charset=utf-8`). A charset other than UTF-8 is not JSON (RFC 8259 §8.1).
-///
-/// Requiring it is also a CORS control: a browser sends a cross-origin `text/plain` (or form)
-/// POST without a preflight, but `application/json` only after one, which the API's CORS
-/// allow-list answers.
-pub fn is_json_content_type(value: &str) -> bool {
-    let mut parts = value.split(';');
-    let essence = parts.next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
-        return false;
-    }
-    parts.all(|parameter| {
-        let parameter = parameter.trim();
-        match parameter.split_once('=') {
-            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
-                let value = value.trim();
-                let value = value
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(value);
-                value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
-            }
-            Some((name, _)) => !name.trim().is_empty(),
-            // `application/json;` (an empty parameter) is harmless; a bare word is not a parameter.
-            None => parameter.is_empty(),
-        }
-    })
 }
 
 /// A request body known to be a JSON object, with typed field accessors.
@@ -351,7 +317,6 @@ pub fn update_shipping(body: &[u8]) -> Result<Command, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{ApiError, ErrorCode};
     use proptest::prelude::*;
 
     fn param_of(r: Rejection) -> String {
@@ -409,42 +374,8 @@ mod tests {
         );
         assert_eq!(at_limit.len(), MAX_BODY_BYTES);
         assert!(change_interval(at_limit.as_bytes()).is_ok());
-        assert!(check_size(&[0; MAX_WEBHOOK_BODY_BYTES], MAX_WEBHOOK_BODY_BYTES).is_ok());
-        assert!(check_size(&[0; MAX_WEBHOOK_BODY_BYTES + 1], MAX_WEBHOOK_BODY_BYTES).is_err());
-    }
-
-    #[test]
-    fn only_json_content_types_are_json() {
-        for json in [
-            "application/json",
-            "Application/JSON",
-            "application/json; charset=utf-8",
-            "application/json;charset=UTF-8",
-            "application/json ; charset=\"utf-8\"",
-            "application/json;",
-            "  application/json  ",
-            "application/json; boundary=x",
-        ] {
-            assert!(is_json_content_type(json), "{json:?}");
-        }
-        for other in [
-            "",
-            "text/plain",
-            "text/plain; charset=utf-8",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "application/jsonp",
-            "application/json-patch+json",
-            "application/vnd.api+json",
-            "application/json, text/plain",
-            "application/json; charset=iso-8859-1",
-            "application/json; utf-8",
-            "application/ json",
-            "json",
-            "*/*",
-        ] {
-            assert!(!is_json_content_type(other), "{other:?}");
-        }
+        assert!(check_size(&[0; 8], 8).is_ok());
+        assert!(check_size(&[0; 9], 8).is_err());
     }
 
     #[test]
@@ -794,17 +725,11 @@ mod tests {
         }
     }
 
-    /// Every refusal is a 4xx with a code of the taxonomy and a message for the shopper.
+    /// Every refusal says what was wrong (for the logs; the runtime maps each variant to a
+    /// 4xx, pinned by its `every_rejection_is_a_4xx` test).
     fn assert_refusal_is_4xx(result: Result<(), Rejection>) -> Result<(), TestCaseError> {
         if let Err(rejection) = result {
-            let error = ApiError::from(rejection.clone());
-            prop_assert!(
-                (400..500).contains(&error.status()),
-                "{rejection:?} -> {}",
-                error.status()
-            );
-            prop_assert!(!error.message.is_empty());
-            prop_assert!(ErrorCode::ALL.contains(&error.code));
+            prop_assert!(!rejection.to_string().is_empty(), "{rejection:?}");
         }
         Ok(())
     }

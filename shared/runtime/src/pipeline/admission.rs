@@ -8,10 +8,10 @@ use crate::guard::{
     Metered, RecordClaim, RecordEnd, StoredResponse,
 };
 use crate::http::Reply;
+use crate::http::{ApiError, ErrorCode};
 use crate::inventory::InventoryStore;
 use crate::stripe::StripeGateway;
 use cart_validation::request::MAX_BODY_BYTES;
-use cart_validation::{ApiError, ErrorCode};
 use lambda_http::{Request, RequestExt};
 use sha2::{Digest, Sha256};
 
@@ -78,10 +78,7 @@ pub(super) fn accept_post_json(request: &Request, max_body_bytes: usize) -> Resu
     }
     let mut types = request.headers().get_all("content-type").iter();
     match (types.next(), types.next()) {
-        (Some(value), None)
-            if value
-                .to_str()
-                .is_ok_and(cart_validation::request::is_json_content_type) => {}
+        (Some(value), None) if value.to_str().is_ok_and(crate::http::is_json_content_type) => {}
         (first, _) => {
             // For the log only, bounded: the header is the client's text.
             let sent = first.map_or_else(

@@ -1,8 +1,9 @@
 //! Every way a request can fail once it reached the pipeline, and the answer each one gets.
 
+use crate::http::{ApiError, ErrorCode};
 use crate::inventory::InventoryError;
 use crate::stripe::StripeError;
-use cart_validation::{ApiError, ErrorCode, Rejection};
+use cart_validation::Rejection;
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Failure {
