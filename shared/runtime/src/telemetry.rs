@@ -241,13 +241,19 @@ impl Invocation {
         for (name, value) in calls.properties.0 {
             metrics.property(name, value);
         }
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        let namespace = var("POWERTOOLS_METRICS_NAMESPACE").unwrap_or_else(|| NAMESPACE.into());
-        let service = var("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| SERVICE.into());
+        // Read once per process, like the rest of the configuration.
+        static NAMES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        let (namespace, service) = NAMES.get_or_init(|| {
+            let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+            (
+                var("POWERTOOLS_METRICS_NAMESPACE").unwrap_or_else(|| NAMESPACE.into()),
+                var("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| SERVICE.into()),
+            )
+        });
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let mut line = metrics.to_emf(&namespace, &service, now_ms).to_string();
+        let mut line = metrics.to_emf(namespace, service, now_ms);
         line.push('\n');
         let writer = self
             .span

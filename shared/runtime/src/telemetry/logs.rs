@@ -146,12 +146,17 @@ pub(crate) fn line(
     event: &Fields,
     now: SystemTime,
 ) -> Vec<u8> {
-    let mut merged = Fields::default();
+    // Borrowed, not cloned: a line is written once. An inner field replaces an outer one in place.
+    let mut merged: Vec<(&str, &Value)> = Vec::with_capacity(24);
     for fields in spans.iter().copied().chain(std::iter::once(event)) {
         for (name, value) in &fields.0 {
-            merged.set(name, value.clone());
+            match merged.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = value,
+                None => merged.push((name, value)),
+            }
         }
     }
+    let get = |key: &str| merged.iter().find(|(n, _)| *n == key).map(|(_, v)| *v);
     let mut out = Vec::with_capacity(512);
     let put = |out: &mut Vec<u8>, key: &str, value: &Value| {
         out.push(if out.is_empty() { b'{' } else { b',' });
@@ -163,11 +168,10 @@ pub(crate) fn line(
     put(&mut out, "level", &Value::from(level_name(level)));
     let location = location.map_or_else(|| target.to_owned(), |(file, n)| format!("{file}:{n}"));
     put(&mut out, "location", &Value::String(location));
-    let message = merged.get("message").cloned().unwrap_or_default();
-    put(&mut out, "message", &message);
+    put(&mut out, "message", get("message").unwrap_or(&Value::Null));
     put(&mut out, "timestamp", &Value::String(rfc3339(now)));
     put(&mut out, "service", &Value::from(process.service.as_str()));
-    if let Some(cold_start) = merged.get("cold_start") {
+    if let Some(cold_start) = get("cold_start") {
         put(&mut out, "cold_start", cold_start);
     }
     if let Some(name) = &process.function_name {
@@ -177,12 +181,12 @@ pub(crate) fn line(
         put(&mut out, "function_memory_size", &Value::from(size));
     }
     for key in CONTEXT {
-        if let Some(value) = merged.get(key) {
+        if let Some(value) = get(key) {
             put(&mut out, key, value);
         }
     }
     put(&mut out, "target", &Value::from(target));
-    for (name, value) in &merged.0 {
+    for (name, value) in &merged {
         if !PLACED.contains(name) && !CONTEXT.contains(name) {
             put(&mut out, name, value);
         }

@@ -13,7 +13,7 @@
 //! `metrique` needs Rust 1.91 (the workspace promises 1.85) and a background queue; this file is
 //! the whole serializer, on the `serde_json` the functions already link.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The CloudWatch units used here (`MetricDatum.Unit` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,45 +101,70 @@ impl Metrics {
             .map(|(_, _, v)| *v)
     }
 
-    /// The EMF document: metrics per `service` and per `service` + `function`, and `Responses`
-    /// per `service` + `function` + `status` when there is a status.
-    pub fn to_emf(&self, namespace: &str, service: &str, timestamp_ms: u64) -> Value {
-        let definitions = |values: &[(&'static str, Unit, f64)]| -> Vec<Value> {
-            values
-                .iter()
-                .take(MAX_METRICS)
-                .map(|(name, unit, _)| serde_json::json!({ "Name": name, "Unit": unit.as_str() }))
-                .collect()
-        };
-        let mut directives = vec![serde_json::json!({
-            "Namespace": namespace,
-            "Dimensions": [["service"], ["service", "function"]],
-            "Metrics": definitions(&self.values),
-        })];
-        let mut root = Map::new();
-        if let Some(status) = self.status {
-            directives.push(serde_json::json!({
-                "Namespace": namespace,
-                "Dimensions": [["service", "function", "status"]],
-                "Metrics": [{ "Name": "Responses", "Unit": "Count" }],
-            }));
-            root.insert("status".into(), status.to_string().into());
-            root.insert("Responses".into(), 1.into());
+    /// The EMF document, one line of JSON: metrics per `service` and per `service` + `function`,
+    /// and `Responses` per `service` + `function` + `status` when there is a status. Written
+    /// straight to text: it is the one document every invocation writes.
+    pub fn to_emf(&self, namespace: &str, service: &str, timestamp_ms: u64) -> String {
+        fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+            // Writing JSON to a Vec cannot fail.
+            let _ = serde_json::to_writer(out, value);
         }
-        root.insert(
-            "_aws".into(),
-            serde_json::json!({ "Timestamp": timestamp_ms, "CloudWatchMetrics": directives }),
+        let mut out: Vec<u8> = Vec::with_capacity(2048);
+        let values = &self.values[..self.values.len().min(MAX_METRICS)];
+        out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
+        json(&mut out, &timestamp_ms);
+        out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
+        json(&mut out, &namespace);
+        out.extend_from_slice(
+            b",\"Dimensions\":[[\"service\"],[\"service\",\"function\"]],\"Metrics\":[",
         );
-        root.insert("service".into(), service.into());
-        root.insert("function".into(), self.function.into());
-        for (name, _, value) in self.values.iter().take(MAX_METRICS) {
-            root.insert((*name).into(), number(*value));
+        for (i, (name, unit, _)) in values.iter().enumerate() {
+            out.extend_from_slice(if i == 0 {
+                b"{\"Name\":"
+            } else {
+                b",{\"Name\":"
+            });
+            json(&mut out, name);
+            out.extend_from_slice(b",\"Unit\":");
+            json(&mut out, &unit.as_str());
+            out.push(b'}');
         }
+        out.extend_from_slice(b"]}");
+        if self.status.is_some() {
+            out.extend_from_slice(b",{\"Namespace\":");
+            json(&mut out, &namespace);
+            out.extend_from_slice(
+                b",\"Dimensions\":[[\"service\",\"function\",\"status\"]],\"Metrics\":[{\"Name\":\"Responses\",\"Unit\":\"Count\"}]}",
+            );
+        }
+        out.extend_from_slice(b"]},\"service\":");
+        json(&mut out, &service);
+        out.extend_from_slice(b",\"function\":");
+        json(&mut out, &self.function);
+        if let Some(status) = self.status {
+            out.extend_from_slice(b",\"status\":");
+            json(&mut out, &status.to_string());
+            out.extend_from_slice(b",\"Responses\":1");
+        }
+        for (name, _, value) in values {
+            out.push(b',');
+            json(&mut out, name);
+            out.push(b':');
+            json(&mut out, &number(*value));
+        }
+        const TAKEN: [&str; 5] = ["_aws", "service", "function", "status", "Responses"];
         for (name, value) in &self.properties {
             // A property never shadows a dimension or a metric.
-            root.entry(*name).or_insert_with(|| value.clone());
+            if TAKEN.contains(name) || values.iter().any(|(n, _, _)| n == name) {
+                continue;
+            }
+            out.push(b',');
+            json(&mut out, name);
+            out.push(b':');
+            json(&mut out, value);
         }
-        Value::Object(root)
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -282,7 +307,8 @@ mod tests {
             false,
         );
         // WHEN it becomes a document
-        let doc = metrics.to_emf("Shop", "shop", 1_700_000_000_000);
+        let doc: Value =
+            serde_json::from_str(&metrics.to_emf("Shop", "shop", 1_700_000_000_000)).unwrap();
         // THEN the directives reference top-level members of the right types
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000_u64);
         let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
