@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release binary sizes per function, raw and compressed as Lambda receives them (deflate, like
 # the deployment zip): target/release (this machine's architecture) and, when `cargo lambda build
-# --release --arm64` has run (the test command does it), target/lambda/*/bootstrap.
+# --release --arm64` has run (bench/run.sh does it), target/lambda/*/bootstrap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

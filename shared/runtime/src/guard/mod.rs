@@ -1,5 +1,6 @@
-//! Idempotency (Powertools for AWS Lambda semantics) and the per-session lease, claimed together
-//! before anything else happens.
+//! Idempotency (modelled on Powertools for AWS Lambda's: INPROGRESS record, payload hash, expiry;
+//! records live 24 h, Stripe's key window, where Powertools defaults to 1 h) and the per-session
+//! lease, claimed together before anything else happens.
 //!
 //! - An optional client `Idempotency-Key` makes a request replayable: the first request writes an
 //!   INPROGRESS record (with the hash of its body and an in-progress expiry at the Lambda deadline),
