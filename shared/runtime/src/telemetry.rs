@@ -171,7 +171,7 @@ pub fn count(name: &'static str, n: u64) {
     });
 }
 
-/// One invocation: its span, its clock and whether it is the process's first.
+/// One invocation: its span, its clock and the metrics it publishes when it ends.
 #[derive(Debug)]
 pub struct Invocation {
     span: tracing::Span,
