@@ -6,33 +6,29 @@
 //! lists exactly the live holds.
 
 use super::{
-    check_rebalance, move_on_shards, spread, Contention, Held, HoldRecord, InventoryError,
-    InventoryStore, Settlement, ShardMove, ShardedStore, StockLevel,
+    check_rebalance, move_on_shards, spread, Held, HoldRecord, InventoryError, InventoryStore,
+    Settlement, ShardMove, ShardedStore, StockLevel,
 };
 use crate::error_chain;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use cart_validation::{Sku, StockChange};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+
+mod calls;
+mod endings;
+use endings::SETTLEMENTS_PER_TRANSACTION;
 
 const HELD: &str = "HELD";
 /// A hold of a session that completed unpaid: its units wait for the delayed payment. It keeps
 /// `sweep = HELD`, so the sweeper finds it again at its `expires_at` (the recheck time).
 const AWAITING: &str = "AWAITING_PAYMENT";
-/// Settlements per transaction: each is two actions (stock and hold) and DynamoDB allows 100.
-const SETTLEMENTS_PER_TRANSACTION: usize = 50;
 /// Reads of a batch before its unprocessed keys count as a failure.
 const BATCH_READ_ATTEMPTS: u32 = 4;
 /// Sparse index of live holds by expiry (partition `sweep`, sort `expires_at`), in template.yaml.
 pub const SWEEP_INDEX: &str = "holds-by-expiry";
-const SOLD: &str = "SOLD";
-const RELEASED: &str = "RELEASED";
 /// Starts a stock item that does not exist yet at zero (a new shard) and adds `:q` units.
 const RECEIVE: &str = "SET available = if_not_exists(available, :zero) + :q, \
                        received = if_not_exists(received, :zero) + :q, \
@@ -231,176 +227,6 @@ impl DynamoInventory {
             .build()
             .map_err(|e| InventoryError::Store(e.to_string()))
     }
-
-    /// One transaction of at most [`SETTLEMENTS_PER_TRANSACTION`] settlements.
-    async fn settle_chunk(
-        &self,
-        reservation: &str,
-        settlements: &[Settlement],
-    ) -> Result<(), InventoryError> {
-        let mut items = Vec::new();
-        for settlement in settlements {
-            let sold = settlement.sold.min(settlement.held);
-            let stock = Update::builder()
-                .table_name(&self.table)
-                .key("pk", sku_key(&settlement.sku, settlement.shard))
-                .update_expression(
-                    "SET held = held - :held, sold = sold + :sold, available = available + :back",
-                )
-                .condition_expression("held >= :held")
-                .expression_attribute_values(":held", n(settlement.held))
-                .expression_attribute_values(":sold", n(sold))
-                .expression_attribute_values(":back", n(settlement.held - sold))
-                .build()
-                .map_err(|e| InventoryError::Store(e.to_string()))?;
-            let hold = Update::builder()
-                .table_name(&self.table)
-                .key("pk", hold_key(reservation, &settlement.sku))
-                .update_expression("SET #state = :end, sold = :sold REMOVE sweep")
-                .condition_expression(format!(
-                    "#state IN (:held, :awaiting) AND quantity = :quantity AND {}",
-                    on_shard(settlement.shard)
-                ))
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_names("#shard", "shard")
-                .expression_attribute_values(":end", s(if sold > 0 { SOLD } else { RELEASED }))
-                .expression_attribute_values(":sold", n(sold))
-                .expression_attribute_values(":held", s(HELD))
-                .expression_attribute_values(":awaiting", s(AWAITING))
-                .expression_attribute_values(":quantity", n(settlement.held))
-                .expression_attribute_values(":from_shard", n(u64::from(settlement.shard)))
-                .build()
-                .map_err(|e| InventoryError::Store(e.to_string()))?;
-            items.push(TransactWriteItem::builder().update(stock).build());
-            items.push(TransactWriteItem::builder().update(hold).build());
-        }
-        if settlements.is_empty() {
-            return Ok(());
-        }
-        let Some(reasons) = self.transact(items, "settling holds").await? else {
-            return Ok(());
-        };
-        let index = reasons
-            .iter()
-            .position(|r| r.code() != Some("None"))
-            .unwrap_or(0);
-        Err(InventoryError::HoldMismatch {
-            sku: settlements
-                .get(index / 2)
-                .map_or_else(|| settlements[0].sku.clone(), |s| s.sku.clone()),
-        })
-    }
-
-    /// Runs one transaction: `Ok(None)` when it applied, `Ok(Some(reasons))` when DynamoDB
-    /// cancelled it (one reason per item, in order).
-    async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        what: &str,
-    ) -> Result<Option<Vec<CancellationReason>>, InventoryError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(None),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    Ok(Some(c.cancellation_reasons().to_vec()))
-                }
-                other => Err(InventoryError::Store(format!("{what}: {other}"))),
-            },
-            Err(other) => Err(InventoryError::Store(format!(
-                "{what}: {}",
-                error_chain(&other)
-            ))),
-        }
-    }
-
-    /// The items of `keys`, read consistently in batches (BatchGetItem takes up to 100
-    /// keys and may hand some back unread under load); absent items are simply not returned.
-    async fn read_items(
-        &self,
-        keys: Vec<AttributeValue>,
-        what: &str,
-    ) -> Result<Vec<Item>, InventoryError> {
-        let mut items = Vec::new();
-        for chunk in keys.chunks(100) {
-            let mut keys: Vec<_> = chunk
-                .iter()
-                .map(|key| HashMap::from([("pk".to_owned(), key.clone())]))
-                .collect();
-            for attempt in 0..BATCH_READ_ATTEMPTS {
-                if keys.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| InventoryError::Store(format!("{what}: {e}")))?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| InventoryError::Store(format!("{what}: {}", error_chain(&e))))?;
-                items.extend(
-                    output
-                        .responses()
-                        .and_then(|r| r.get(&self.table))
-                        .into_iter()
-                        .flatten()
-                        .cloned(),
-                );
-                if let Some(unread) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
-                    keys = unread.keys().to_vec();
-                }
-            }
-            if !keys.is_empty() {
-                return Err(InventoryError::Store(format!(
-                    "{what}: {} keys still unprocessed after {BATCH_READ_ATTEMPTS} attempts",
-                    keys.len()
-                )));
-            }
-        }
-        Ok(items)
-    }
-
-    /// Runs a transaction on stock items only (receiving, rebalancing), retrying conflicts like
-    /// a move does; `Ok(Some(reasons))` when it was cancelled for anything else (a failed
-    /// condition).
-    async fn transact_contended(
-        &self,
-        sku: &Sku,
-        items: Vec<TransactWriteItem>,
-        what: &str,
-    ) -> Result<Option<Vec<CancellationReason>>, InventoryError> {
-        let mut contention = Contention::default();
-        loop {
-            let reasons = self.transact(items.clone(), what).await?;
-            let conflicted = reasons.as_ref().is_some_and(|reasons| {
-                reasons
-                    .iter()
-                    .any(|r| r.code() == Some("TransactionConflict"))
-                    && !reasons
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed"))
-            });
-            if !conflicted {
-                return Ok(reasons);
-            }
-            if !contention.backoff().await {
-                return Err(InventoryError::Contended { sku: sku.clone() });
-            }
-        }
-    }
 }
 
 impl ShardedStore for DynamoInventory {
@@ -505,43 +331,8 @@ impl InventoryStore for DynamoInventory {
         holds: &[(Sku, Held)],
         recheck_at_s: u64,
     ) -> Result<(), InventoryError> {
-        for chunk in holds.chunks(2 * SETTLEMENTS_PER_TRANSACTION) {
-            let mut items = Vec::new();
-            for (sku, held) in chunk {
-                let hold = Update::builder()
-                    .table_name(&self.table)
-                    .key("pk", hold_key(reservation, sku))
-                    .update_expression("SET #state = :awaiting, expires_at = :recheck")
-                    .condition_expression(format!(
-                        "#state IN (:held, :awaiting) AND quantity = :quantity AND {}",
-                        on_shard(held.shard)
-                    ))
-                    .expression_attribute_names("#state", "state")
-                    .expression_attribute_names("#shard", "shard")
-                    .expression_attribute_values(":awaiting", s(AWAITING))
-                    .expression_attribute_values(":held", s(HELD))
-                    .expression_attribute_values(":recheck", n(recheck_at_s))
-                    .expression_attribute_values(":quantity", n(held.quantity))
-                    .expression_attribute_values(":from_shard", n(u64::from(held.shard)))
-                    .build()
-                    .map_err(|e| InventoryError::Store(e.to_string()))?;
-                items.push(TransactWriteItem::builder().update(hold).build());
-            }
-            if let Some(reasons) = self
-                .transact(items, "marking holds as awaiting payment")
-                .await?
-            {
-                let index = reasons
-                    .iter()
-                    .position(|r| r.code() != Some("None"))
-                    .unwrap_or(0);
-                let sku = chunk
-                    .get(index)
-                    .map_or_else(|| chunk[0].0.clone(), |h| h.0.clone());
-                return Err(InventoryError::HoldMismatch { sku });
-            }
-        }
-        Ok(())
+        self.mark_awaiting_payment(reservation, holds, recheck_at_s)
+            .await
     }
 
     async fn attach_session(
