@@ -42,5 +42,8 @@ bench/sizes.sh
 log "planner and request parsing (divan)"
 cargo bench --locked -q -p cart-validation --bench planner
 
+log "one request's logs and metrics: the former fmt JSON subscriber beside cart_runtime::telemetry (divan)"
+cargo bench --locked -q -p cart-runtime --bench telemetry
+
 log "hot SKU: model of one stock item under load, and sharded (docs/hot-sku.md)"
 python3 bench/hot-sku/simulate.py
