@@ -12,6 +12,7 @@
 pub mod faults;
 pub mod hostile;
 pub mod lifecycle;
+pub mod openapi;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
