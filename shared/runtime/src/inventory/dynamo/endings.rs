@@ -3,6 +3,7 @@
 
 use super::{hold_key, n, on_shard, s, sku_key, DynamoInventory, AWAITING, HELD};
 use crate::inventory::{Held, InventoryError, Settlement};
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use cart_validation::Sku;
 
@@ -33,42 +34,22 @@ impl DynamoInventory {
                 .expression_attribute_values(":back", n(settlement.held - sold))
                 .build()
                 .map_err(|e| InventoryError::Store(e.to_string()))?;
-            let hold = Update::builder()
-                .table_name(&self.table)
-                .key("pk", hold_key(reservation, &settlement.sku))
+            let hold = self
+                .live_hold(
+                    reservation,
+                    &settlement.sku,
+                    settlement.held,
+                    settlement.shard,
+                )
                 .update_expression("SET #state = :end, sold = :sold REMOVE sweep")
-                .condition_expression(format!(
-                    "#state IN (:held, :awaiting) AND quantity = :quantity AND {}",
-                    on_shard(settlement.shard)
-                ))
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_names("#shard", "shard")
                 .expression_attribute_values(":end", s(if sold > 0 { SOLD } else { RELEASED }))
                 .expression_attribute_values(":sold", n(sold))
-                .expression_attribute_values(":held", s(HELD))
-                .expression_attribute_values(":awaiting", s(AWAITING))
-                .expression_attribute_values(":quantity", n(settlement.held))
-                .expression_attribute_values(":from_shard", n(u64::from(settlement.shard)))
                 .build()
                 .map_err(|e| InventoryError::Store(e.to_string()))?;
-            items.push(TransactWriteItem::builder().update(stock).build());
-            items.push(TransactWriteItem::builder().update(hold).build());
+            items.push((settlement.sku.clone(), stock));
+            items.push((settlement.sku.clone(), hold));
         }
-        if settlements.is_empty() {
-            return Ok(());
-        }
-        let Some(reasons) = self.transact(items, "settling holds").await? else {
-            return Ok(());
-        };
-        let index = reasons
-            .iter()
-            .position(|r| r.code() != Some("None"))
-            .unwrap_or(0);
-        Err(InventoryError::HoldMismatch {
-            sku: settlements
-                .get(index / 2)
-                .map_or_else(|| settlements[0].sku.clone(), |s| s.sku.clone()),
-        })
+        self.transact_on_holds(items, "settling holds").await
     }
 
     /// [`crate::inventory::InventoryStore::await_payment`], a transaction per 100 holds.
@@ -81,39 +62,58 @@ impl DynamoInventory {
         for chunk in holds.chunks(2 * SETTLEMENTS_PER_TRANSACTION) {
             let mut items = Vec::new();
             for (sku, held) in chunk {
-                let hold = Update::builder()
-                    .table_name(&self.table)
-                    .key("pk", hold_key(reservation, sku))
+                let hold = self
+                    .live_hold(reservation, sku, held.quantity, held.shard)
                     .update_expression("SET #state = :awaiting, expires_at = :recheck")
-                    .condition_expression(format!(
-                        "#state IN (:held, :awaiting) AND quantity = :quantity AND {}",
-                        on_shard(held.shard)
-                    ))
-                    .expression_attribute_names("#state", "state")
-                    .expression_attribute_names("#shard", "shard")
-                    .expression_attribute_values(":awaiting", s(AWAITING))
-                    .expression_attribute_values(":held", s(HELD))
                     .expression_attribute_values(":recheck", n(recheck_at_s))
-                    .expression_attribute_values(":quantity", n(held.quantity))
-                    .expression_attribute_values(":from_shard", n(u64::from(held.shard)))
                     .build()
                     .map_err(|e| InventoryError::Store(e.to_string()))?;
-                items.push(TransactWriteItem::builder().update(hold).build());
+                items.push((sku.clone(), hold));
             }
-            if let Some(reasons) = self
-                .transact(items, "marking holds as awaiting payment")
-                .await?
-            {
-                let index = reasons
-                    .iter()
-                    .position(|r| r.code() != Some("None"))
-                    .unwrap_or(0);
-                let sku = chunk
-                    .get(index)
-                    .map_or_else(|| chunk[0].0.clone(), |h| h.0.clone());
-                return Err(InventoryError::HoldMismatch { sku });
-            }
+            self.transact_on_holds(items, "marking holds as awaiting payment")
+                .await?;
         }
         Ok(())
+    }
+
+    /// An update of the hold of `sku` that applies only while it is live (held, or awaiting a
+    /// payment) at `quantity` units on `shard`, so each ending applies once.
+    fn live_hold(&self, reservation: &str, sku: &Sku, quantity: u64, shard: u16) -> UpdateBuilder {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", hold_key(reservation, sku))
+            .condition_expression(format!(
+                "#state IN (:held, :awaiting) AND quantity = :quantity AND {}",
+                on_shard(shard)
+            ))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#shard", "shard")
+            .expression_attribute_values(":held", s(HELD))
+            .expression_attribute_values(":awaiting", s(AWAITING))
+            .expression_attribute_values(":quantity", n(quantity))
+            .expression_attribute_values(":from_shard", n(u64::from(shard)))
+    }
+
+    /// Runs `items` (each with the SKU it concerns) as one transaction; a cancellation names the
+    /// SKU of the first item whose condition failed.
+    async fn transact_on_holds(
+        &self,
+        items: Vec<(Sku, Update)>,
+        what: &str,
+    ) -> Result<(), InventoryError> {
+        let Some(first) = items.first().map(|(sku, _)| sku.clone()) else {
+            return Ok(());
+        };
+        let (skus, updates): (Vec<Sku>, Vec<TransactWriteItem>) = items
+            .into_iter()
+            .map(|(sku, update)| (sku, TransactWriteItem::builder().update(update).build()))
+            .unzip();
+        let Some(reasons) = self.transact(updates, what).await? else {
+            return Ok(());
+        };
+        let failed = reasons.iter().position(|r| r.code() != Some("None"));
+        Err(InventoryError::HoldMismatch {
+            sku: failed.and_then(|i| skus.get(i).cloned()).unwrap_or(first),
+        })
     }
 }
