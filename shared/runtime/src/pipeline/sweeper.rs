@@ -136,7 +136,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             .map(|(reservation, _)| reservation.as_str())
             .collect();
         let found = if sessionless.is_empty() {
-            BTreeMap::new()
+            Some(BTreeMap::new())
         } else {
             // A session made for a hold started before the hold expired minus the longest
             // lifetime; its completion or expiry is an event since then.
@@ -150,30 +150,31 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 - MAX_SESSION_LIFETIME_S
                 - super::lifetime::HOLD_MARGIN_S;
             match self.sessions_named(&sessionless, since).await {
-                Ok(found) => found,
+                Ok(found) => Some(found),
                 Err(error) => {
                     tracing::warn!(%error, "could not list Stripe's events; sessionless holds wait");
-                    lock(report).errors += sessionless.len();
-                    return by_reservation
-                        .into_iter()
-                        .filter(|((_, session), _)| session.is_some())
-                        .map(|((reservation, session), holds)| Group {
-                            reservation,
-                            session,
-                            holds,
-                        })
-                        .collect();
+                    None
                 }
             }
         };
-        by_reservation
-            .into_iter()
-            .map(|((reservation, session), holds)| Group {
-                session: session.or_else(|| found.get(&reservation).cloned()),
+        let mut groups = Vec::new();
+        for ((reservation, session), holds) in by_reservation {
+            let session = match (session, &found) {
+                (Some(session), _) => Some(session),
+                (None, Some(found)) => found.get(&reservation).cloned(),
+                // Stripe's events could not be read: these wait for the next run.
+                (None, None) => {
+                    lock(report).errors += holds.len();
+                    continue;
+                }
+            };
+            groups.push(Group {
                 reservation,
+                session,
                 holds,
-            })
-            .collect()
+            });
+        }
+        groups
     }
 
     /// The session each of `reservations` became, from the completion and expiry events Stripe
