@@ -137,6 +137,13 @@ impl HttpStripe {
         let mut attempt = 0;
         // Some attempt got no answer: that write may still be running at Stripe.
         let mut unanswered = false;
+        let unsettled = |unanswered: bool| {
+            if unanswered {
+                WriteState::InFlight
+            } else {
+                WriteState::NotRun
+            }
+        };
         loop {
             attempt += 1;
             tracing::Span::current().record("attempts", attempt);
@@ -144,11 +151,6 @@ impl HttpStripe {
                 attempts: attempt,
                 cause,
                 state,
-            };
-            let pending = if unanswered {
-                WriteState::InFlight
-            } else {
-                WriteState::NotRun
             };
             let cause = match tokio::time::timeout(
                 self.attempt_timeout,
@@ -171,7 +173,7 @@ impl HttpStripe {
                         let state = if saved || (keyed && should_retry == Some(false)) {
                             WriteState::Saved
                         } else {
-                            pending
+                            unsettled(unanswered)
                         };
                         return Err(unavailable(
                             format!("HTTP {status}{hint}: {}", answer.message),
@@ -189,13 +191,8 @@ impl HttpStripe {
                     format!("no response within {} ms", self.attempt_timeout.as_millis())
                 }
             };
-            let pending = if unanswered {
-                WriteState::InFlight
-            } else {
-                WriteState::NotRun
-            };
             if !repeatable || attempt >= self.max_attempts {
-                return Err(unavailable(cause, pending));
+                return Err(unavailable(cause, unsettled(unanswered)));
             }
             tracing::warn!(attempt, %cause, "Stripe call failed; retrying");
             tokio::time::sleep(backoff(attempt)).await;
