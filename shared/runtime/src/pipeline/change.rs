@@ -3,7 +3,7 @@
 
 use super::failure::Failure;
 use super::lifetime::hold_expiry;
-use super::stripe_keys::{StripeKeys, FRESH_KEYS_PER_REQUEST};
+use super::stripe_keys::StripeKeys;
 use super::App;
 use crate::guard::GuardStore;
 use crate::inventory::{move_holds_reconciled, InventoryStore, Reconcile};
@@ -28,23 +28,16 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
         command: &Command,
         keys: &mut StripeKeys<'_>,
     ) -> Result<SessionSummary, Failure> {
-        let mut tries = 1;
-        loop {
-            match self.change_cart_once(command, keys).await {
-                Err(failure) if failure.saved_under_key() && tries < FRESH_KEYS_PER_REQUEST => {
-                    tries += 1;
-                    keys.generation += 1;
-                    tracing::warn!(generation = keys.generation, %failure, "Stripe saved a failure under the key; reading the cart again");
-                }
-                done => return done,
-            }
-        }
+        keys.write_under_fresh_keys(Failure::saved_under_key, |keys| {
+            self.change_cart_once(command, keys)
+        })
+        .await
     }
 
     async fn change_cart_once(
         &self,
         command: &Command,
-        keys: &StripeKeys<'_>,
+        keys: StripeKeys<'_>,
     ) -> Result<SessionSummary, Failure> {
         let session = self
             .stripe
@@ -85,7 +78,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             decreases.extend(reconciled.kept_above);
         }
         // One key for every attempt of this update (the transport retries with it).
-        let key = self.stripe_idempotency_key(&session, &plan, keys);
+        let key = self.stripe_idempotency_key(&session, &plan, &keys);
         let updated = self
             .stripe
             .update_line_items(&command.session_id, &plan, &key)

@@ -2,12 +2,12 @@
 
 use super::failure::Failure;
 use super::lifetime::{session_lifetime_s, DEFAULT_SESSION_LIFETIME_S, HOLD_MARGIN_S};
-use super::stripe_keys::{StripeKeys, FRESH_KEYS_PER_REQUEST};
+use super::stripe_keys::StripeKeys;
 use super::App;
 use crate::guard::{now_ms, GuardStore};
 use crate::http::Reply;
 use crate::inventory::{move_holds_reconciled, reversed, InventoryStore, Reconcile};
-use crate::stripe::{NewSession, StripeGateway};
+use crate::stripe::{NewSession, StripeError, StripeGateway};
 use cart_validation::{plan_new_cart, NewCartRequest, SessionSummary};
 
 impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
@@ -56,23 +56,13 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             return_url,
             expires_at: session_expires_at,
         };
-        let mut created = self
-            .stripe
-            .create_session(&new, &self.create_key(reservation, keys))
+        let created = keys
+            .write_under_fresh_keys(StripeError::saved_under_key, |keys| {
+                let key = self.create_key(reservation, &keys);
+                let new = &new;
+                async move { self.stripe.create_session(new, &key).await }
+            })
             .await;
-        for _ in 1..FRESH_KEYS_PER_REQUEST {
-            match &created {
-                Err(error) if error.saved_under_key() => {
-                    keys.generation += 1;
-                    tracing::warn!(generation = keys.generation, %error, "Stripe saved a failure under the key; creating with a new one");
-                    created = self
-                        .stripe
-                        .create_session(&new, &self.create_key(reservation, keys))
-                        .await;
-                }
-                _ => break,
-            }
-        }
         match created {
             Ok(created) => {
                 // Part of the creation's success: the sweeper settles holds by the session they

@@ -6,17 +6,51 @@ use crate::inventory::InventoryStore;
 use crate::stripe::StripeGateway;
 use cart_validation::{CartPlan, PlannedLineItem, SessionSnapshot};
 use sha2::{Digest, Sha256};
+use std::future::Future;
 
 /// Stripe writes a request may make, each under a fresh derived key, when Stripe answers one
 /// with a failure it saved under its key; the client's retry goes on from the next generation.
 pub(super) const FRESH_KEYS_PER_REQUEST: u32 = 2;
 
 /// What a request's derived Stripe idempotency keys are made of.
+#[derive(Clone, Copy)]
 pub(super) struct StripeKeys<'a> {
     pub(super) client_key: Option<&'a IdempotencyKey>,
     /// Moves on each time Stripe saves a failure under the current key: Stripe replays a saved
     /// failure to every request that reuses its key (API reference, "Idempotent requests").
     pub(super) generation: u32,
+}
+
+impl<'a> StripeKeys<'a> {
+    /// Runs `write` under the current generation, and again under the next while Stripe answers
+    /// with a failure it saved under the key (`saved`), at most [`FRESH_KEYS_PER_REQUEST`] writes
+    /// in all; the generation is left at the last one used.
+    pub(super) async fn write_under_fresh_keys<T, E, Fut>(
+        &mut self,
+        saved: fn(&E) -> bool,
+        mut write: impl FnMut(StripeKeys<'a>) -> Fut,
+    ) -> Result<T, E>
+    where
+        E: std::fmt::Display,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut result = write(*self).await;
+        for _ in 1..FRESH_KEYS_PER_REQUEST {
+            match &result {
+                Err(error) if saved(error) => {
+                    self.generation += 1;
+                    tracing::warn!(
+                        generation = self.generation,
+                        %error,
+                        "Stripe saved a failure under the key; writing again under the next one"
+                    );
+                    result = write(*self).await;
+                }
+                _ => break,
+            }
+        }
+        result
+    }
 }
 
 impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
