@@ -844,6 +844,40 @@ def test_delayed_payment_events_verify_with_the_official_client(emulator):
         ]
 
 
+def test_event_list_filters_the_sweeper_relies_on(emulator):
+    """List all events (https://docs.stripe.com/api/events/list): `types` (up to 20 exact types),
+    `created[gte]`, newest first, `limit` with `starting_after` paging. The release-holds sweeper
+    asks exactly this way (shared/runtime/src/stripe/events.rs) to learn failed delayed payments and
+    the session of a hold that never recorded one."""
+    c = client(emulator, ENDIVE)
+    prices = catalog(c)
+    made = []
+    for n in range(3):
+        session = c.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "line_items": [{"price": prices["mug"], "quantity": 1}],
+                "metadata": {"cart_reservation": f"rsv_{n}"},
+            }
+        )
+        if n == 1:
+            raw(emulator, "POST", f"/_emulator/checkout/sessions/{session.id}/complete", auth=False, json_body={})
+        else:
+            c.v1.checkout.sessions.expire(session.id)
+        made.append(session.id)
+    wanted = ["checkout.session.completed", "checkout.session.expired"]
+    listed = c.v1.events.list(params={"types": wanted, "created": {"gte": int(time.time()) - 60}})
+    assert [e.data.object.id for e in listed.data] == list(reversed(made)), "newest first"
+    assert [e.data.object.metadata["cart_reservation"] for e in listed.data] == ["rsv_2", "rsv_1", "rsv_0"]
+    assert c.v1.events.list(params={"types": wanted, "created": {"gte": int(time.time()) + 60}}).data == []
+    first = c.v1.events.list(params={"types": wanted, "limit": 2})
+    assert first.has_more and len(first.data) == 2
+    rest = c.v1.events.list(params={"types": wanted, "limit": 2, "starting_after": first.data[-1].id})
+    assert [e.data.object.id for e in rest.data] == [made[0]] and not rest.has_more
+    only = c.v1.events.list(params={"types": ["checkout.session.completed"]})
+    assert [e.data.object.id for e in only.data] == [made[1]]
+
+
 def test_expires_at_range(emulator):
     """Create a Checkout Session, `expires_at`: "anywhere from 30 minutes to 24 hours after
     Checkout Session creation" (stripe-python params/checkout/_session_create_params.py)."""
