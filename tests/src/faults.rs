@@ -15,7 +15,7 @@
 
 use crate::lifecycle::{check_report, hold_pk, n, text};
 use crate::{
-    in_parallel, line_item_ids, Job, Reply, Result, Rng, Stack, GA_VERSION, MUG_SKU, TEE_SKU,
+    in_parallel, line_item_ids, Job, Reply, Result, Rng, Stack, Stock, GA_VERSION, MUG_SKU, TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -207,7 +207,10 @@ fn units_in_cart(session: &Value, price: &str) -> u64 {
 pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     let started = Instant::now();
     let timeout = STRIPE_TIMEOUT_MS.to_string();
-    let stack = Stack::start_scaled(GA_VERSION, &[("STRIPE_TIMEOUT_MS", timeout.as_str())], 2)?;
+    let stack = Stack::builder(GA_VERSION)
+        .env(&[("STRIPE_TIMEOUT_MS", timeout.as_str())])
+        .instances(2)
+        .start()?;
     let c = &stack.catalog;
     let mut report = FaultReport {
         plan: Some(plan),
@@ -357,7 +360,12 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
         .collect();
     let sessions = step("reading the sessions", sessions)?;
     for (sku, price, received, max) in stock {
-        let (available, held, sold, total) = step("reading the stock", stack.dynamo.stock(sku))?;
+        let Stock {
+            available,
+            held,
+            sold,
+            received: total,
+        } = step("reading the stock", stack.dynamo.stock(sku))?;
         let in_carts: u64 = sessions.iter().map(|s| units_in_cart(s, price)).sum();
         if available + held + sold != total || total != received {
             report.violations.push(format!(
@@ -476,7 +484,12 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
     }
     let mut sold_total = 0;
     for (sku, _, received, _) in stock {
-        let (available, held, sold, _) = step("reading the stock", stack.dynamo.stock(sku))?;
+        let Stock {
+            available,
+            held,
+            sold,
+            received: _,
+        } = step("reading the stock", stack.dynamo.stock(sku))?;
         sold_total += sold;
         if held != 0 {
             report.violations.push(format!(

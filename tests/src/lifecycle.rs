@@ -2,7 +2,7 @@
 //! fault run): the emulator's delayed payments and lost events, hold items read and edited in bulk
 //! (infra/local/holds.py, one process for many items), and timed sweeper runs.
 
-use crate::{read, repo_root, Dynamo, Emulator, Result, Stack};
+use crate::{read, repo_root, Dynamo, Emulator, Result, Stack, Stock};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -158,19 +158,17 @@ impl Dynamo {
         self.edit_items(&pks, |item| item["expires_at"] = n(1))
     }
 
-    /// `(available, held, sold, received)` of many unsharded SKUs, in one read.
-    pub fn stocks(&self, skus: &[String]) -> Result<Vec<(u64, u64, u64, u64)>> {
+    /// The stock of many unsharded SKUs, in one read.
+    pub fn stocks(&self, skus: &[String]) -> Result<Vec<Stock>> {
         let pks: Vec<String> = skus.iter().map(|sku| format!("sku#{sku}")).collect();
         Ok(self
             .get_many(&pks)?
             .iter()
-            .map(|item| {
-                (
-                    number(item, "available"),
-                    number(item, "held"),
-                    number(item, "sold"),
-                    number(item, "received"),
-                )
+            .map(|item| Stock {
+                available: number(item, "available"),
+                held: number(item, "held"),
+                sold: number(item, "sold"),
+                received: number(item, "received"),
             })
             .collect())
     }

@@ -1,7 +1,7 @@
 //! POST /add-cross-sell end to end, and the cart rules firing across actions: the complimentary
 //! gift follows the paid subtotal, recurring cross-sells follow change-interval.
 
-use e2e_tests::{Result, Stack, GA_VERSION, MUG_SKU, TEE_SKU};
+use e2e_tests::{Result, Stack, Stock, GA_VERSION, MUG_SKU, TEE_SKU};
 use serde_json::{json, Value};
 
 fn prices(session: &Value) -> Vec<String> {
@@ -33,7 +33,15 @@ fn an_offer_is_added_once_with_its_stock_held() -> Result {
         prices(&stack.stripe.session(&id)?),
         vec![c.monthly.clone(), c.tee.clone(), c.mug.clone()]
     );
-    assert_eq!(stack.dynamo.stock(MUG_SKU)?, (0, 1, 0, 1));
+    assert_eq!(
+        stack.dynamo.stock(MUG_SKU)?,
+        Stock {
+            available: 0,
+            held: 1,
+            sold: 0,
+            received: 1
+        }
+    );
 
     // Again: a success without a change.
     let again = stack.add_cross_sell(&id, &c.mug)?;
@@ -140,7 +148,7 @@ fn concurrent_cross_sells_and_quantity_changes_never_lose_an_update() -> Result 
     // Both requests retransmit the whole cart; without the session lease the later one would
     // silently drop the other's change.
     const SESSIONS: usize = 10;
-    let stack = Stack::start_scaled(GA_VERSION, &[], 4)?;
+    let stack = Stack::builder(GA_VERSION).instances(4).start()?;
     stack.dynamo.receive(TEE_SKU, 50)?;
     stack.dynamo.receive(MUG_SKU, 50)?;
     let c = &stack.catalog;
@@ -196,7 +204,12 @@ fn concurrent_cross_sells_and_quantity_changes_never_lose_an_update() -> Result 
         both > 0,
         "no session had both changes succeed: {outcomes:?}"
     );
-    let (available, held, sold, received) = stack.dynamo.stock(MUG_SKU)?;
+    let Stock {
+        available,
+        held,
+        sold,
+        received,
+    } = stack.dynamo.stock(MUG_SKU)?;
     assert_eq!(available + held + sold, received);
     Ok(())
 }

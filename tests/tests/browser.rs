@@ -9,7 +9,7 @@
 //! Needs Debian's Chromium and `web/node_modules`: `web/ensure-browser.sh` installs them when
 //! missing (this test runs it first; it says nothing when they are there).
 
-use e2e_tests::{Result, Stack, GA_VERSION, MUG_SKU, TEE_SKU};
+use e2e_tests::{Result, Stack, Stock, GA_VERSION, MUG_SKU, TEE_SKU};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -216,7 +216,10 @@ fn the_example_page_changes_the_cart_in_headless_chromium() -> Result {
     // Two instances of each function: a retry of a click runs beside the attempt it repeats, as
     // Lambda scales out. Functions wait 8 s for Stripe: the page's lost-answer step slows one
     // Stripe update to 4.5 s, and it must still be applied.
-    let stack = Stack::start_scaled(GA_VERSION, &[("STRIPE_TIMEOUT_MS", "8000")], 2)?;
+    let stack = Stack::builder(GA_VERSION)
+        .env(&[("STRIPE_TIMEOUT_MS", "8000")])
+        .instances(2)
+        .start()?;
     stack.dynamo.receive(TEE_SKU, TEE_STOCK)?;
     stack.dynamo.receive(MUG_SKU, 2)?;
     let c = &stack.catalog;
@@ -331,7 +334,12 @@ fn the_example_page_changes_the_cart_in_headless_chromium() -> Result {
     );
     assert_eq!(result["total"], stored["amount_total"]);
     for (sku, in_cart) in [(TEE_SKU, 3), (MUG_SKU, 1)] {
-        let (available, held, sold, received) = stack.dynamo.stock(sku)?;
+        let Stock {
+            available,
+            held,
+            sold,
+            received,
+        } = stack.dynamo.stock(sku)?;
         assert_eq!(available + held + sold, received, "{sku}");
         assert_eq!(held, in_cart, "{sku}: what the cart holds is held");
     }

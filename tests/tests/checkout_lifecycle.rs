@@ -6,7 +6,7 @@
 use e2e_tests::lifecycle::{
     count, hold_pk, n, number, reservation_of, text, timed_sweep, wait_until, INVENTORY_TABLE,
 };
-use e2e_tests::{line_item_ids, now_s, Result, Stack, GA_VERSION, TEE_SKU};
+use e2e_tests::{line_item_ids, now_s, Result, Stack, Stock, GA_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ fn hold_in_state(stack: &Stack, reservation: &str, state: &str) -> Result<Value>
     })
 }
 
-fn stock_becomes(stack: &Stack, want: (u64, u64, u64, u64)) -> Result<()> {
+fn stock_becomes(stack: &Stack, want: Stock) -> Result<()> {
     wait_until(Duration::from_secs(15), &format!("stock {want:?}"), || {
         Ok((stack.dynamo.stock(TEE_SKU)? == want).then_some(()))
     })
@@ -56,7 +56,15 @@ fn awaiting_payment(stack: &Stack, tees: i64) -> Result<(String, String)> {
         now_s()
     );
     let tees = u64::try_from(tees)?;
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (10 - tees, tees, 0, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 10 - tees,
+            held: tees,
+            sold: 0,
+            received: 10
+        }
+    );
 
     // The recheck comes and the payment is still pending: nothing moves.
     stack.dynamo.expire_hold(&reservation, TEE_SKU)?;
@@ -70,7 +78,15 @@ fn awaiting_payment(stack: &Stack, tees: i64) -> Result<(String, String)> {
         (0, 0),
         "{report}"
     );
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (10 - tees, tees, 0, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 10 - tees,
+            held: tees,
+            sold: 0,
+            received: 10
+        }
+    );
     let hold = stack.dynamo.hold(&reservation, TEE_SKU)?;
     assert_eq!(text(&hold, "state"), Some("AWAITING_PAYMENT"));
     Ok((id, reservation))
@@ -87,7 +103,15 @@ fn an_unpaid_completion_then_a_failed_payment_returns_every_unit() -> Result {
     let (id, reservation) = awaiting_payment(&stack, 3)?;
 
     stack.stripe.async_payment(&id, "failed")?;
-    stock_becomes(&stack, (10, 0, 0, 10))?;
+    stock_becomes(
+        &stack,
+        Stock {
+            available: 10,
+            held: 0,
+            sold: 0,
+            received: 10,
+        },
+    )?;
     hold_in_state(&stack, &reservation, "RELEASED")?;
     Ok(())
 }
@@ -102,7 +126,15 @@ fn an_unpaid_completion_then_a_successful_payment_sells_the_units() -> Result {
     let (id, reservation) = awaiting_payment(&stack, 3)?;
 
     stack.stripe.async_payment(&id, "succeeded")?;
-    stock_becomes(&stack, (7, 0, 3, 10))?;
+    stock_becomes(
+        &stack,
+        Stock {
+            available: 7,
+            held: 0,
+            sold: 3,
+            received: 10,
+        },
+    )?;
     hold_in_state(&stack, &reservation, "SOLD")?;
     Ok(())
 }
@@ -161,7 +193,12 @@ fn lost_async_payment_events_are_repaired_by_the_sweeper() -> Result {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         stack.dynamo.stock(TEE_SKU)?,
-        (5, 5, 0, 10),
+        Stock {
+            available: 5,
+            held: 5,
+            sold: 0,
+            received: 10
+        },
         "nothing arrived"
     );
 
@@ -174,7 +211,15 @@ fn lost_async_payment_events_are_repaired_by_the_sweeper() -> Result {
     assert_eq!(count(&report, "units_released")?, 2, "{report}");
     assert_eq!(count(&report, "holds_settled")?, 2, "{report}");
     assert_eq!(count(&report, "errors")?, 0, "{report}");
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (7, 0, 3, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 7,
+            held: 0,
+            sold: 3,
+            received: 10
+        }
+    );
     assert_eq!(
         text(&stack.dynamo.hold(&failing_rsv, TEE_SKU)?, "state"),
         Some("RELEASED")
@@ -211,7 +256,15 @@ fn lifetime_case(env: &[(&str, &str)], minutes: i64) -> Result<()> {
     // Before its time nothing is due.
     let (report, _) = timed_sweep(&stack)?;
     assert_eq!(count(&report, "holds_checked")?, 0, "{report}");
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (8, 2, 0, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 8,
+            held: 2,
+            sold: 0,
+            received: 10
+        }
+    );
 
     // Past it: Stripe expires the abandoned session (its event is lost: no endpoint) and the
     // hold's time comes.
@@ -219,7 +272,15 @@ fn lifetime_case(env: &[(&str, &str)], minutes: i64) -> Result<()> {
     stack.dynamo.expire_hold(&reservation, TEE_SKU)?;
     let (report, _) = timed_sweep(&stack)?;
     assert_eq!(count(&report, "units_released")?, 2, "{report}");
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (10, 0, 0, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 10,
+            held: 0,
+            sold: 0,
+            received: 10
+        }
+    );
 
     // A cart without tracked stock keeps Stripe's default day.
     let c = &stack.catalog;
@@ -304,13 +365,26 @@ fn a_paid_hold_that_lost_its_session_record_and_its_webhook_sells_each_unit_once
     let completed = stack.stripe.events("checkout.session.completed")?;
     assert_eq!(completed.len(), 1, "Stripe recorded the completion");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (5, 5, 0, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 5,
+            held: 5,
+            sold: 0,
+            received: 10
+        }
+    );
 
     stack.dynamo.expire_hold(&reservation, TEE_SKU)?;
     let (report, _) = timed_sweep(&stack)?;
     assert_eq!(count(&report, "units_sold")?, 3, "{report}");
     assert_eq!(count(&report, "units_released")?, 2, "{report}");
-    let (available, held, sold, received) = stack.dynamo.stock(TEE_SKU)?;
+    let Stock {
+        available,
+        held,
+        sold,
+        received,
+    } = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!((available, held, sold), (7, 0, 3), "sold == units paid");
     assert_eq!(available + held + sold, received);
 
@@ -322,7 +396,15 @@ fn a_paid_hold_that_lost_its_session_record_and_its_webhook_sells_each_unit_once
     stack
         .stripe
         .wait_for_deliveries(1, Duration::from_secs(15))?;
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (7, 0, 3, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 7,
+            held: 0,
+            sold: 3,
+            received: 10
+        }
+    );
     Ok(())
 }
 
@@ -337,7 +419,15 @@ fn a_drifted_hold_is_not_lowered_before_stripe_answers() -> Result {
     stack.dynamo.receive(TEE_SKU, 10)?;
     let (id, reservation) = created(&stack, 2)?;
     let tee_line = line_item_ids(&stack.stripe.session(&id)?)[1].clone();
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (8, 2, 0, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 8,
+            held: 2,
+            sold: 0,
+            received: 10
+        }
+    );
 
     // The drift, consistent on both items: 2 more units held for this reservation.
     stack
@@ -360,7 +450,15 @@ fn a_drifted_hold_is_not_lowered_before_stripe_answers() -> Result {
     assert!(reply.status >= 500, "{}: {}", reply.status, reply.body);
     let hold = stack.dynamo.hold(&reservation, TEE_SKU)?;
     assert_eq!(number(&hold, "quantity"), 4, "not lowered: {hold}");
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (6, 4, 0, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 6,
+            held: 4,
+            sold: 0,
+            received: 10
+        }
+    );
 
     // The late write lands: Stripe's cart has 3, which the hold still covers.
     stack.stripe.clear_faults()?;

@@ -1,7 +1,7 @@
 //! POST /checkout-sessions end to end: a cart checked against the catalog, its stock held, and an
 //! Elements session created in the configured dialect, tagged with its reservation.
 
-use e2e_tests::{Result, Secrets, Stack, GA_VERSION, PREVIEW_VERSION, TEE_SKU};
+use e2e_tests::{Result, Secrets, Stack, Stock, GA_VERSION, PREVIEW_VERSION, TEE_SKU};
 
 fn create_and_check(api_version: &'static str, ui_mode: &str) -> Result {
     let stack = Stack::start(api_version, &[])?;
@@ -43,20 +43,41 @@ fn create_and_check(api_version: &'static str, ui_mode: &str) -> Result {
     );
     assert_eq!(
         stack.dynamo.stock(TEE_SKU)?,
-        (3, 2, 0, 5),
+        Stock {
+            available: 3,
+            held: 2,
+            sold: 0,
+            received: 5
+        },
         "two T-shirts held"
     );
 
     // The created session is ours: the other endpoints accept it.
     let tee_line = stored["line_items"]["data"][1]["id"].as_str().ok_or("li")?;
     assert_eq!(stack.update_quantity(id, tee_line, 3)?.status, 200);
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (2, 3, 0, 5));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 2,
+            held: 3,
+            sold: 0,
+            received: 5
+        }
+    );
 
     // A retry with the same key is the same session, not a second one with more holds.
     let again = stack.create_cart(&[(&c.monthly, 1), (&c.tee, 2)], Some("cart-1"))?;
     assert!(again.replayed);
     assert_eq!(again.body, reply.body);
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (2, 3, 0, 5));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 2,
+            held: 3,
+            sold: 0,
+            received: 5
+        }
+    );
     Ok(())
 }
 
@@ -115,17 +136,35 @@ fn carts_beyond_stock_or_outside_the_catalog_create_nothing() -> Result {
         .filter(|r| r["path"] == "/v1/checkout/sessions")
         .count();
     assert_eq!(creates, 0, "Stripe never asked");
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (1, 0, 0, 1));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 1,
+            held: 0,
+            sold: 0,
+            received: 1
+        }
+    );
     Ok(())
 }
 
 #[test]
 fn deployed_configuration_reads_the_key_and_catalog_from_ssm_parameters() -> Result {
     // As template.yaml deploys it: no secret or catalog in the environment, only parameter names.
-    let stack = Stack::start_with(GA_VERSION, &[], 1, Secrets::InParameterStore)?;
+    let stack = Stack::builder(GA_VERSION)
+        .secrets(Secrets::InParameterStore)
+        .start()?;
     stack.dynamo.receive(TEE_SKU, 2)?;
     let reply = stack.create_cart(&[(&stack.catalog.tee, 1)], None)?;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (1, 1, 0, 2));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 1,
+            held: 1,
+            sold: 0,
+            received: 2
+        }
+    );
     Ok(())
 }

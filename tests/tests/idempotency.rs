@@ -74,7 +74,10 @@ fn a_key_reused_with_a_different_body_is_a_422() -> Result {
 #[test]
 fn a_twin_sent_while_the_first_is_in_progress_gets_409_with_retry_after() -> Result {
     // Two instances, so the twin really runs while the first one waits on a slow Stripe.
-    let stack = Stack::start_scaled(GA_VERSION, &[("IDEMPOTENCY_WAIT_MS", "300")], 2)?;
+    let stack = Stack::builder(GA_VERSION)
+        .env(&[("IDEMPOTENCY_WAIT_MS", "300")])
+        .instances(2)
+        .start()?;
     let id = open_session(&stack)?;
     stack.stripe.inject_fault(&json!({
         "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{id}"), "latency_ms": 2500, "count": 1
@@ -175,7 +178,7 @@ fn an_expired_record_still_in_the_table_is_ignored() -> Result {
 fn fifty_concurrent_changes_of_one_session_leave_it_consistent() -> Result {
     const INSTANCES: usize = 4;
     const REQUESTS: usize = 50;
-    let stack = Stack::start_scaled(GA_VERSION, &[], INSTANCES)?;
+    let stack = Stack::builder(GA_VERSION).instances(INSTANCES).start()?;
     let id = open_session(&stack)?;
     let sticker_before = stack.stripe.session(&id)?["line_items"]["data"][1]["id"].clone();
 

@@ -2,7 +2,9 @@
 //! parallel: no oversell, `available + held + sold == received` exactly, and no hold left behind
 //! once every session has completed or expired.
 
-use e2e_tests::{in_parallel, line_item_ids, Reply, Result, Rng, Stack, GA_VERSION, TEE_SKU};
+use e2e_tests::{
+    in_parallel, line_item_ids, Reply, Result, Rng, Stack, Stock, GA_VERSION, TEE_SKU,
+};
 use serde_json::json;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -45,11 +47,11 @@ fn holds_and_carts(stack: &Stack, sessions: &[(String, String)]) -> Result<Vec<(
     Ok(pairs)
 }
 
-fn wait_until_nothing_held(stack: &Stack) -> Result<(u64, u64, u64, u64)> {
+fn wait_until_nothing_held(stack: &Stack) -> Result<Stock> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let stock = stack.dynamo.stock(TEE_SKU)?;
-        if stock.1 == 0 || Instant::now() > deadline {
+        if stock.held == 0 || Instant::now() > deadline {
             return Ok(stock);
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -74,7 +76,7 @@ fn finish_all(stack: &Stack, sessions: &[(String, String)]) -> Result<u64> {
 #[test]
 fn two_hundred_concurrent_changes_over_twenty_four_sessions_never_oversell() -> Result {
     const STOCK: u64 = 30;
-    let stack = Stack::start_scaled(GA_VERSION, &[], 4)?;
+    let stack = Stack::builder(GA_VERSION).instances(4).start()?;
     stack.dynamo.receive(TEE_SKU, STOCK)?;
     stack.connect_webhooks()?;
     let c = &stack.catalog;
@@ -91,7 +93,15 @@ fn two_hundred_concurrent_changes_over_twenty_four_sessions_never_oversell() -> 
         let tee_line = line_item_ids(&stack.stripe.session(&id)?)[1].clone();
         sessions.push((id, tee_line));
     }
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (STOCK - 24, 24, 0, STOCK));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: STOCK - 24,
+            held: 24,
+            sold: 0,
+            received: STOCK
+        }
+    );
 
     // 200 quantity changes at once, asking for far more than the 6 T-shirts left.
     let mut rng = Rng(42);
@@ -122,7 +132,12 @@ fn two_hundred_concurrent_changes_over_twenty_four_sessions_never_oversell() -> 
     eprintln!("200 concurrent update-quantity in {elapsed:?}: {statuses:?}");
 
     // Exactly what the carts hold is held, and nothing more was promised than there is.
-    let (available, held, sold, received) = stack.dynamo.stock(TEE_SKU)?;
+    let Stock {
+        available,
+        held,
+        sold,
+        received,
+    } = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!(available + held + sold, received);
     assert_eq!(
         held,
@@ -146,7 +161,12 @@ fn two_hundred_concurrent_changes_over_twenty_four_sessions_never_oversell() -> 
 
     // Every session ends: completed ones sell their carts, expired ones give stock back.
     let bought = finish_all(&stack, &sessions)?;
-    let (available, held, sold, received) = wait_until_nothing_held(&stack)?;
+    let Stock {
+        available,
+        held,
+        sold,
+        received,
+    } = wait_until_nothing_held(&stack)?;
     assert_eq!(held, 0, "no hold leaked");
     assert_eq!(sold, bought, "sold == quantities bought");
     assert_eq!(available + sold, received);
@@ -156,7 +176,10 @@ fn two_hundred_concurrent_changes_over_twenty_four_sessions_never_oversell() -> 
 #[test]
 fn with_a_third_of_stripe_calls_failing_retries_converge_and_nothing_leaks() -> Result {
     const STOCK: u64 = 40;
-    let stack = Stack::start_scaled(GA_VERSION, &[("STRIPE_TIMEOUT_MS", "500")], 2)?;
+    let stack = Stack::builder(GA_VERSION)
+        .env(&[("STRIPE_TIMEOUT_MS", "500")])
+        .instances(2)
+        .start()?;
     stack.dynamo.receive(TEE_SKU, STOCK)?;
     let c = &stack.catalog;
     // ~30 % of Stripe calls fail: 500s, 429s and answers too slow to wait for.
@@ -224,7 +247,12 @@ fn with_a_third_of_stripe_calls_failing_retries_converge_and_nothing_leaks() -> 
     // Stripe heals (the test's own reads would otherwise hit the faults too).
     stack.stripe.clear_faults()?;
     // Holds never fell below the carts (no oversell possible) ...
-    let (available, held, sold, received) = stack.dynamo.stock(TEE_SKU)?;
+    let Stock {
+        available,
+        held,
+        sold,
+        received,
+    } = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!(available + held + sold, received);
     assert!(
         held >= tees_in_carts(&stack, &sessions)?,
@@ -234,7 +262,12 @@ fn with_a_third_of_stripe_calls_failing_retries_converge_and_nothing_leaks() -> 
     // ... and once every session has ended, nothing is held any more.
     stack.connect_webhooks()?;
     let bought = finish_all(&stack, &sessions)?;
-    let (available, held, sold, received) = wait_until_nothing_held(&stack)?;
+    let Stock {
+        available,
+        held,
+        sold,
+        received,
+    } = wait_until_nothing_held(&stack)?;
     assert_eq!(held, 0, "no hold leaked");
     assert_eq!(sold, bought);
     assert_eq!(available + sold, received);

@@ -235,7 +235,7 @@ const POWERTOOLS_KEYS: [&str; 8] = [
 
 fn wait_for_sold(stack: &Stack, sold: u64) -> Result {
     let deadline = Instant::now() + Duration::from_secs(15);
-    while stack.dynamo.stock(TEE_SKU)?.2 != sold {
+    while stack.dynamo.stock(TEE_SKU)?.sold != sold {
         if Instant::now() > deadline {
             return Err("the webhook did not sell the held stock".into());
         }

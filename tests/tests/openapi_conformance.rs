@@ -240,7 +240,7 @@ fn concurrent_stack() -> Result<Stack> {
         ("LEASE_WAIT_MS", "300"),
         ("STRIPE_TIMEOUT_MS", "10000"),
     ];
-    Stack::start_scaled(GA_VERSION, &env, 2)
+    Stack::builder(GA_VERSION).env(&env).instances(2).start()
 }
 
 /// A recurring price of a product the catalog does not know.
@@ -829,11 +829,11 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
     post("Stripe unavailable", &offer(&down, &c.support_monthly), &[])?;
 
     let full = cart_at_stripes_limit(&stack)?;
-    let mugs_held = stack.dynamo.stock(e2e_tests::MUG_SKU)?.1;
+    let mugs_held = stack.dynamo.stock(e2e_tests::MUG_SKU)?.held;
     let at_limit = post("a cart at Stripe's limit", &offer(&full, &c.mug), &[])?;
     assert_eq!(at_limit.body["code"], "cart_too_large", "{}", at_limit.body);
     assert_eq!(
-        stack.dynamo.stock(e2e_tests::MUG_SKU)?.1,
+        stack.dynamo.stock(e2e_tests::MUG_SKU)?.held,
         mugs_held,
         "nothing held"
     );

@@ -1,7 +1,7 @@
 //! release-holds end to end: when a session's webhook never arrives, the scheduled sweeper settles
 //! its holds by what Stripe says — sold when complete, released when expired, left while open.
 
-use e2e_tests::{Result, Stack, GA_VERSION, TEE_SKU};
+use e2e_tests::{Result, Stack, Stock, GA_VERSION, TEE_SKU};
 use serde_json::json;
 
 /// A session from create-session holding `tees` T-shirts; returns (session id, reservation).
@@ -29,7 +29,12 @@ fn lost_webhooks_are_repaired_by_the_sweeper() -> Result {
     stack.stripe.expire_session(&expired, GA_VERSION)?;
     assert_eq!(
         stack.dynamo.stock(TEE_SKU)?,
-        (4, 6, 0, 10),
+        Stock {
+            available: 4,
+            held: 6,
+            sold: 0,
+            received: 10
+        },
         "nothing settled yet"
     );
 
@@ -43,7 +48,15 @@ fn lost_webhooks_are_repaired_by_the_sweeper() -> Result {
     assert_eq!(report["units_released"], 3, "{report}");
     assert_eq!(report["holds_left_open"], 1, "{report}");
     assert_eq!(report["errors"], 0, "{report}");
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (7, 1, 2, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 7,
+            held: 1,
+            sold: 2,
+            received: 10
+        }
+    );
 
     // A second run changes nothing but what is still open.
     let again = stack.functions.invoke("release-holds", &json!({}))?;
@@ -54,6 +67,14 @@ fn lost_webhooks_are_repaired_by_the_sweeper() -> Result {
         ),
         (Some(0), Some(0))
     );
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (7, 1, 2, 10));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 7,
+            held: 1,
+            sold: 2,
+            received: 10
+        }
+    );
     Ok(())
 }

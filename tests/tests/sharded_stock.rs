@@ -9,7 +9,7 @@ use cart_runtime::inventory::{
     Reconcile, Settlement,
 };
 use cart_validation::{Sku, StockChange};
-use e2e_tests::{in_parallel, line_item_ids, now_s, Dynamo, Job, Reply, Result, Rng, Stack};
+use e2e_tests::{in_parallel, line_item_ids, now_s, Dynamo, Job, Reply, Result, Rng, Stack, Stock};
 use e2e_tests::{GA_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -17,27 +17,27 @@ use std::time::{Duration, Instant};
 
 const SHARDS: u16 = 4;
 
-/// `(available, held, sold, received)` of one shard.
-type Counters = (u64, u64, u64, u64);
-
 /// Every shard of the T-shirt's stock, each checked to be whole.
-fn tee_shards(dynamo: &Dynamo) -> Result<Vec<Counters>> {
+fn tee_shards(dynamo: &Dynamo) -> Result<Vec<Stock>> {
     let mut shards = Vec::new();
     for shard in 0..SHARDS {
-        let (available, held, sold, received) = dynamo.shard_stock(TEE_SKU, shard)?;
+        let stock = dynamo.shard_stock(TEE_SKU, shard)?;
         assert_eq!(
-            available + held + sold,
-            received,
+            stock.available + stock.held + stock.sold,
+            stock.received,
             "shard {shard}: available + held + sold == received"
         );
-        shards.push((available, held, sold, received));
+        shards.push(stock);
     }
     Ok(shards)
 }
 
-fn sum(shards: &[Counters]) -> Counters {
-    shards.iter().fold((0, 0, 0, 0), |t, s| {
-        (t.0 + s.0, t.1 + s.1, t.2 + s.2, t.3 + s.3)
+fn sum(shards: &[Stock]) -> Stock {
+    shards.iter().fold(Stock::default(), |t, s| Stock {
+        available: t.available + s.available,
+        held: t.held + s.held,
+        sold: t.sold + s.sold,
+        received: t.received + s.received,
     })
 }
 
@@ -74,11 +74,11 @@ fn tees_in_cart(stack: &Stack, session: &str) -> Result<u64> {
         .sum())
 }
 
-fn wait_until_nothing_held(stack: &Stack) -> Result<Vec<Counters>> {
+fn wait_until_nothing_held(stack: &Stack) -> Result<Vec<Stock>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let shards = tee_shards(&stack.dynamo)?;
-        if sum(&shards).1 == 0 || Instant::now() > deadline {
+        if sum(&shards).held == 0 || Instant::now() > deadline {
             return Ok(shards);
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -89,14 +89,17 @@ fn wait_until_nothing_held(stack: &Stack) -> Result<Vec<Counters>> {
 fn concurrent_holds_on_four_shards_never_oversell_and_settle_on_the_shard_each_hold_records(
 ) -> Result {
     const STOCK: u64 = 40;
-    let stack = Stack::start_sharded(GA_VERSION, 4, &[(TEE_SKU, SHARDS)])?;
+    let stack = Stack::builder(GA_VERSION)
+        .instances(4)
+        .sharded(&[(TEE_SKU, SHARDS)])
+        .start()?;
     let catalog = stack.catalog.json_with_shards(&[(TEE_SKU, SHARDS)]);
     stack
         .dynamo
         .receive_with_catalog(TEE_SKU, STOCK, &catalog)?;
     let shards = tee_shards(&stack.dynamo)?;
     assert_eq!(
-        shards.iter().map(|s| s.0).collect::<Vec<_>>(),
+        shards.iter().map(|s| s.available).collect::<Vec<_>>(),
         [10, 10, 10, 10],
         "receive_stock.py spreads the units over the shards"
     );
@@ -125,7 +128,15 @@ fn concurrent_holds_on_four_shards_never_oversell_and_settle_on_the_shard_each_h
     }
     assert_eq!(sessions.len(), 20, "every shard sold out, none oversold");
     let shards = tee_shards(&stack.dynamo)?;
-    assert_eq!(sum(&shards), (0, STOCK, 0, STOCK));
+    assert_eq!(
+        sum(&shards),
+        Stock {
+            available: 0,
+            held: STOCK,
+            sold: 0,
+            received: STOCK
+        }
+    );
 
     // 120 quantity changes at once (1 to 3 each), far more than the stock can take.
     let mut rng = Rng(9);
@@ -154,7 +165,12 @@ fn concurrent_holds_on_four_shards_never_oversell_and_settle_on_the_shard_each_h
     // Never oversold, holds equal to the carts, and each shard holds exactly the holds that
     // record it.
     let shards = tee_shards(&stack.dynamo)?;
-    let (_, held, sold, received) = sum(&shards);
+    let Stock {
+        held,
+        sold,
+        received,
+        ..
+    } = sum(&shards);
     assert_eq!((sold, received), (0, STOCK));
     let mut in_carts = 0;
     let mut held_per_shard = [0; SHARDS as usize];
@@ -169,7 +185,7 @@ fn concurrent_holds_on_four_shards_never_oversell_and_settle_on_the_shard_each_h
     }
     assert_eq!(held, in_carts, "holds match the carts exactly");
     assert_eq!(
-        shards.iter().map(|s| s.1).collect::<Vec<_>>(),
+        shards.iter().map(|s| s.held).collect::<Vec<_>>(),
         held_per_shard,
         "each shard's `held` is the sum of the holds recorded on it"
     );
@@ -193,12 +209,17 @@ fn concurrent_holds_on_four_shards_never_oversell_and_settle_on_the_shard_each_h
         }
     }
     let shards = wait_until_nothing_held(&stack)?;
-    let (available, held, sold, received) = sum(&shards);
+    let Stock {
+        available,
+        held,
+        sold,
+        received,
+    } = sum(&shards);
     assert_eq!(held, 0, "no hold leaked");
     assert_eq!(sold, bought, "sold == quantities bought");
     assert_eq!((available + sold, received), (STOCK, STOCK));
     assert_eq!(
-        shards.iter().map(|s| s.2).collect::<Vec<_>>(),
+        shards.iter().map(|s| s.sold).collect::<Vec<_>>(),
         sold_per_shard,
         "each sale landed on the shard its hold recorded"
     );
@@ -207,7 +228,10 @@ fn concurrent_holds_on_four_shards_never_oversell_and_settle_on_the_shard_each_h
 
 #[test]
 fn a_hold_written_before_the_sku_was_sharded_is_found_on_shard_zero() -> Result {
-    let stack = Stack::start_sharded(GA_VERSION, 1, &[(TEE_SKU, SHARDS)])?;
+    let stack = Stack::builder(GA_VERSION)
+        .instances(1)
+        .sharded(&[(TEE_SKU, SHARDS)])
+        .start()?;
     stack.connect_webhooks()?;
     let c = &stack.catalog;
     let tee = Sku::parse(TEE_SKU).ok_or("sku")?;
@@ -242,10 +266,26 @@ fn a_hold_written_before_the_sku_was_sharded_is_found_on_shard_zero() -> Result 
     let reply = stack.update_quantity(&session, &tee_line, 3)?;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(tee_hold(&stack, &session)?, ("HELD".into(), 3, 0));
-    assert_eq!(stack.dynamo.shard_stock(TEE_SKU, 0)?, (7, 3, 0, 10));
+    assert_eq!(
+        stack.dynamo.shard_stock(TEE_SKU, 0)?,
+        Stock {
+            available: 7,
+            held: 3,
+            sold: 0,
+            received: 10
+        }
+    );
     let reply = stack.update_quantity(&session, &tee_line, 1)?;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(stack.dynamo.shard_stock(TEE_SKU, 0)?, (9, 1, 0, 10));
+    assert_eq!(
+        stack.dynamo.shard_stock(TEE_SKU, 0)?,
+        Stock {
+            available: 9,
+            held: 1,
+            sold: 0,
+            received: 10
+        }
+    );
     for shard in 1..SHARDS {
         let pk = format!("sku#{TEE_SKU}#{shard}");
         assert_eq!(
@@ -257,7 +297,16 @@ fn a_hold_written_before_the_sku_was_sharded_is_found_on_shard_zero() -> Result 
 
     stack.stripe.complete_session(&session)?;
     let shards = wait_until_nothing_held(&stack)?;
-    assert_eq!(shards[0], (9, 0, 1, 10), "sold from shard 0");
+    assert_eq!(
+        shards[0],
+        Stock {
+            available: 9,
+            held: 0,
+            sold: 1,
+            received: 10
+        },
+        "sold from shard 0"
+    );
     assert_eq!(tee_hold(&stack, &session)?, ("SOLD".into(), 1, 0));
     Ok(())
 }
@@ -334,7 +383,15 @@ async fn the_dynamodb_store_spreads_falls_over_moves_whole_holds_settles_and_reb
     );
     let mug = Sku::parse("MUG").ok_or("sku")?;
     store.receive(&mug, 3).await?;
-    assert_eq!(dynamo.stock("MUG")?, (3, 0, 0, 3));
+    assert_eq!(
+        dynamo.stock("MUG")?,
+        Stock {
+            available: 3,
+            held: 0,
+            sold: 0,
+            received: 3
+        }
+    );
     assert_eq!(dynamo.get("InventoryTable", "sku#MUG#1")?, Value::Null);
     assert_eq!(store.stock(&mug).await?.available, 3);
 
@@ -426,13 +483,38 @@ async fn the_dynamodb_store_spreads_falls_over_moves_whole_holds_settles_and_reb
         )
         .await?;
     let shards = store.shard_stock(&tee).await?;
-    let counters: Vec<(u64, u64, u64, u64)> = shards
+    let counters: Vec<Stock> = shards
         .iter()
-        .map(|l| (l.available, l.held, l.sold, l.received))
+        .map(|l| Stock {
+            available: l.available,
+            held: l.held,
+            sold: l.sold,
+            received: l.received,
+        })
         .collect();
     assert_eq!(
         counters,
-        [(3, 0, 0, 3), (3, 0, 0, 3), (3, 0, 1, 4), (0, 0, 0, 0)]
+        [
+            Stock {
+                available: 3,
+                held: 0,
+                sold: 0,
+                received: 3
+            },
+            Stock {
+                available: 3,
+                held: 0,
+                sold: 0,
+                received: 3
+            },
+            Stock {
+                available: 3,
+                held: 0,
+                sold: 1,
+                received: 4
+            },
+            Stock::default()
+        ]
     );
     assert_eq!(store.stock(&tee).await?.received, 10);
 

@@ -2,7 +2,7 @@
 //! infra/stripe-emulator/README.md): failures saved under an Idempotency-Key, and includable
 //! fields that are absent unless expanded.
 
-use e2e_tests::{Reply, Result, Stack, GA_VERSION, TEE_SKU};
+use e2e_tests::{Reply, Result, Stack, Stock, GA_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -79,7 +79,12 @@ fn a_change_whose_stripe_writes_got_saved_500s_reaches_200_by_the_clients_keyed_
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(attempts <= 2, "{attempts} attempts");
     assert_eq!(tees_in_cart(&stack, &id)?, 3);
-    let (_, held, _, _) = stack.dynamo.stock(TEE_SKU)?;
+    let Stock {
+        available: _,
+        held,
+        sold: _,
+        received: _,
+    } = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!(held, 3, "holds equal the cart");
     // No attempt reused a key Stripe had saved a failure under.
     assert_eq!(replays(&stack, &path)?, Vec::<Value>::new());
@@ -113,7 +118,12 @@ fn a_create_whose_stripe_writes_got_saved_500s_converges_on_one_session_holding_
         replays(&stack, "/v1/checkout/sessions")?,
         Vec::<Value>::new()
     );
-    let (available, held, _, _) = stack.dynamo.stock(TEE_SKU)?;
+    let Stock {
+        available,
+        held,
+        sold: _,
+        received: _,
+    } = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!((available, held), (8, 2), "one set of holds");
     // The same key again is the stored answer.
     let again = stack.create_cart(&[(&c.tee, 2)], Some("new-cart-1"))?;
@@ -166,7 +176,12 @@ fn after_an_applied_update_whose_answer_was_lost_the_retry_sends_nothing_and_giv
     let lost = set_quantity(&stack, &id, &line, 1, "fewer")?;
     assert_eq!(lost.status, 502, "{}", lost.body);
     assert_eq!(tees_in_cart(&stack, &id)?, 1, "Stripe applied it");
-    let (_, held, _, _) = stack.dynamo.stock(TEE_SKU)?;
+    let Stock {
+        available: _,
+        held,
+        sold: _,
+        received: _,
+    } = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!(held, 3, "the holds still cover the larger cart");
     let updates = stack.stripe.session_updates(&id)?.len();
 
@@ -179,7 +194,12 @@ fn after_an_applied_update_whose_answer_was_lost_the_retry_sends_nothing_and_giv
         updates,
         "nothing sent"
     );
-    let (_, held, _, _) = stack.dynamo.stock(TEE_SKU)?;
+    let Stock {
+        available: _,
+        held,
+        sold: _,
+        received: _,
+    } = stack.dynamo.stock(TEE_SKU)?;
     assert_eq!(held, 1, "the surplus is given back");
     Ok(())
 }

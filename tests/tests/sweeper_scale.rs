@@ -5,7 +5,7 @@
 
 use e2e_tests::lifecycle::{check_report, count, hold_pk, n, number, timed_sweep, wait_until};
 use e2e_tests::{
-    in_parallel, now_s, Dynamo, Emulator, Job, Result, Secrets, Stack, GA_VERSION, MUG_SKU, TEE_SKU,
+    in_parallel, now_s, Emulator, Job, Result, Stack, Stock, GA_VERSION, MUG_SKU, TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -252,7 +252,12 @@ fn five_thousand_expired_holds_drain_in_a_bounded_number_of_runs() -> Result {
     assert_eq!(released, tees_held + mugs_held - paid_units);
     let mut sold_in_stock = 0;
     for (sku, held) in [(TEE_SKU, tees_held), (MUG_SKU, mugs_held)] {
-        let (available, now_held, sold, received) = stack.dynamo.stock(sku)?;
+        let Stock {
+            available,
+            held: now_held,
+            sold,
+            received,
+        } = stack.dynamo.stock(sku)?;
         assert_eq!(now_held, 0, "{sku}: nothing held");
         assert_eq!(available + sold, received, "{sku}");
         assert_eq!(received, held + 50, "{sku}");
@@ -328,7 +333,12 @@ fn pending_delayed_payments_do_not_starve_the_backlog_behind_them() -> Result {
     }
     assert_eq!(
         stack.dynamo.stock(TEE_SKU)?,
-        (100, 500, 0, 600),
+        Stock {
+            available: 100,
+            held: 500,
+            sold: 0,
+            received: 600
+        },
         "the abandoned carts' T-shirts are back; the pending payments' still held"
     );
     Ok(())
@@ -366,14 +376,10 @@ fn a_cart_of_sixty_tracked_skus_settles_by_the_webhook_and_by_the_sweeper() -> R
     // create-session takes 20 items; the other 40 come as cross-sells.
     let offers: Vec<Value> = prices[20..].iter().map(|p| json!({ "price": p })).collect();
     let catalog = json!({ "plans": [], "products": products, "offers": offers }).to_string();
-    let stack = Stack::start_on(
-        stripe,
-        Dynamo::start()?,
-        GA_VERSION,
-        &[("CATALOG_JSON", catalog.as_str())],
-        1,
-        Secrets::InEnvironment,
-    )?;
+    let stack = Stack::builder(GA_VERSION)
+        .stripe(stripe)
+        .env(&[("CATALOG_JSON", catalog.as_str())])
+        .start()?;
     let skus: Vec<String> = (0..SKUS).map(|i| format!("PART{i:02}")).collect();
     let stock: Vec<Value> = skus.iter().map(|sku| stock_item(sku, 0, 2)).collect();
     stack.dynamo.put_many(&stock)?;
@@ -413,7 +419,17 @@ fn a_cart_of_sixty_tracked_skus_settles_by_the_webhook_and_by_the_sweeper() -> R
     stack.stripe.complete_with(&first, "paid")?;
     wait_until(Duration::from_secs(30), "60 SKUs sold", || {
         let stocks = stack.dynamo.stocks(&skus)?;
-        Ok(stocks.iter().all(|s| *s == (1, 0, 1, 2)).then_some(()))
+        Ok(stocks
+            .iter()
+            .all(|s| {
+                *s == Stock {
+                    available: 1,
+                    held: 0,
+                    sold: 1,
+                    received: 2,
+                }
+            })
+            .then_some(()))
     })?;
     let states: Vec<Value> = holds_of(&first_rsv)?
         .iter()
@@ -432,7 +448,16 @@ fn a_cart_of_sixty_tracked_skus_settles_by_the_webhook_and_by_the_sweeper() -> R
     assert_eq!(count(&report, "holds_settled")?, 60, "{report}");
     assert_eq!(count(&report, "errors")?, 0, "{report}");
     let stocks = stack.dynamo.stocks(&skus)?;
-    assert!(stocks.iter().all(|s| *s == (0, 0, 2, 2)), "{stocks:?}");
+    assert!(
+        stocks.iter().all(|s| *s
+            == Stock {
+                available: 0,
+                held: 0,
+                sold: 2,
+                received: 2
+            }),
+        "{stocks:?}"
+    );
     assert_eq!(stack.dynamo.live_holds()?, (0, 0));
     Ok(())
 }

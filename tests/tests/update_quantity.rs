@@ -1,7 +1,7 @@
 //! POST /update-quantity end to end: quantities within the catalog's bounds, stock held and
 //! released by the difference in DynamoDB (moto), the cart in the Stripe emulator.
 
-use e2e_tests::{line_item_ids, Result, Stack, GA_VERSION, TEE_SKU};
+use e2e_tests::{line_item_ids, Result, Stack, Stock, GA_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 
 fn items(session: &Value) -> Vec<Value> {
@@ -21,10 +21,13 @@ fn tee_session(stack: &Stack) -> Result<(String, String)> {
 }
 
 /// available + held + sold == received, and nothing negative (u64).
-fn assert_invariant(stack: &Stack) -> Result<(u64, u64, u64, u64)> {
+fn assert_invariant(stack: &Stack) -> Result<Stock> {
     let stock = stack.dynamo.stock(TEE_SKU)?;
-    let (available, held, sold, received) = stock;
-    assert_eq!(available + held + sold, received, "{stock:?}");
+    assert_eq!(
+        stock.available + stock.held + stock.sold,
+        stock.received,
+        "{stock:?}"
+    );
     Ok(stock)
 }
 
@@ -36,7 +39,15 @@ fn quantities_go_up_down_and_to_zero_with_stock_following() -> Result {
 
     let up = stack.update_quantity(&id, &tee, 3)?;
     assert_eq!(up.status, 200, "{}", up.body);
-    assert_eq!(assert_invariant(&stack)?, (3, 3, 0, 6));
+    assert_eq!(
+        assert_invariant(&stack)?,
+        Stock {
+            available: 3,
+            held: 3,
+            sold: 0,
+            received: 6
+        }
+    );
     let session = stack.stripe.session(&id)?;
     assert_eq!(items(&session)[1]["quantity"], 3);
     assert_eq!(
@@ -47,11 +58,27 @@ fn quantities_go_up_down_and_to_zero_with_stock_following() -> Result {
     assert_eq!(session["amount_total"], 1500 + 3 * 2500);
 
     assert_eq!(stack.update_quantity(&id, &tee, 1)?.status, 200);
-    assert_eq!(assert_invariant(&stack)?, (5, 1, 0, 6));
+    assert_eq!(
+        assert_invariant(&stack)?,
+        Stock {
+            available: 5,
+            held: 1,
+            sold: 0,
+            received: 6
+        }
+    );
 
     let removed = stack.update_quantity(&id, &tee, 0)?;
     assert_eq!(removed.status, 200, "{}", removed.body);
-    assert_eq!(assert_invariant(&stack)?, (6, 0, 0, 6));
+    assert_eq!(
+        assert_invariant(&stack)?,
+        Stock {
+            available: 6,
+            held: 0,
+            sold: 0,
+            received: 6
+        }
+    );
     assert_eq!(items(&stack.stripe.session(&id)?).len(), 1);
     Ok(())
 }
@@ -71,7 +98,15 @@ fn stock_another_cart_holds_is_not_promised_twice() -> Result {
     assert_eq!(refused.body["available"], 1);
     assert_eq!(items(&stack.stripe.session(&second)?)[1]["quantity"], 1);
     assert!(stack.stripe.session_updates(&second)?.is_empty());
-    assert_eq!(assert_invariant(&stack)?, (1, 3, 0, 4));
+    assert_eq!(
+        assert_invariant(&stack)?,
+        Stock {
+            available: 1,
+            held: 3,
+            sold: 0,
+            received: 4
+        }
+    );
     Ok(())
 }
 
@@ -113,7 +148,15 @@ fn quantity_rules_answer_4xx_and_change_nothing() -> Result {
         );
     }
     assert!(stack.stripe.session_updates(&id)?.is_empty());
-    assert_eq!(assert_invariant(&stack)?, (10, 0, 0, 10));
+    assert_eq!(
+        assert_invariant(&stack)?,
+        Stock {
+            available: 10,
+            held: 0,
+            sold: 0,
+            received: 10
+        }
+    );
 
     // A session this app did not create (no reservation) is not ours to change.
     let (status, foreign) = stack.stripe.post(
@@ -157,12 +200,25 @@ fn when_stripe_fails_the_holds_cover_both_carts_until_the_next_change() -> Resul
     assert_eq!(items(&stack.stripe.session(&id)?)[1]["quantity"], 2);
     assert_eq!(
         assert_invariant(&stack)?,
-        (5, 5, 0, 10),
+        Stock {
+            available: 5,
+            held: 5,
+            sold: 0,
+            received: 10
+        },
         "held for the cart Stripe may still apply"
     );
     // The next change settles the holds on the cart it makes.
     assert_eq!(stack.update_quantity(&id, &tee, 3)?.status, 200);
-    assert_eq!(assert_invariant(&stack)?, (7, 3, 0, 10));
+    assert_eq!(
+        assert_invariant(&stack)?,
+        Stock {
+            available: 7,
+            held: 3,
+            sold: 0,
+            received: 10
+        }
+    );
     Ok(())
 }
 
@@ -179,7 +235,12 @@ fn a_cart_that_returns_to_an_earlier_state_is_still_updated() -> Result {
     assert_eq!(items(&stack.stripe.session(&id)?)[1]["quantity"], 2);
     assert_eq!(
         assert_invariant(&stack)?,
-        (8, 2, 0, 10),
+        Stock {
+            available: 8,
+            held: 2,
+            sold: 0,
+            received: 10
+        },
         "the hold is the cart's"
     );
     Ok(())

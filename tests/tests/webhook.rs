@@ -1,7 +1,9 @@
 //! POST /stripe-webhook end to end: the Stripe emulator signs and delivers events to the
 //! function, which settles the session's stock holds in DynamoDB exactly once.
 
-use e2e_tests::{now_s, stripe_signature, Result, Stack, GA_VERSION, TEE_SKU, WEBHOOK_SECRET};
+use e2e_tests::{
+    now_s, stripe_signature, Result, Stack, Stock, GA_VERSION, TEE_SKU, WEBHOOK_SECRET,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,7 @@ fn created(stack: &Stack, tees: i64) -> Result<String> {
     Ok(reply.body["session"]["id"].as_str().ok_or("id")?.to_owned())
 }
 
-fn wait_for_stock(stack: &Stack, want: (u64, u64, u64, u64)) -> Result {
+fn wait_for_stock(stack: &Stack, want: Stock) -> Result {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let stock = stack.dynamo.stock(TEE_SKU)?;
@@ -51,7 +53,15 @@ fn a_completed_session_sells_its_held_stock_once_even_when_delivered_twice() -> 
         .ok_or("li")?
         .to_owned();
     assert_eq!(stack.update_quantity(&id, &tee_line, 3)?.status, 200);
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (2, 3, 0, 5));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 2,
+            held: 3,
+            sold: 0,
+            received: 5
+        }
+    );
 
     control(
         &stack,
@@ -59,7 +69,15 @@ fn a_completed_session_sells_its_held_stock_once_even_when_delivered_twice() -> 
         &json!({}),
     )?;
 
-    wait_for_stock(&stack, (2, 0, 3, 5))?;
+    wait_for_stock(
+        &stack,
+        Stock {
+            available: 2,
+            held: 0,
+            sold: 3,
+            received: 5,
+        },
+    )?;
     // Stripe delivers again (a duplicate): nothing moves twice.
     let events = stack
         .stripe
@@ -72,7 +90,15 @@ fn a_completed_session_sells_its_held_stock_once_even_when_delivered_twice() -> 
         &json!({}),
     )?;
     std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (2, 0, 3, 5));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 2,
+            held: 0,
+            sold: 3,
+            received: 5
+        }
+    );
     let replays = stack
         .functions
         .responses_logged()
@@ -92,7 +118,15 @@ fn an_expired_session_gives_its_stock_back() -> Result {
     stack.dynamo.receive(TEE_SKU, 5)?;
     stack.connect_webhooks()?;
     let id = created(&stack, 2)?;
-    assert_eq!(stack.dynamo.stock(TEE_SKU)?, (3, 2, 0, 5));
+    assert_eq!(
+        stack.dynamo.stock(TEE_SKU)?,
+        Stock {
+            available: 3,
+            held: 2,
+            sold: 0,
+            received: 5
+        }
+    );
 
     let (status, _) = stack.stripe.post(
         &format!("/v1/checkout/sessions/{id}/expire"),
@@ -101,7 +135,15 @@ fn an_expired_session_gives_its_stock_back() -> Result {
     )?;
     assert_eq!(status, 200);
 
-    wait_for_stock(&stack, (5, 0, 0, 5))
+    wait_for_stock(
+        &stack,
+        Stock {
+            available: 5,
+            held: 0,
+            sold: 0,
+            received: 5,
+        },
+    )
 }
 
 #[test]
@@ -144,7 +186,12 @@ fn forged_stale_and_unsigned_deliveries_are_400_and_change_nothing() -> Result {
     assert_eq!(unsigned.status, 400);
     assert_eq!(
         stack.dynamo.stock(TEE_SKU)?,
-        (3, 2, 0, 5),
+        Stock {
+            available: 3,
+            held: 2,
+            sold: 0,
+            received: 5
+        },
         "nothing sold by a forgery"
     );
 

@@ -22,8 +22,8 @@
 #![allow(clippy::print_stdout)]
 
 use e2e_tests::{
-    in_parallel, listening_address, proc_stat_fields, Dynamo, Emulator, Job, Result, Secrets,
-    Stack, GA_VERSION, MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
+    in_parallel, listening_address, proc_stat_fields, Dynamo, Job, Result, Stack, GA_VERSION,
+    MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -338,14 +338,10 @@ fn measure(
 
 fn actions(settings: &Settings) -> Result {
     let dynamo = Dynamo::start_with_latency(settings.dynamo_ms)?;
-    let stack = Stack::start_on(
-        Emulator::start()?,
-        dynamo,
-        PREVIEW_VERSION,
-        &[],
-        CONCURRENCY,
-        Secrets::InEnvironment,
-    )?;
+    let stack = Stack::builder(PREVIEW_VERSION)
+        .dynamo(dynamo)
+        .instances(CONCURRENCY)
+        .start()?;
     let c = &stack.catalog;
     stack.dynamo.receive(TEE_SKU, 1_000_000)?;
     stack.dynamo.receive(MUG_SKU, 1_000_000)?;
