@@ -14,6 +14,7 @@ pub mod hostile;
 pub mod lifecycle;
 pub mod openapi;
 
+mod assertions;
 mod catalog;
 mod client;
 mod dynamo;
@@ -26,6 +27,7 @@ mod random;
 mod stack;
 mod stripe;
 
+pub use assertions::assert_error;
 pub use catalog::{Catalog, MUG_SKU, TEE_SKU};
 pub(crate) use client::{agent, read};
 pub use dynamo::{Dynamo, Stock};
