@@ -15,7 +15,8 @@
 
 use crate::lifecycle::{check_report, hold_pk, n, text};
 use crate::{
-    in_parallel, line_item_ids, Job, Reply, Result, Rng, Stack, Stock, GA_VERSION, MUG_SKU, TEE_SKU,
+    in_parallel, line_item_ids, Endpoint, Job, Reply, Result, Rng, Stack, Stock, GA_VERSION,
+    MUG_SKU, TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -137,13 +138,13 @@ struct Cart {
 }
 
 /// One client operation: sent until a final answer, then once more to see it replayed.
-fn until_final(stack: &Stack, function: &str, path: &str, body: &str, key: &str) -> Attempted {
+fn until_final(stack: &Stack, endpoint: Endpoint, body: &str, key: &str) -> Attempted {
     let headers = [("Idempotency-Key", key)];
     let mut attempts = 0;
     let mut last = None;
     while attempts < MAX_ATTEMPTS {
         attempts += 1;
-        let reply = match stack.functions.send(function, path, body, &headers) {
+        let reply = match stack.functions.call(endpoint, body, &headers) {
             Ok(reply) => reply,
             Err(_) => {
                 std::thread::sleep(Duration::from_millis(50));
@@ -155,7 +156,7 @@ fn until_final(stack: &Stack, function: &str, path: &str, body: &str, key: &str)
             Some("session_busy" | "request_in_progress" | "stock_busy")
         );
         if reply.status < 500 && !busy {
-            let replay = stack.functions.send(function, path, body, &headers);
+            let replay = stack.functions.call(endpoint, body, &headers);
             attempts += 1;
             let converged = replay
                 .as_ref()
@@ -249,8 +250,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
             .to_string();
             let stack = &stack;
             Box::new(move || {
-                let attempted =
-                    until_final(stack, "create-session", "/checkout-sessions", &body, &key);
+                let attempted = until_final(stack, Endpoint::CreateSession, &body, &key);
                 (key, attempted)
             }) as Job<'_, _>
         })
@@ -284,28 +284,24 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
         .map(|n| {
             let cart = carts[rng.below(carts.len())].clone();
             let key = format!("fault-{}-change-{n}", plan.seed);
-            let (function, path, body) = match rng.below(10) {
+            let (endpoint, body) = match rng.below(10) {
                 0..=3 => (
-                    "update-quantity",
-                    "/update-quantity",
+                    Endpoint::UpdateQuantity,
                     json!({ "checkout_session_id": cart.id, "line_item_id": cart.tee_line,
                             "quantity": rng.below(6) }),
                 ),
                 4 | 5 => (
-                    "add-cross-sell",
-                    "/add-cross-sell",
+                    Endpoint::AddCrossSell,
                     json!({ "checkout_session_id": cart.id,
                             "price_id": if rng.chance(60) { &c.mug } else { &c.support_monthly } }),
                 ),
                 6 | 7 => (
-                    "change-interval",
-                    "/change-subscription-interval",
+                    Endpoint::ChangeInterval,
                     json!({ "checkout_session_id": cart.id,
                             "interval": (["monthly", "yearly"][rng.below(2)]) }),
                 ),
                 _ => (
-                    "update-shipping",
-                    "/update-shipping-details",
+                    Endpoint::UpdateShipping,
                     json!({ "checkout_session_id": cart.id, "shipping_details": {
                         "name": "Ada Lovelace", "address": { "line1": "1 Main St",
                         "city": "Springfield", "postal_code": "94105",
@@ -315,7 +311,7 @@ pub fn run_faults(plan: FaultPlan) -> Result<FaultReport> {
             let body = body.to_string();
             let stack = &stack;
             Box::new(move || {
-                let attempted = until_final(stack, function, path, &body, &key);
+                let attempted = until_final(stack, endpoint, &body, &key);
                 (key, attempted)
             }) as Job<'_, _>
         })

@@ -51,10 +51,7 @@ fn an_offer_is_added_once_with_its_stock_held() -> Result {
     // Another cart wants the last mug: out of stock, nothing changes there.
     let other = created(&stack, &[(&c.monthly, 1)])?;
     let refused = stack.add_cross_sell(&other, &c.mug)?;
-    assert_eq!(
-        (refused.status, refused.body["code"].as_str()),
-        (409, Some("out_of_stock"))
-    );
+    refused.assert_error(409, "out_of_stock");
     assert_eq!(refused.body["available"], 0);
     Ok(())
 }
@@ -94,12 +91,7 @@ fn offers_that_do_not_fit_the_cart_are_422_and_bad_input_400() -> Result {
         ),
     ];
     for (reply, status, code) in cases {
-        assert_eq!(
-            (reply.status, reply.body["code"].as_str()),
-            (status, Some(code)),
-            "{}",
-            reply.body
-        );
+        reply.assert_error(status, code);
     }
     Ok(())
 }

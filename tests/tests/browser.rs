@@ -9,7 +9,7 @@
 //! Needs Debian's Chromium and `web/node_modules`: `web/ensure-browser.sh` installs them when
 //! missing (this test runs it first; it says nothing when they are there).
 
-use e2e_tests::{Result, Stack, Stock, GA_VERSION, MUG_SKU, TEE_SKU};
+use e2e_tests::{Endpoint, Result, Stack, Stock, GA_VERSION, MUG_SKU, TEE_SKU};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -227,20 +227,20 @@ fn the_example_page_changes_the_cart_in_headless_chromium() -> Result {
 
     // cargo lambda watch answers preflights for any origin and the headers asked for (its default
     // CORS); the deployed HTTP API allows content-type and idempotency-key (template.yaml).
-    for (function, path) in [
-        ("create-session", "/checkout-sessions"),
-        ("change-interval", "/change-subscription-interval"),
-        ("update-quantity", "/update-quantity"),
-        ("add-cross-sell", "/add-cross-sell"),
+    for endpoint in [
+        Endpoint::CreateSession,
+        Endpoint::ChangeInterval,
+        Endpoint::UpdateQuantity,
+        Endpoint::AddCrossSell,
     ] {
         let (status, allow_origin, allow_headers) =
-            preflight(&stack.functions.url(function, path), &origin)?;
+            preflight(&stack.functions.endpoint_url(endpoint), &origin)?;
         assert!(
             (200..300).contains(&status)
                 && (allow_origin == origin || allow_origin == "*")
                 && allow_headers.contains("idempotency-key")
                 && allow_headers.contains("content-type"),
-            "preflight of {function}: {status}, allow-origin {allow_origin:?}, allow-headers {allow_headers:?}"
+            "preflight of {endpoint:?}: {status}, allow-origin {allow_origin:?}, allow-headers {allow_headers:?}"
         );
     }
 

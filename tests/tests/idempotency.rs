@@ -65,8 +65,7 @@ fn a_key_reused_with_a_different_body_is_a_422() -> Result {
 
     let reused = stack.change_interval_keyed(&body(&id, "monthly"), "k1")?;
 
-    assert_eq!(reused.status, 422, "{}", reused.body);
-    assert_eq!(reused.body["code"], "idempotency_key_reused");
+    reused.assert_error(422, "idempotency_key_reused");
     assert_eq!(stack.stripe.session_updates(&id)?.len(), 1);
     Ok(())
 }
@@ -91,8 +90,7 @@ fn a_twin_sent_while_the_first_is_in_progress_gets_409_with_retry_after() -> Res
     });
     let (first, twin) = (first.map_err(|_| "first request panicked")??, twin?);
 
-    assert_eq!(twin.status, 409, "{}", twin.body);
-    assert_eq!(twin.body["code"], "request_in_progress");
+    twin.assert_error(409, "request_in_progress");
     assert_eq!(twin.retry_after.as_deref(), Some("1"));
     assert_eq!(first.status, 200, "{}", first.body);
     // Once the first has finished, the twin's retry is a replay.
@@ -126,8 +124,7 @@ fn after_a_stripe_write_whose_answer_never_came_the_session_stays_busy_then_the_
     // No answer says whether Stripe will still apply the update: nothing reads the cart until
     // it no longer can. (A 5xx answer does say it: Stripe saved it, the write is over.)
     let early = stack.change_interval_keyed(&body(&id, "yearly"), "retry-me")?;
-    assert_eq!(early.status, 409, "{}", early.body);
-    assert_eq!(early.body["code"], "session_busy");
+    early.assert_error(409, "session_busy");
     assert!(
         matches!(early.retry_after.as_deref(), Some("1" | "2")),
         "{:?}",

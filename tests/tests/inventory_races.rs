@@ -3,7 +3,7 @@
 //! once every session has completed or expired.
 
 use e2e_tests::{
-    in_parallel, line_item_ids, Reply, Result, Rng, Stack, Stock, GA_VERSION, TEE_SKU,
+    in_parallel, line_item_ids, Endpoint, Reply, Result, Rng, Stack, Stock, GA_VERSION, TEE_SKU,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -222,9 +222,8 @@ fn with_a_third_of_stripe_calls_failing_retries_converge_and_nothing_leaks() -> 
         let key = format!("fault-change-{n}");
         let body = json!({ "checkout_session_id": id, "line_item_id": line, "quantity": quantity });
         let reply = until_final(&|| {
-            stack.functions.send(
-                "update-quantity",
-                "/update-quantity",
+            stack.functions.call(
+                Endpoint::UpdateQuantity,
                 &body.to_string(),
                 &[("Idempotency-Key", &key)],
             )

@@ -3,7 +3,7 @@
 //! Lambda's Logger users search by at the top level, and every invocation writes exactly one
 //! CloudWatch Embedded Metric Format document that the EMF specification accepts.
 
-use e2e_tests::{line_item_ids, Result, Stack, GA_VERSION, TEE_SKU};
+use e2e_tests::{line_item_ids, Endpoint, Result, Stack, GA_VERSION, TEE_SKU};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -285,9 +285,8 @@ fn every_request_logs_powertools_keys_and_every_invocation_one_valid_emf_documen
     );
     stack.stripe.complete_session(&id)?;
     wait_for_sold(&stack, 2)?;
-    let forged = stack.functions.send(
-        "stripe-webhook",
-        "/stripe-webhook",
+    let forged = stack.functions.call(
+        Endpoint::StripeWebhook,
         r#"{"id":"evt_forged","type":"checkout.session.completed"}"#,
         &[("Stripe-Signature", "t=1,v1=00")],
     )?;

@@ -2,7 +2,7 @@
 //! infra/stripe-emulator/README.md): failures saved under an Idempotency-Key, and includable
 //! fields that are absent unless expanded.
 
-use e2e_tests::{Reply, Result, Stack, Stock, GA_VERSION, TEE_SKU};
+use e2e_tests::{Endpoint, Reply, Result, Stack, Stock, GA_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -20,9 +20,8 @@ fn created(stack: &Stack, items: &[(&str, i64)]) -> Result<(String, String)> {
 
 fn set_quantity(stack: &Stack, id: &str, line: &str, quantity: u64, key: &str) -> Result<Reply> {
     let body = json!({ "checkout_session_id": id, "line_item_id": line, "quantity": quantity });
-    stack.functions.send(
-        "update-quantity",
-        "/update-quantity",
+    stack.functions.call(
+        Endpoint::UpdateQuantity,
         &body.to_string(),
         &[("Idempotency-Key", key)],
     )

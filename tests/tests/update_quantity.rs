@@ -93,8 +93,7 @@ fn stock_another_cart_holds_is_not_promised_twice() -> Result {
 
     let refused = stack.update_quantity(&second, &second_tee, 2)?;
 
-    assert_eq!(refused.status, 409, "{}", refused.body);
-    assert_eq!(refused.body["code"], "out_of_stock");
+    refused.assert_error(409, "out_of_stock");
     assert_eq!(refused.body["available"], 1);
     assert_eq!(items(&stack.stripe.session(&second)?)[1]["quantity"], 1);
     assert!(stack.stripe.session_updates(&second)?.is_empty());
@@ -140,12 +139,7 @@ fn quantity_rules_answer_4xx_and_change_nothing() -> Result {
         ),
     ];
     for (reply, status, code) in cases {
-        assert_eq!(
-            (reply.status, reply.body["code"].as_str()),
-            (status, Some(code)),
-            "{}",
-            reply.body
-        );
+        reply.assert_error(status, code);
     }
     assert!(stack.stripe.session_updates(&id)?.is_empty());
     assert_eq!(
@@ -174,10 +168,7 @@ fn quantity_rules_answer_4xx_and_change_nothing() -> Result {
     let foreign_id = foreign["id"].as_str().ok_or("id")?;
     let foreign_tee = line_item_ids(&stack.stripe.session(foreign_id)?)[0].clone();
     let reply = stack.update_quantity(foreign_id, &foreign_tee, 2)?;
-    assert_eq!(
-        (reply.status, reply.body["code"].as_str()),
-        (409, Some("session_not_updatable"))
-    );
+    reply.assert_error(409, "session_not_updatable");
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! cart's paid subtotal) and the tax rate of every line item, and both follow every later change
 //! of the cart (update-quantity across the free-shipping tier, add-cross-sell on a taxed cart).
 
-use e2e_tests::{Result, Stack, GA_VERSION, MUG_SKU, PREVIEW_VERSION, TEE_SKU};
+use e2e_tests::{Endpoint, Result, Stack, GA_VERSION, MUG_SKU, PREVIEW_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 
 fn created(stack: &Stack, items: &[(&str, i64)]) -> Result<String> {
@@ -186,12 +186,9 @@ fn every_refusal_is_a_4xx_that_changes_nothing() -> Result {
     let c = &stack.catalog;
     let id = created(&stack, &[(&c.tee, 1)])?;
     let send = |body: &Value| {
-        stack.functions.send(
-            "update-shipping",
-            "/update-shipping-details",
-            &body.to_string(),
-            &[],
-        )
+        stack
+            .functions
+            .call(Endpoint::UpdateShipping, &body.to_string(), &[])
     };
     let address = json!({ "line1": "1 Main St", "city": "X", "postal_code": "1", "country": "US" });
     let with = |field: &str, value: Value| {
@@ -240,9 +237,7 @@ fn every_refusal_is_a_4xx_that_changes_nothing() -> Result {
             Some("shipping_details"),
         ),
         (
-            stack
-                .functions
-                .send("update-shipping", "/update-shipping-details", "{", &[])?,
+            stack.functions.call(Endpoint::UpdateShipping, "{", &[])?,
             400,
             "invalid_json",
             None,
@@ -255,12 +250,7 @@ fn every_refusal_is_a_4xx_that_changes_nothing() -> Result {
         ),
     ];
     for (reply, status, code, param) in cases {
-        assert_eq!(
-            (reply.status, reply.body["code"].as_str()),
-            (status, Some(code)),
-            "{}",
-            reply.body
-        );
+        reply.assert_error(status, code);
         assert_eq!(reply.body["param"].as_str(), param, "{}", reply.body);
     }
     assert!(stack.stripe.session_updates(&id)?.is_empty());
@@ -268,10 +258,7 @@ fn every_refusal_is_a_4xx_that_changes_nothing() -> Result {
     // A finished session cannot be changed.
     stack.stripe.expire_session(&id, GA_VERSION)?;
     let expired = stack.update_shipping(&id, "US", None)?;
-    assert_eq!(
-        (expired.status, expired.body["code"].as_str()),
-        (409, Some("session_not_updatable"))
-    );
+    expired.assert_error(409, "session_not_updatable");
     Ok(())
 }
 

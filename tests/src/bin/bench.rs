@@ -22,8 +22,8 @@
 #![allow(clippy::print_stdout)]
 
 use e2e_tests::{
-    in_parallel, listening_address, proc_stat_fields, Dynamo, Job, Result, Stack, GA_VERSION,
-    MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
+    in_parallel, listening_address, proc_stat_fields, Dynamo, Endpoint, Job, Result, Stack,
+    GA_VERSION, MUG_SKU, PREVIEW_VERSION, SECRET_KEY, TEE_SKU,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -379,9 +379,9 @@ fn actions(settings: &Settings) -> Result {
     }
 
     let interval = |n: usize| if n % 2 == 0 { "yearly" } else { "monthly" };
-    let target = |function: &str, path: &str| Target {
-        url: stack.functions.url(function, path),
-        pids: stack.functions.pids(function),
+    let target = |endpoint: Endpoint| Target {
+        url: stack.functions.endpoint_url(endpoint),
+        pids: stack.functions.pids(endpoint.function()),
         agent: &agent,
     };
     let change_interval: BodyFor<'_> = Box::new(|n, client| {
@@ -391,7 +391,7 @@ fn actions(settings: &Settings) -> Result {
     let scenarios: Vec<(&str, Target<'_>, BodyFor<'_>)> = vec![
         (
             "create-session (holds stock)",
-            target("create-session", "/checkout-sessions"),
+            target(Endpoint::CreateSession),
             Box::new(|_, _| {
                 json!({ "items": [{ "price": c.monthly, "quantity": 1 },
                                   { "price": c.tee, "quantity": 1 }] })
@@ -400,12 +400,12 @@ fn actions(settings: &Settings) -> Result {
         ),
         (
             "change-interval",
-            target("change-interval", "/change-subscription-interval"),
+            target(Endpoint::ChangeInterval),
             Box::new(&change_interval),
         ),
         (
             "update-quantity (no stock)",
-            target("update-quantity", "/update-quantity"),
+            target(Endpoint::UpdateQuantity),
             Box::new(|n, client| {
                 let (id, lines) = &plan_and_sticker[client];
                 json!({ "checkout_session_id": id, "line_item_id": lines.get(1),
@@ -415,7 +415,7 @@ fn actions(settings: &Settings) -> Result {
         ),
         (
             "update-quantity (stock move)",
-            target("update-quantity", "/update-quantity"),
+            target(Endpoint::UpdateQuantity),
             Box::new(|n, client| {
                 let (id, lines) = &plan_and_tee[client];
                 json!({ "checkout_session_id": id, "line_item_id": lines.get(1),
@@ -425,7 +425,7 @@ fn actions(settings: &Settings) -> Result {
         ),
         (
             "add-cross-sell (stock move)",
-            target("add-cross-sell", "/add-cross-sell"),
+            target(Endpoint::AddCrossSell),
             Box::new(|n, _| {
                 // Each request its own cart: warm-ups count down from usize::MAX.
                 let cart = if n > usize::MAX / 2 {
@@ -440,7 +440,7 @@ fn actions(settings: &Settings) -> Result {
         ),
         (
             "update-shipping",
-            target("update-shipping", "/update-shipping-details"),
+            target(Endpoint::UpdateShipping),
             Box::new(|n, client| {
                 json!({ "checkout_session_id": plan_and_tee[client].0, "shipping_details": {
                     "name": "Ada Lovelace", "address": { "line1": "1 Main St",
@@ -619,7 +619,7 @@ fn cold_start(runs: usize) -> Result {
         init_us.push(cold.init_us as f64);
         spawn_to_ready_ms.push(cold.spawn_to_ready.as_secs_f64() * 1e3);
         let send = |n: usize| -> Result<u16> {
-            let path = "/change-subscription-interval";
+            let path = Endpoint::ChangeInterval.route();
             Ok(stack
                 .functions
                 .send(&cold.name, path, &body(n), &[])?
