@@ -288,7 +288,7 @@ impl Config {
                     name: parameter_var,
                     reason: format!(
                         "cannot read SSM parameter `{name}`: {}",
-                        crate::error_chain(&e)
+                        crate::telemetry::error_chain(&e)
                     ),
                 })?
                 .parameter

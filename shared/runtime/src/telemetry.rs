@@ -17,6 +17,7 @@ mod logs;
 pub mod metrics;
 mod xray;
 
+pub use logs::error_chain;
 pub use metrics::{Answer, Metrics};
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,7 @@ use super::{
     Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
     StoredResponse,
 };
-use crate::error_chain as chain;
+use crate::telemetry::error_chain as chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

@@ -9,7 +9,7 @@ use super::{
     check_rebalance, move_on_shards, spread, Held, HoldRecord, InventoryError, InventoryStore,
     Settlement, ShardMove, ShardedStore, StockLevel,
 };
-use crate::error_chain;
+use crate::telemetry::error_chain;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };

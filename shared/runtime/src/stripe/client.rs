@@ -10,8 +10,8 @@ use super::wire::{self, ErrorEnvelope};
 use super::{
     CreatedSession, NewSession, SetupError, StripeConfig, StripeError, StripeGateway, WriteState,
 };
-use crate::error_chain;
 use crate::stripe::ApiVersion;
+use crate::telemetry::error_chain;
 use bytes::Bytes;
 use cart_validation::{CartPlan, CheckoutSessionId, PlannedLineItem, SessionSnapshot};
 use http_body_util::{BodyExt, Full};

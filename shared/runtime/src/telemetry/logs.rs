@@ -82,10 +82,7 @@ impl Visit for Fields {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.set(
-            renamed(field.name()),
-            Value::String(crate::error_chain(value)),
-        );
+        self.set(renamed(field.name()), Value::String(error_chain(value)));
     }
 }
 
@@ -227,6 +224,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
         u32::try_from(month).unwrap_or(1),
         u32::try_from(day).unwrap_or(1),
     )
+}
+
+/// `outer: inner: root`: hyper's and the AWS SDK's own messages ("client error (Connect)",
+/// "dispatch failure") hide the cause that explains a failure.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

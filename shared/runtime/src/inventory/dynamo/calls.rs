@@ -2,8 +2,8 @@
 //! the contention retry) and consistent batched reads.
 
 use super::{DynamoInventory, Item, BATCH_READ_ATTEMPTS};
-use crate::error_chain;
 use crate::inventory::{Contention, InventoryError};
+use crate::telemetry::error_chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
