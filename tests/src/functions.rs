@@ -46,6 +46,28 @@ pub struct Reply {
     pub retry_after: Option<String>,
 }
 
+impl Reply {
+    fn read(mut response: ureq::http::Response<ureq::Body>) -> Result<Self> {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let replayed = header("idempotent-replayed").as_deref() == Some("true");
+        let retry_after = header("retry-after");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        Ok(Self {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            replayed,
+            retry_after,
+        })
+    }
+}
+
 impl Functions {
     /// Starts `instances` processes of each function; each polls cargo-lambda for its next
     /// invocation, so they run in parallel, like Lambda scaling out. `--concurrency` stays at 1:
@@ -229,24 +251,26 @@ impl Functions {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let mut response = request.send(body)?;
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let replayed = header("idempotent-replayed").as_deref() == Some("true");
-        let retry_after = header("retry-after");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string()?;
-        Ok(Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            replayed,
-            retry_after,
-        })
+        Reply::read(request.send(body)?)
+    }
+
+    /// POSTs `body` to `endpoint` with this Content-Type, or none.
+    pub fn send_as(
+        &self,
+        endpoint: Endpoint,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Result<Reply> {
+        let mut request = self.agent.post(self.endpoint_url(endpoint));
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        Reply::read(request.send(body)?)
+    }
+
+    /// GETs `endpoint`'s route from its function URL.
+    pub fn get(&self, endpoint: Endpoint) -> Result<Reply> {
+        Reply::read(self.agent.get(self.endpoint_url(endpoint)).call()?)
     }
 
     /// The function URL of `endpoint` at its route.

@@ -1,12 +1,10 @@
 //! The recorder of one endpoint's answers: each is checked against openapi.yaml as it comes, and
 //! at the end every answer the spec lists for the endpoint must have been seen (the coverage check).
-//! Also the requests the shared client cannot send: a GET, and a POST with another Content-Type.
 
 use e2e_tests::openapi::Spec;
 use e2e_tests::{Endpoint, Reply, Result, Stack};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 /// What one test saw of one endpoint: (method, status) -> codes.
 #[derive(Debug)]
@@ -68,17 +66,20 @@ impl Seen {
         let too_large = stack.functions.call(self.endpoint, &big, &[])?;
         assert_eq!(too_large.status, 413, "{}", too_large.body);
         self.record(spec, "a body over the limit", "POST", &too_large);
-        let url = stack.functions.endpoint_url(self.endpoint);
         for content_type in [
             Some("text/plain"),
             Some("application/x-www-form-urlencoded"),
             None,
         ] {
-            let reply = send_as(&url, content_type, "{}")?;
+            let reply = stack.functions.send_as(self.endpoint, content_type, "{}")?;
             assert_eq!(reply.status, 415, "{content_type:?}: {}", reply.body);
             self.record(spec, "not sent as JSON", "POST", &reply);
         }
-        let charset = send_as(&url, Some("Application/JSON; charset=UTF-8"), "[]")?;
+        let charset = stack.functions.send_as(
+            self.endpoint,
+            Some("Application/JSON; charset=UTF-8"),
+            "[]",
+        )?;
         assert_ne!(charset.status, 415, "{}", charset.body);
         self.record(spec, "JSON with a charset", "POST", &charset);
         Ok(())
@@ -86,7 +87,7 @@ impl Seen {
 
     /// GETs the endpoint straight from its function URL (the HTTP API would not route it).
     pub(super) fn get(&mut self, spec: &Spec, stack: &Stack) -> Result {
-        let reply = get(&stack.functions.endpoint_url(self.endpoint))?;
+        let reply = stack.functions.get(self.endpoint)?;
         self.record(spec, "GET on the function URL", "GET", &reply);
         Ok(())
     }
@@ -114,48 +115,4 @@ impl Seen {
         }
         Ok(())
     }
-}
-
-fn get(url: &str) -> Result<Reply> {
-    let response = agent().get(url).call()?;
-    reply(response)
-}
-
-/// POSTs `input` with the given Content-Type (or none): `Functions::call` always sends JSON's.
-fn send_as(url: &str, content_type: Option<&str>, input: &str) -> Result<Reply> {
-    let mut request = agent().post(url);
-    if let Some(content_type) = content_type {
-        request = request.header("Content-Type", content_type);
-    }
-    reply(request.send(input)?)
-}
-
-/// The shared client's settings (statuses are answers, not errors), which the library keeps to
-/// itself.
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// The answer with the headers the spec checks.
-fn reply(mut response: ureq::http::Response<ureq::Body>) -> Result<Reply> {
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let (retry_after, replayed) = (header("retry-after"), header("idempotent-replayed"));
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string()?;
-    Ok(Reply {
-        status,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        replayed: replayed.as_deref() == Some("true"),
-        retry_after,
-    })
 }
