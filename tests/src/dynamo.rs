@@ -93,6 +93,31 @@ print(json.dumps(item.get("Item")))
         Ok(serde_json::from_slice(&output.stdout)?)
     }
 
+    /// Every item of a table as DynamoDB JSON, read consistently.
+    pub fn scan(&self, table: &str) -> Result<Vec<Value>> {
+        let script = r#"
+import boto3, json, sys
+client = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+items, kwargs = [], {"TableName": sys.argv[2], "ConsistentRead": True}
+while True:
+    page = client.scan(**kwargs)
+    items.extend(page.get("Items", []))
+    if "LastEvaluatedKey" not in page:
+        break
+    kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+print(json.dumps(items))
+"#;
+        let output = Command::new("python3")
+            .args(["-c", script, &self.endpoint, table])
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !output.status.success() {
+            return Err(format!("scanning {table} failed: {}", output.status).into());
+        }
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
+
     /// Creates an SSM parameter (moto serves SSM too), a SecureString when `secure`.
     pub fn put_parameter(&self, name: &str, value: &str, secure: bool) -> Result<()> {
         let script = r#"

@@ -30,6 +30,11 @@ pub(crate) fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// `target/e2e-logs`.
+pub(crate) fn log_dir() -> PathBuf {
+    bin_dir().join("..").join("e2e-logs")
+}
+
 /// Where the processes of a test write their logs: `target/e2e-logs/<name>-<pid>-<n>.log`.
 pub(crate) fn log_file(name: &str) -> Stdio {
     logged_to(name).0
@@ -38,7 +43,7 @@ pub(crate) fn log_file(name: &str) -> Stdio {
 pub(crate) fn logged_to(name: &str) -> (Stdio, PathBuf) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = bin_dir().join("..").join("e2e-logs");
+    let dir = log_dir();
     let path = dir.join(format!("{name}-{}-{n}.log", std::process::id()));
     let file = std::fs::create_dir_all(&dir).and_then(|()| std::fs::File::create(&path));
     (

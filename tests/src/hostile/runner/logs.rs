@@ -6,18 +6,7 @@ use crate::{Endpoint, SECRET_KEY, WEBHOOK_SECRET};
 
 /// Where the harness writes this process's logs (`target/e2e-logs/<name>-<pid>-<n>.log`).
 pub(crate) fn log_files() -> Vec<std::path::PathBuf> {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let mut dir = exe
-        .parent()
-        .map(std::path::PathBuf::from)
-        .unwrap_or_default();
-    if dir.file_name().is_some_and(|n| n == "deps") {
-        dir = dir
-            .parent()
-            .map(std::path::PathBuf::from)
-            .unwrap_or_default();
-    }
-    let dir = dir.join("..").join("e2e-logs");
+    let dir = crate::process::log_dir();
     let marker = format!("-{}-", std::process::id());
     let functions: Vec<&str> = Endpoint::ALL
         .iter()

@@ -8,28 +8,9 @@ use std::collections::BTreeMap;
 
 /// Every item of the inventory table (stock and holds), by key.
 fn inventory(stack: &Stack) -> Result<BTreeMap<String, Value>> {
-    let script = r#"
-import boto3, json, sys
-client = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
-                      aws_access_key_id="local", aws_secret_access_key="local")
-items, kwargs = [], {"TableName": "InventoryTable", "ConsistentRead": True}
-while True:
-    page = client.scan(**kwargs)
-    items.extend(page.get("Items", []))
-    if "LastEvaluatedKey" not in page:
-        break
-    kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-print(json.dumps(items))
-"#;
-    let output = std::process::Command::new("python3")
-        .args(["-c", script, &stack.dynamo.endpoint])
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
-    if !output.status.success() {
-        return Err(format!("scanning the inventory failed: {}", output.status).into());
-    }
-    let items: Vec<Value> = serde_json::from_slice(&output.stdout)?;
-    Ok(items
+    Ok(stack
+        .dynamo
+        .scan("InventoryTable")?
         .into_iter()
         .map(|item| {
             (
