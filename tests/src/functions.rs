@@ -72,8 +72,8 @@ impl Functions {
     /// Starts `instances` processes of each function; each polls cargo-lambda for its next
     /// invocation, so they run in parallel, like Lambda scaling out. `--concurrency` stays at 1:
     /// above it cargo-lambda (1.9) starts `cargo run` instances of its own whenever an invocation
-    /// waits, even with `--only-lambda-apis`; in the fault run that coincided with invocations cut
-    /// off mid-flight ("Peer disconnected").
+    /// waits, even with `--only-lambda-apis`, and invocations get cut off mid-flight ("Peer
+    /// disconnected").
     pub fn start(names: &[&str], env: &[(&str, &str)], instances: usize) -> Result<Self> {
         let port = free_port();
         let mut watch = Command::new("cargo-lambda");

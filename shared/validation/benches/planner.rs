@@ -1,5 +1,5 @@
 //! In-process micro-benchmarks of the pure rules: request parsing, catalog loading and the cart
-//! planner (issue 9).
+//! planner.
 //!
 //! ```sh
 //! cargo bench -p cart-validation --bench planner            # divan's table
