@@ -1,7 +1,7 @@
-//! Stock through the end of a checkout (issue 15), end to end: delayed payments (a session
+//! Stock through the end of a checkout, end to end: delayed payments (a session
 //! completed `unpaid`, then its payment succeeds or fails, with or without its event), the
 //! configured session lifetime, a hold that lost its session record, and a drifted hold while
-//! Stripe's answer is unknown. Each test says which behaviour of before it guards against.
+//! Stripe's answer is unknown. Each test says what it guards.
 
 use e2e_tests::lifecycle::{
     count, hold_pk, n, number, reservation_of, text, timed_sweep, wait_until, INVENTORY_TABLE,
@@ -92,9 +92,8 @@ fn awaiting_payment(stack: &Stack, tees: i64) -> Result<(String, String)> {
     Ok((id, reservation))
 }
 
-/// Guards: before, `checkout.session.completed` sold the units at once whatever its
-/// `payment_status` and the async events were ignored, so a failed delayed payment left its units
-/// sold (the issue's "three units … stayed sold after its payment failed").
+/// Guards: an unpaid completion sells nothing; when its delayed payment fails, every unit goes
+/// back on sale.
 #[test]
 fn an_unpaid_completion_then_a_failed_payment_returns_every_unit() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
@@ -116,8 +115,7 @@ fn an_unpaid_completion_then_a_failed_payment_returns_every_unit() -> Result {
     Ok(())
 }
 
-/// Guards: the async success is what sells a delayed payment (before, the units were sold at the
-/// unpaid completion already, and the success event was ignored).
+/// Guards: the async success is what sells a delayed payment.
 #[test]
 fn an_unpaid_completion_then_a_successful_payment_sells_the_units() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
@@ -164,9 +162,8 @@ fn a_pending_payment_is_rechecked_an_hour_later_not_on_every_run() -> Result {
     Ok(())
 }
 
-/// Guards: a lost async event is repaired by the sweeper from what Stripe says of the payment.
-/// Before, the sweeper sold every completed session (paid or not), so the failed payment's units
-/// were sold too.
+/// Guards: a lost async event is repaired by the sweeper from what Stripe says of the payment;
+/// a completed session whose payment failed sells nothing.
 #[test]
 fn lost_async_payment_events_are_repaired_by_the_sweeper() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
@@ -295,8 +292,8 @@ fn lifetime_case(env: &[(&str, &str)], minutes: i64) -> Result<()> {
     Ok(())
 }
 
-/// Guards: before, a session made for stock-tracked units lived Stripe's default 24.0 h, so an
-/// abandoned cart kept its stock for a day; now CHECKOUT_SESSION_LIFETIME_MINUTES says how long.
+/// Guards: a session made for stock-tracked units lives CHECKOUT_SESSION_LIFETIME_MINUTES, so an
+/// abandoned cart keeps its stock that long and no longer.
 #[test]
 fn a_session_lives_the_configured_lifetime_then_gives_its_stock_back() -> Result {
     lifetime_case(&[("CHECKOUT_SESSION_LIFETIME_MINUTES", "45")], 45)
@@ -320,16 +317,15 @@ fn the_shortest_lifetime_survives_a_second_of_latency() -> Result {
     Ok(())
 }
 
-/// Guards: the default lifetime of a session that holds stock is 60 min (was 24 h).
+/// Guards: the default lifetime of a session that holds stock is 60 min.
 #[test]
 fn a_session_holding_stock_lives_an_hour_by_default() -> Result {
     lifetime_case(&[], 60)
 }
 
 /// Guards: a hold that never recorded its session (the record after Stripe's create failed) and
-/// whose session was paid with the webhook lost. Before, the sweeper took a hold without a session
-/// for "never created" and released it: the units were paid for and back on sale (sold twice).
-/// A hold for which no session was ever made is still released.
+/// whose session was paid with the webhook lost is sold, not released (the units were paid for);
+/// a hold for which no session was ever made is released.
 #[test]
 fn a_paid_hold_that_lost_its_session_record_and_its_webhook_sells_each_unit_once() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
@@ -410,9 +406,8 @@ fn a_paid_hold_that_lost_its_session_record_and_its_webhook_sells_each_unit_once
 
 /// Guards: before Stripe answers an update, holds only go up. Here a hold drifted above the
 /// cart (4 held for a cart of 2: a request that raised it died before Stripe saw its cart), and
-/// the next update asks for 3. Before, the reconcile that precedes Stripe's update set the hold
-/// to the target (4 → 3); Stripe's answer then timed out, and the cart Stripe ends up with may be
-/// the other request's larger one. Now the hold stays at 4 until Stripe accepted a smaller cart.
+/// the next update asks for 3 and Stripe's answer times out: the cart Stripe ends up with may be
+/// the other request's larger one, so the hold stays at 4 until Stripe accepted a smaller cart.
 #[test]
 fn a_drifted_hold_is_not_lowered_before_stripe_answers() -> Result {
     let stack = Stack::start(GA_VERSION, &[("STRIPE_TIMEOUT_MS", "500")])?;

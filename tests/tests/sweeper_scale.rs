@@ -1,4 +1,4 @@
-//! The sweeper at scale (issue 15 §4), end to end: a backlog of thousands of expired holds (a
+//! The sweeper at scale, end to end: a backlog of thousands of expired holds (a
 //! webhook outage) drains in a measured number of runs, none past the function's 15 s budget,
 //! each reporting what it did and what it left; and a cart of 60 tracked SKUs (one reservation,
 //! 60 holds: 120 transaction actions, above DynamoDB's 100) settles.
@@ -113,10 +113,9 @@ fn stock_item(sku: &str, held: u64, spare: u64) -> Value {
 }
 
 /// Guards: a backlog of thousands of expired holds drains in a predictable number of runs, each
-/// inside the function's budget. Before, a run read 200 holds and asked Stripe about each session
-/// one after another (each call allowed 3 × 4 s) inside a 15 s Lambda: killed mid-run with a
-/// backlog, every time. Also: the sessionless half is released only after Stripe's events named
-/// no session for it, and delayed payments settle by their outcome.
+/// inside the function's budget (it stops starting work before its deadline instead of being
+/// killed mid-run). Also: the sessionless half is released only after Stripe's events named no
+/// session for it, and delayed payments settle by their outcome.
 #[test]
 fn five_thousand_expired_holds_drain_in_a_bounded_number_of_runs() -> Result {
     // Measured on the local stack (moto answers one request at a time, so the 8 sessions a run
@@ -345,8 +344,7 @@ fn pending_delayed_payments_do_not_starve_the_backlog_behind_them() -> Result {
 }
 
 /// Guards: settling a session of 60 tracked SKUs (one reservation, 60 holds: 120 actions) fits
-/// DynamoDB's 100 actions per transaction. Before, the settlement was one transaction, which
-/// DynamoDB refuses outright: neither the webhook nor the sweeper could ever settle such a cart.
+/// DynamoDB's 100 actions per transaction: the webhook and the sweeper settle it in chunks.
 #[test]
 fn a_cart_of_sixty_tracked_skus_settles_by_the_webhook_and_by_the_sweeper() -> Result {
     const SKUS: usize = 60;
