@@ -61,7 +61,7 @@ impl Seen {
 
     /// The answers given before the body is read: too large (413, checked before the signature
     /// on the webhook) and not JSON (415), each also with a body that would otherwise be valid.
-    pub(super) fn unread(&mut self, spec: &Spec, stack: &Stack) -> Result {
+    fn unread(&mut self, spec: &Spec, stack: &Stack) -> Result {
         let big = json!({ "pad": "x".repeat(self.endpoint.body_limit()) }).to_string();
         let too_large = stack.functions.call(self.endpoint, &big, &[])?;
         assert_eq!(too_large.status, 413, "{}", too_large.body);
@@ -86,15 +86,28 @@ impl Seen {
     }
 
     /// GETs the endpoint straight from its function URL (the HTTP API would not route it).
-    pub(super) fn get(&mut self, spec: &Spec, stack: &Stack) -> Result {
+    fn get(&mut self, spec: &Spec, stack: &Stack) -> Result {
         let reply = stack.functions.get(self.endpoint)?;
         self.record(spec, "GET on the function URL", "GET", &reply);
         Ok(())
     }
 
+    /// The answers every endpoint gives before any work (too large, not JSON, a GET), then the
+    /// coverage check ([`Seen::assert_covers`]).
+    pub(super) fn finish(
+        mut self,
+        spec: &Spec,
+        stack: &Stack,
+        not_reproducible: &[(u16, &str)],
+    ) -> Result {
+        self.unread(spec, stack)?;
+        self.get(spec, stack)?;
+        self.assert_covers(spec, not_reproducible)
+    }
+
     /// Asserts that every answer the spec says the function gives was produced, with every code,
     /// except those listed as not reproducible locally.
-    pub(super) fn assert_covers(&self, spec: &Spec, not_reproducible: &[(u16, &str)]) -> Result {
+    fn assert_covers(&self, spec: &Spec, not_reproducible: &[(u16, &str)]) -> Result {
         let route = self.endpoint.route();
         for method in ["POST", "GET"] {
             for (status, mut codes) in spec.function_answers(route, method)? {
