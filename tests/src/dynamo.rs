@@ -17,6 +17,21 @@ pub struct Stock {
     pub received: u64,
 }
 
+impl Stock {
+    /// Every unit received is available, held or sold: what every stock move keeps.
+    pub fn is_balanced(&self) -> bool {
+        self.available + self.held + self.sold == self.received
+    }
+
+    #[track_caller]
+    pub fn assert_balanced(&self, what: &str) {
+        assert!(
+            self.is_balanced(),
+            "{what}: available + held + sold != received in {self:?}"
+        );
+    }
+}
+
 /// Local DynamoDB (moto) with the tables of template.yaml.
 #[derive(Debug)]
 pub struct Dynamo {

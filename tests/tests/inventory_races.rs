@@ -132,20 +132,15 @@ fn two_hundred_concurrent_changes_over_twenty_four_sessions_never_oversell() -> 
     eprintln!("200 concurrent update-quantity in {elapsed:?}: {statuses:?}");
 
     // Exactly what the carts hold is held, and nothing more was promised than there is.
-    let Stock {
-        available,
-        held,
-        sold,
-        received,
-    } = stack.dynamo.stock(TEE_SKU)?;
-    assert_eq!(available + held + sold, received);
+    let stock = stack.dynamo.stock(TEE_SKU)?;
+    stock.assert_balanced(TEE_SKU);
     assert_eq!(
-        held,
+        stock.held,
         tees_in_carts(&stack, &sessions)?,
         "holds match the carts exactly; per session (hold, cart): {:?}",
         holds_and_carts(&stack, &sessions)?
     );
-    assert!(held <= STOCK);
+    assert!(stock.held <= STOCK);
 
     let instances: HashSet<_> = stack
         .functions
@@ -246,15 +241,10 @@ fn with_a_third_of_stripe_calls_failing_retries_converge_and_nothing_leaks() -> 
     // Stripe heals (the test's own reads would otherwise hit the faults too).
     stack.stripe.clear_faults()?;
     // Holds never fell below the carts (no oversell possible) ...
-    let Stock {
-        available,
-        held,
-        sold,
-        received,
-    } = stack.dynamo.stock(TEE_SKU)?;
-    assert_eq!(available + held + sold, received);
+    let stock = stack.dynamo.stock(TEE_SKU)?;
+    stock.assert_balanced(TEE_SKU);
     assert!(
-        held >= tees_in_carts(&stack, &sessions)?,
+        stock.held >= tees_in_carts(&stack, &sessions)?,
         "holds cover every cart"
     );
 

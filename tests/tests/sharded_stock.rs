@@ -22,11 +22,7 @@ fn tee_shards(dynamo: &Dynamo) -> Result<Vec<Stock>> {
     let mut shards = Vec::new();
     for shard in 0..SHARDS {
         let stock = dynamo.shard_stock(TEE_SKU, shard)?;
-        assert_eq!(
-            stock.available + stock.held + stock.sold,
-            stock.received,
-            "shard {shard}: available + held + sold == received"
-        );
+        stock.assert_balanced(&format!("shard {shard}"));
         shards.push(stock);
     }
     Ok(shards)

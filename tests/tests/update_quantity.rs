@@ -23,11 +23,7 @@ fn tee_session(stack: &Stack) -> Result<(String, String)> {
 /// available + held + sold == received, and nothing negative (u64).
 fn assert_invariant(stack: &Stack) -> Result<Stock> {
     let stock = stack.dynamo.stock(TEE_SKU)?;
-    assert_eq!(
-        stock.available + stock.held + stock.sold,
-        stock.received,
-        "{stock:?}"
-    );
+    stock.assert_balanced(TEE_SKU);
     Ok(stock)
 }
 
