@@ -3,7 +3,7 @@
 //! Claims are one TransactWriteItems (or one PutItem without a client key) whose condition
 //! failures return the existing item, so a conflict costs no second read.
 
-use super::{
+use super::store::{
     Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
     StoredResponse,
 };

@@ -1,7 +1,7 @@
 //! An in-memory [`GuardStore`] with the same conditional semantics as the DynamoDB one, for
 //! in-process tests.
 
-use super::{
+use super::store::{
     Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
 };
 use std::collections::HashMap;

@@ -1,5 +1,6 @@
 use super::memory::MemoryGuardStore;
 use super::*;
+use std::time::Duration;
 
 fn claim(key: Option<&str>, hash: &str) -> Claim {
     let now = now_ms();

@@ -1,10 +1,8 @@
 //! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, shard by shard, for
 //! in-process tests.
 
-use super::{
-    move_on_shards, spread, Held, HoldRecord, InventoryError, InventoryStore, Settlement,
-    ShardMove, ShardedStore, StockLevel,
-};
+use super::shards::{check_rebalance, move_on_shards, spread, ShardMove, ShardedStore};
+use super::store::{Held, HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
 use cart_validation::{Sku, StockChange};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -304,7 +302,7 @@ impl InventoryStore for MemoryInventory {
         to_shard: u16,
         units: u64,
     ) -> Result<(), InventoryError> {
-        super::check_rebalance(sku, from_shard, to_shard, self.shards(sku))?;
+        check_rebalance(sku, from_shard, to_shard, self.shards(sku))?;
         let mut state = self.lock();
         let from = state.stock.entry((sku.clone(), from_shard)).or_default();
         if from.available < units {

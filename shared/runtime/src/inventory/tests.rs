@@ -1,5 +1,9 @@
 use super::memory::MemoryInventory;
+use super::shards::Contention;
 use super::*;
+use cart_validation::{Sku, StockChange};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 fn tee() -> Sku {
     Sku::parse("TEE").unwrap()

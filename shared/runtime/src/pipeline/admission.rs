@@ -1,8 +1,8 @@
 //! What happens before a request's work and after it: the request checks, the idempotency claim
 //! with the session lease, and how the answer is stored and the lease ended.
 
+use super::app::{App, Operation, Parser, DEFAULT_BUDGET_MS, MAX_LEASE_MS};
 use super::failure::Failure;
-use super::{App, Operation, Parser, DEFAULT_BUDGET_MS, MAX_LEASE_MS};
 use crate::guard::{
     body_hash, duration_ms, now_ms, Admission, Claim, GuardStore, IdempotencyKey, LeaseEnd,
     Metered, RecordClaim, RecordEnd, StoredResponse,

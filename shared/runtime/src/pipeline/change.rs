@@ -1,10 +1,10 @@
 //! The cart endpoints' work: read the session, plan the change, move stock holds around the
 //! Stripe update so they never fall below the cart Stripe has.
 
+use super::app::App;
 use super::failure::Failure;
 use super::lifetime::hold_expiry;
 use super::stripe_keys::StripeKeys;
-use super::App;
 use crate::guard::GuardStore;
 use crate::inventory::{move_holds_reconciled, InventoryStore, Reconcile};
 use crate::stripe::{StripeError, StripeGateway};

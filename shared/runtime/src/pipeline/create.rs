@@ -1,9 +1,9 @@
 //! create-session's work: plan the new cart, hold its stock, create the Stripe session.
 
+use super::app::App;
 use super::failure::Failure;
 use super::lifetime::{session_lifetime_s, DEFAULT_SESSION_LIFETIME_S, HOLD_MARGIN_S};
 use super::stripe_keys::StripeKeys;
-use super::App;
 use crate::guard::{now_ms, GuardStore};
 use crate::http::Reply;
 use crate::inventory::{move_holds_reconciled, reversed, InventoryStore, Reconcile};

@@ -1,6 +1,6 @@
 //! The Idempotency-Keys a request derives for its Stripe writes.
 
-use super::App;
+use super::app::App;
 use crate::guard::{GuardStore, IdempotencyKey};
 use crate::inventory::InventoryStore;
 use crate::stripe::StripeGateway;

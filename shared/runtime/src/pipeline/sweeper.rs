@@ -9,8 +9,8 @@
 //! A run watches the invocation's deadline, asks Stripe about several sessions at once, and
 //! reports what it did even when it stops early; the next run goes on from there.
 
+use super::app::App;
 use super::webhook::Verdict;
-use super::App;
 use crate::guard::{now_ms, GuardStore};
 use crate::inventory::{Held, HoldRecord, InventoryError, InventoryStore};
 use crate::stripe::{CheckoutEvent, StripeError, StripeGateway};

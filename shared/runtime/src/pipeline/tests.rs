@@ -1,12 +1,18 @@
 //! In-process handler tests: the real pipeline over a fake Stripe gateway.
 
 use super::admission::Accepted;
+use super::app::{DEFAULT_BUDGET_MS, MAX_LEASE_MS};
 use super::stripe_keys::{StripeKeys, FRESH_KEYS_PER_REQUEST};
 use super::*;
+use crate::config::Config;
 use crate::guard::{now_ms, IdempotencyKey};
 use crate::inventory::{move_holds_reconciled, Reconcile};
+use crate::inventory::{shard_counts, InventoryStore};
+use crate::stripe::StripeGateway;
 use crate::stripe::{NewSession, StripeError};
 use cart_validation::{plan, PlannedLineItem, SessionSnapshot, StockChange};
+use cart_validation::{Catalog, Rejection};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 fn change_interval(body: &[u8]) -> Result<Operation, Rejection> {
     cart_validation::request::change_interval(body).map(Operation::Change)

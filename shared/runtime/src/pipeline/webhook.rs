@@ -7,9 +7,9 @@
 //! its live states only once.
 
 use super::admission::{accept_post_json, finish, proceed_or_answer};
+use super::app::App;
 use super::failure::Failure;
 use super::signature::{verify_signature, SignatureError};
-use super::App;
 use crate::guard::{admit, now_ms, Claim, GuardStore, LeaseEnd, Metered, RecordClaim};
 use crate::http::Reply;
 use crate::http::MAX_WEBHOOK_BODY_BYTES;

@@ -6,11 +6,12 @@
 //! transport adds the configured version, the Idempotency-Key, per-attempt timeouts and bounded
 //! retries, and reads responses into version-neutral snapshots (see `wire`).
 
-use super::wire::{self, ErrorEnvelope};
-use super::{
-    CreatedSession, NewSession, SetupError, StripeConfig, StripeError, StripeGateway, WriteState,
+use super::gateway::{
+    CheckoutEvent, CreatedSession, NewSession, StripeError, StripeGateway, WriteState,
 };
-use crate::stripe::ApiVersion;
+use super::settings::{SetupError, StripeConfig};
+use super::version::ApiVersion;
+use super::wire::{self, ErrorEnvelope};
 use crate::telemetry::error_chain;
 use bytes::Bytes;
 use cart_validation::{CartPlan, CheckoutSessionId, PlannedLineItem, SessionSnapshot};
@@ -494,7 +495,7 @@ impl StripeGateway for HttpStripe {
         &self,
         types: &[&str],
         created_since_s: i64,
-    ) -> Result<Vec<super::CheckoutEvent>, StripeError> {
+    ) -> Result<Vec<CheckoutEvent>, StripeError> {
         self.list_checkout_events(types, created_since_s).await
     }
 

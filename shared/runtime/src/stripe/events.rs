@@ -1,14 +1,23 @@
-//! Listing Stripe's events (`GET /v1/events`, API reference "List all events": `types[]`,
-//! `created[gte]`, `limit` up to 100, `starting_after`; events are kept for 30 days).
+//! Stripe's events: one delivered to the webhook endpoint, and listing them (`GET /v1/events`, API
+//! reference "List all events": `types[]`, `created[gte]`, `limit` up to 100, `starting_after`;
+//! events are kept for 30 days).
 
 use super::client::HttpStripe;
+use super::gateway::{CheckoutEvent, StripeError};
 use super::wire;
-use super::{CheckoutEvent, StripeError};
 use stripe_client_core::{RequestBuilder, StripeMethod};
 
 /// At most this many pages of 100 events per listing: a sweep must end, and the windows it asks
 /// about are short.
 const MAX_EVENT_PAGES: usize = 10;
+
+impl CheckoutEvent {
+    /// An event as Stripe delivers it to a webhook endpoint (any type, its object any object
+    /// with an id: what the event means is for the caller to decide).
+    pub fn from_json(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice::<wire::Event>(payload).map(wire::Event::into_checkout_event)
+    }
+}
 
 #[derive(Debug, serde::Serialize)]
 struct ListEvents<'a> {

@@ -1,6 +1,7 @@
 //! Stripe's JSON, reduced to the fields the planner needs. Deliberately lenient about everything else
 //! so the same types read the preview (basil), GA (clover) and renamed (dahlia and later) dialects.
 
+use super::gateway::CheckoutEvent;
 use cart_validation::{
     Address, CheckoutSessionId, LineItemId, LineItemSnapshot, PaymentStatus, PriceId,
     PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionSnapshot, SessionStatus,
@@ -146,14 +147,14 @@ struct EventObject {
 }
 
 impl Event {
-    pub(super) fn into_checkout_event(self) -> super::CheckoutEvent {
+    pub(super) fn into_checkout_event(self) -> CheckoutEvent {
         let reservation = self
             .data
             .object
             .metadata
             .and_then(|mut m| m.remove(cart_validation::RESERVATION_METADATA_KEY))
             .filter(|r| !r.is_empty());
-        super::CheckoutEvent {
+        CheckoutEvent {
             id: self.id,
             kind: self.kind,
             session: self.data.object.id,

@@ -4,13 +4,17 @@
 
 use super::logs::{self, Fields, Process};
 use super::xray::{self, Daemon, Trace};
-use super::INVOCATION_SPAN;
 use std::io::Write as _;
 use std::time::{Instant, SystemTime};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
+
+/// The span every invocation runs in.
+pub(crate) const INVOCATION_SPAN: &str = "invocation";
+/// Its target (a span of that name elsewhere is not an invocation).
+pub(crate) const TARGET: &str = "cart_runtime::telemetry";
 
 /// What the calls made during one invocation added up to (kept on the invocation's span).
 #[derive(Debug, Default, Clone)]
@@ -115,7 +119,7 @@ where
         attrs.record(&mut fields);
         let meta = attrs.metadata();
         let mut extensions = span.extensions_mut();
-        if meta.name() == INVOCATION_SPAN && meta.target() == super::TARGET {
+        if meta.name() == INVOCATION_SPAN && meta.target() == TARGET {
             extensions.insert(Calls::default());
         }
         if let Some(remote) = remote(meta) {

@@ -12,6 +12,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::Level;
 
+/// `service` of every line and metric when `POWERTOOLS_SERVICE_NAME` is not set.
+pub const SERVICE: &str = "stripe-checkout-cart";
+
 /// The fields of a span or an event, in the order they were given.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Fields(pub(crate) Vec<(&'static str, Value)>);
@@ -98,7 +101,7 @@ impl Process {
     pub(crate) fn from_env() -> Self {
         let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
         Self {
-            service: var("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| super::SERVICE.to_owned()),
+            service: var("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| SERVICE.to_owned()),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
             function_memory_size: var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
                 .and_then(|v| v.parse().ok()),

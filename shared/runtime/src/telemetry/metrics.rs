@@ -15,6 +15,9 @@
 
 use serde_json::Value;
 
+/// The metrics' namespace when `POWERTOOLS_METRICS_NAMESPACE` is not set.
+pub const NAMESPACE: &str = "StripeCheckoutCart";
+
 /// The CloudWatch units used here (`MetricDatum.Unit` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {

@@ -1,8 +1,9 @@
 //! The DynamoDB calls every inventory operation is made of: one transaction (with or without
 //! the contention retry) and consistent batched reads.
 
-use super::{DynamoInventory, Item, BATCH_READ_ATTEMPTS};
-use crate::inventory::{Contention, InventoryError};
+use super::table::{DynamoInventory, Item, BATCH_READ_ATTEMPTS};
+use crate::inventory::shards::Contention;
+use crate::inventory::store::InventoryError;
 use crate::telemetry::error_chain;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

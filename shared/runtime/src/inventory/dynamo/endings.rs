@@ -1,8 +1,8 @@
 //! How holds end: settled (sold or released) and parked while a delayed payment is pending, in
 //! transactions DynamoDB accepts (at most 100 actions).
 
-use super::{hold_key, n, on_shard, s, sku_key, DynamoInventory, AWAITING, HELD};
-use crate::inventory::{Held, InventoryError, Settlement};
+use super::table::{hold_key, n, on_shard, s, sku_key, DynamoInventory, AWAITING, HELD};
+use crate::inventory::store::{Held, InventoryError, Settlement};
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use cart_validation::Sku;
