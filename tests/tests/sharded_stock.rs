@@ -6,7 +6,7 @@
 
 use cart_runtime::inventory::{
     move_holds_reconciled, primary_shard, DynamoInventory, Held, InventoryError, InventoryStore,
-    Reconcile, Settlement,
+    Reconcile, Settlement, StockAdmin,
 };
 use cart_validation::{Sku, StockChange};
 use e2e_tests::{in_parallel, line_item_ids, now_s, Dynamo, Job, Reply, Result, Rng, Stack, Stock};

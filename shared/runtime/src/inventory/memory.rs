@@ -1,8 +1,10 @@
-//! An in-memory [`InventoryStore`] with the DynamoDB one's conditions, shard by shard, for
-//! in-process tests.
+//! An in-memory [`InventoryStore`] and [`StockAdmin`] with the DynamoDB one's conditions, shard
+//! by shard, for in-process tests.
 
 use super::shards::{check_rebalance, move_on_shards, spread, ShardMove, ShardedStore};
-use super::store::{Held, HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
+use super::store::{
+    Held, HoldRecord, InventoryError, InventoryStore, Settlement, StockAdmin, StockLevel,
+};
 use cart_validation::{Sku, StockChange};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -271,7 +273,9 @@ impl InventoryStore for MemoryInventory {
             })
             .collect())
     }
+}
 
+impl StockAdmin for MemoryInventory {
     async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {
         let mut state = self.lock();
         for (shard, units) in spread(quantity, self.shards(sku)) {

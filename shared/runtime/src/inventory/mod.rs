@@ -22,7 +22,9 @@ mod store;
 pub use dynamo::DynamoInventory;
 pub use reconcile::{move_holds_reconciled, reversed, Reconcile, Reconciled};
 pub use shards::{primary_shard, shard_counts, spread};
-pub use store::{Held, HoldRecord, InventoryError, InventoryStore, Settlement, StockLevel};
+pub use store::{
+    Held, HoldRecord, InventoryError, InventoryStore, Settlement, StockAdmin, StockLevel,
+};
 
 /// Metadata key on a Checkout Session naming its reservation (and marking it as this app's).
 pub const RESERVATION_METADATA_KEY: &str = "cart_reservation";

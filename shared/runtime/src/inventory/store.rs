@@ -1,5 +1,5 @@
-//! What the stores keep and the trait they implement: stock levels, holds, how a hold ends, and
-//! [`InventoryStore`].
+//! What the stores keep and the traits they implement: stock levels, holds, how a hold ends,
+//! [`InventoryStore`] (the holds) and [`StockAdmin`] (the stock).
 
 use cart_validation::{Sku, StockChange};
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ pub enum InventoryError {
     Store(String),
 }
 
-/// Where holds live.
+/// Where holds live: what the handlers, the webhook and the sweeper ask of a store.
 pub trait InventoryStore: Send + Sync {
     /// Moves the reservation's holds by `changes` (each SKU from `from` to `to`) and the SKUs'
     /// stock with them, all or nothing. A new hold starts on its primary shard and falls over to
@@ -112,7 +112,12 @@ pub trait InventoryStore: Send + Sync {
         now_s: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<HoldRecord>, InventoryError>> + Send;
+}
 
+/// Stock administration, what operators and tests do: receiving stock, reading it shard by shard
+/// and moving it between shards. No request does it, so the pipeline asks only for
+/// [`InventoryStore`].
+pub trait StockAdmin: Send + Sync {
     /// Adds received stock (seeding, restocking), spread over the SKU's shards as [`spread`]
     /// says, all or nothing.
     ///

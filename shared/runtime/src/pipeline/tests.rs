@@ -7,7 +7,7 @@ use super::*;
 use crate::config::Config;
 use crate::guard::{now_ms, IdempotencyKey};
 use crate::inventory::{move_holds_reconciled, Reconcile};
-use crate::inventory::{shard_counts, InventoryStore};
+use crate::inventory::{shard_counts, InventoryStore, StockAdmin};
 use crate::stripe::StripeGateway;
 use crate::stripe::{NewSession, StripeError};
 use cart_validation::{plan, PlannedLineItem, SessionSnapshot, StockChange};
