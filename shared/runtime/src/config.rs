@@ -1,7 +1,7 @@
 //! Typed configuration, read once at cold start. Every failure names the variable at fault, so a
 //! bad deployment stops at init with a message that says what to fix.
 
-use crate::guard::GuardSettings;
+use crate::claims::ClaimSettings;
 use crate::stripe::ApiVersion;
 use crate::stripe::{SetupError, StripeConfig};
 use cart_validation::{Catalog, CatalogError};
@@ -63,7 +63,7 @@ pub struct Config {
     pub return_url: Option<String>,
     /// `STRIPE_WEBHOOK_SECRET` (`whsec_…`): verifies webhook signatures (stripe-webhook).
     pub webhook_secret: Option<Secret>,
-    pub guard: GuardSettings,
+    pub claims: ClaimSettings,
     /// `CHECKOUT_SESSION_LIFETIME_MINUTES` (30 to 1440, Stripe's range for `expires_at`; default
     /// 60): how long a session whose cart holds stock stays open, and so how long an abandoned
     /// cart keeps that stock from other shoppers. Carts without tracked stock keep Stripe's 24 h.
@@ -185,7 +185,7 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
         name: "INVENTORY_TABLE",
         hint: "name of the DynamoDB table for stock and holds",
     })?;
-    let guard = GuardSettings {
+    let claims = ClaimSettings {
         record_ttl: Duration::from_secs(number(
             &non_empty,
             "IDEMPOTENCY_TTL_SECONDS",
@@ -222,7 +222,7 @@ pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Confi
         inventory_table,
         return_url,
         webhook_secret: webhook_secret.map(Secret),
-        guard,
+        claims,
         stripe: StripeConfig {
             api_base,
             secret_key,
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(cfg.stripe.api_base, "https://api.stripe.com");
         assert!(!cfg.stripe.api_version.is_preview());
         assert_eq!(cfg.stripe.max_attempts, 3);
-        assert_eq!(cfg.guard, GuardSettings::default());
+        assert_eq!(cfg.claims, ClaimSettings::default());
         assert!(
             !format!("{cfg:?}").contains("sk_test_1"),
             "secret never logged"

@@ -2,14 +2,14 @@
 //! Each invocation runs in its own span and ends with its metrics line.
 
 use crate::pipeline::{App, Parser};
-use crate::{guard, http, inventory, stripe, telemetry};
+use crate::{claims, http, inventory, stripe, telemetry};
 
 /// Cold start: JSON logs, then configuration and clients, built once. A bad configuration stops
 /// the function with an error naming the variable.
 async fn start(
     function: &'static str,
 ) -> Result<
-    App<stripe::HttpStripe, guard::DynamoGuardStore, inventory::DynamoInventory>,
+    App<stripe::HttpStripe, claims::DynamoClaimStore, inventory::DynamoInventory>,
     lambda_http::Error,
 > {
     let started = std::time::Instant::now();

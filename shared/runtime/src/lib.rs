@@ -7,8 +7,8 @@
 //! place, [`http::Reply`] (an [`http::ApiError`] through [`http::Reply::error`]); details go to the
 //! logs, never to the client. The Lambda glue (cold start, runtime loops) is in `lambda`.
 
+pub mod claims;
 pub mod config;
-pub mod guard;
 pub mod http;
 pub mod inventory;
 mod lambda;

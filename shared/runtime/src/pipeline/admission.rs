@@ -3,8 +3,8 @@
 
 use super::app::{App, Operation, Parser, DEFAULT_BUDGET_MS, MAX_LEASE_MS};
 use super::failure::Failure;
-use crate::guard::{
-    body_hash, duration_ms, now_ms, Admission, Claim, GuardStore, IdempotencyKey, LeaseEnd,
+use crate::claims::{
+    body_hash, duration_ms, now_ms, Admission, Claim, ClaimStore, IdempotencyKey, LeaseEnd,
     Metered, RecordClaim, RecordEnd, StoredResponse,
 };
 use crate::http::Reply;
@@ -48,8 +48,8 @@ pub(super) fn proceed_or_answer(admission: Admission) -> Result<Claim, (Reply, b
 /// retry runs again — with `next_generation` of derived Stripe keys when Stripe saved a failure
 /// under the last one. If the store fails, the answer stands and the record and lease expire at
 /// this request's deadline.
-pub(super) async fn finish<G: GuardStore>(
-    guard: &Metered<'_, G>,
+pub(super) async fn finish<C: ClaimStore>(
+    claims: &Metered<'_, C>,
     claim: &Claim,
     reply: &Reply,
     lease: LeaseEnd,
@@ -64,7 +64,7 @@ pub(super) async fn finish<G: GuardStore>(
         Some(next_generation) => RecordEnd::Failed { next_generation },
         None => RecordEnd::Forget,
     };
-    if let Err(e) = guard.finish(claim, record, lease).await {
+    if let Err(e) = claims.finish(claim, record, lease).await {
         tracing::error!(error = %e, "could not store the answer or end the lease");
     }
 }
@@ -107,7 +107,7 @@ pub(super) struct Accepted {
     pub(super) scope: String,
 }
 
-impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
+impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
     /// What a request must be before anything remote is asked: POST (405), a JSON content type
     /// (415), a body within the limit (413), at most one well-formed `Idempotency-Key` (400), and a
     /// body the endpoint's parser accepts (400, or 413 from the parser's own size check).

@@ -2,8 +2,8 @@
 //! everything a handler needs, built once per cold start. The request flow is in `flow`; the
 //! other modules of the pipeline add the steps.
 
+use crate::claims::{ClaimSettings, ClaimStore, DynamoClaimStore};
 use crate::config::{Config, ConfigError};
-use crate::guard::{DynamoGuardStore, GuardSettings, GuardStore};
 use crate::inventory::{shard_counts, DynamoInventory, InventoryStore};
 use crate::stripe::{HttpStripe, StripeGateway};
 use cart_validation::{Catalog, Command, NewCartRequest, Rejection, UpdatePolicy};
@@ -28,11 +28,11 @@ pub(super) const MAX_LEASE_MS: u64 = 30_000;
 
 /// Everything a handler needs, built once per cold start.
 #[derive(Debug)]
-pub struct App<S, G, I> {
+pub struct App<S, C, I> {
     pub(super) stripe: S,
-    pub(super) guard: G,
+    pub(super) claims: C,
     pub(super) inventory: I,
-    pub(super) settings: GuardSettings,
+    pub(super) settings: ClaimSettings,
     pub(super) catalog: Catalog,
     pub(super) policy: UpdatePolicy,
     /// Where Stripe sends the shopper after paying (create-session only).
@@ -45,7 +45,7 @@ pub struct App<S, G, I> {
     pub(super) session_lifetime: std::time::Duration,
 }
 
-impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
+impl App<HttpStripe, DynamoClaimStore, DynamoInventory> {
     /// Reads the configuration and builds the clients (once per cold start).
     pub async fn from_env(function: &'static str) -> Result<Self, ConfigError> {
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -55,7 +55,7 @@ impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         Ok(Self::new(
             HttpStripe::new(&config.stripe)?,
-            DynamoGuardStore::new(dynamo.clone(), config.idempotency_table.clone()),
+            DynamoClaimStore::new(dynamo.clone(), config.idempotency_table.clone()),
             DynamoInventory::new(
                 dynamo,
                 config.inventory_table.clone(),
@@ -67,13 +67,19 @@ impl App<HttpStripe, DynamoGuardStore, DynamoInventory> {
     }
 }
 
-impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
-    pub fn new(stripe: S, guard: G, inventory: I, config: &Config, function: &'static str) -> Self {
+impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
+    pub fn new(
+        stripe: S,
+        claims: C,
+        inventory: I,
+        config: &Config,
+        function: &'static str,
+    ) -> Self {
         Self {
             stripe,
-            guard,
+            claims,
             inventory,
-            settings: config.guard,
+            settings: config.claims,
             catalog: config.catalog.clone(),
             policy: config.stripe.api_version.update_policy(),
             return_url: config.return_url.clone(),

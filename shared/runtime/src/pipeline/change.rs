@@ -5,7 +5,7 @@ use super::app::App;
 use super::failure::Failure;
 use super::lifetime::hold_expiry;
 use super::stripe_keys::StripeKeys;
-use crate::guard::GuardStore;
+use crate::claims::ClaimStore;
 use crate::inventory::{move_holds_reconciled, InventoryStore, Reconcile};
 use crate::stripe::{StripeError, StripeGateway};
 use cart_validation::{
@@ -19,7 +19,7 @@ pub(super) enum Align {
     ReleaseOnly,
 }
 
-impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
+impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
     /// Retrieve → plan → update, once more with a fresh key (after reading the cart again) when
     /// Stripe saved a failure under the first. Runs only while this request holds the session's
     /// lease.

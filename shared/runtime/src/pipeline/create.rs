@@ -4,13 +4,13 @@ use super::app::App;
 use super::failure::Failure;
 use super::lifetime::{session_lifetime_s, DEFAULT_SESSION_LIFETIME_S, HOLD_MARGIN_S};
 use super::stripe_keys::StripeKeys;
-use crate::guard::{now_ms, GuardStore};
+use crate::claims::{now_ms, ClaimStore};
 use crate::http::Reply;
 use crate::inventory::{move_holds_reconciled, reversed, InventoryStore, Reconcile};
 use crate::stripe::{NewSession, StripeError, StripeGateway};
 use cart_validation::{plan_new_cart, NewCartRequest, SessionSummary};
 
-impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
+impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
     /// Plan → hold stock → create the Stripe session, releasing the stock if Stripe fails.
     pub(super) async fn create_cart(
         &self,

@@ -26,7 +26,7 @@ pub(super) enum Failure {
     #[error("webhook signature: {0}")]
     Signature(super::signature::SignatureError),
     #[error(transparent)]
-    Store(#[from] crate::guard::StoreError),
+    Store(#[from] crate::claims::StoreError),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
 }

@@ -1,6 +1,6 @@
 //! How long sessions and their holds live.
 
-use crate::guard::now_ms;
+use crate::claims::now_ms;
 use cart_validation::SessionSnapshot;
 
 /// Holds outlive their session by this much, so the sweeper never races Stripe's own expiry

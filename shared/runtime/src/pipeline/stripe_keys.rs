@@ -1,7 +1,7 @@
 //! The Idempotency-Keys a request derives for its Stripe writes.
 
 use super::app::App;
-use crate::guard::{GuardStore, IdempotencyKey};
+use crate::claims::{ClaimStore, IdempotencyKey};
 use crate::inventory::InventoryStore;
 use crate::stripe::StripeGateway;
 use cart_validation::{CartPlan, PlannedLineItem, SessionSnapshot};
@@ -53,7 +53,7 @@ impl<'a> StripeKeys<'a> {
     }
 }
 
-impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
+impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
     /// Same client key + same cart + same plan → same key, so a retried update is replayed by
     /// Stripe instead of being applied twice; any change to the cart in between yields a new key
     /// (Stripe refuses a key reused with different parameters). Without a client key nothing tells

@@ -11,7 +11,7 @@
 
 use super::app::App;
 use super::webhook::Verdict;
-use crate::guard::{now_ms, GuardStore};
+use crate::claims::{now_ms, ClaimStore};
 use crate::inventory::{Held, HoldRecord, InventoryError, InventoryStore};
 use crate::stripe::{CheckoutEvent, StripeError, StripeGateway};
 use cart_validation::{CheckoutSessionId, SessionStatus};
@@ -61,7 +61,7 @@ struct Group {
     holds: Vec<HoldRecord>,
 }
 
-impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
+impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
     /// One sweep, finished by `deadline_ms` (the invocation's; 0 when the runtime gave none).
     /// Safe to run concurrently with webhooks and other sweeps: a hold settles only from a live
     /// state, so whoever comes second changes nothing.

@@ -4,8 +4,8 @@ use super::admission::Accepted;
 use super::app::{DEFAULT_BUDGET_MS, MAX_LEASE_MS};
 use super::stripe_keys::{StripeKeys, FRESH_KEYS_PER_REQUEST};
 use super::*;
+use crate::claims::{now_ms, IdempotencyKey};
 use crate::config::Config;
-use crate::guard::{now_ms, IdempotencyKey};
 use crate::inventory::{move_holds_reconciled, Reconcile};
 use crate::inventory::{shard_counts, InventoryStore, StockAdmin};
 use crate::stripe::StripeGateway;
@@ -21,7 +21,7 @@ fn change_interval(body: &[u8]) -> Result<Operation, Rejection> {
 fn update_quantity(body: &[u8]) -> Result<Operation, Rejection> {
     cart_validation::request::update_quantity(body).map(Operation::Change)
 }
-use crate::guard::memory::MemoryGuardStore;
+use crate::claims::memory::MemoryClaimStore;
 use crate::inventory::memory::MemoryInventory;
 use cart_validation::{CartPlan, Sku, RESERVATION_METADATA_KEY};
 use cart_validation::{
@@ -360,12 +360,12 @@ fn config() -> Config {
     .unwrap()
 }
 
-type TestApp = App<FakeStripe, MemoryGuardStore, MemoryInventory>;
+type TestApp = App<FakeStripe, MemoryClaimStore, MemoryInventory>;
 
 fn app(stripe: FakeStripe) -> TestApp {
     App::new(
         stripe,
-        MemoryGuardStore::default(),
+        MemoryClaimStore::default(),
         MemoryInventory::default(),
         &config(),
         "change-interval",
@@ -457,7 +457,7 @@ fn app_with_return_url(stripe: FakeStripe) -> TestApp {
     config.return_url = Some("https://shop.example/return".into());
     App::new(
         stripe,
-        MemoryGuardStore::default(),
+        MemoryClaimStore::default(),
         MemoryInventory::default(),
         &config,
         "create-session",

@@ -10,7 +10,7 @@ use super::admission::{accept_post_json, finish, proceed_or_answer};
 use super::app::App;
 use super::failure::Failure;
 use super::signature::{verify_signature, SignatureError};
-use crate::guard::{admit, now_ms, Claim, GuardStore, LeaseEnd, Metered, RecordClaim};
+use crate::claims::{admit, now_ms, Claim, ClaimStore, LeaseEnd, Metered, RecordClaim};
 use crate::http::Reply;
 use crate::http::MAX_WEBHOOK_BODY_BYTES;
 use crate::inventory::{Held, InventoryStore, Settlement};
@@ -83,19 +83,19 @@ fn received(action: &str) -> Reply {
     }
 }
 
-impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
+impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
     /// Handles one webhook delivery. Never fails: every outcome is a JSON response; 4xx for
     /// deliveries that must not be retried as they are, 409/5xx for ones Stripe should retry.
     pub async fn handle_webhook(&self, request: Request) -> Response<Body> {
-        let guard = Metered::new(&self.guard);
-        let (reply, replayed) = match self.webhook(&request, &guard).await {
+        let claims = Metered::new(&self.claims);
+        let (reply, replayed) = match self.webhook(&request, &claims).await {
             Ok(done) => done,
             Err(failure) => (self.refuse(&failure), false),
         };
         tracing::info!(
             status = reply.status,
             replayed,
-            dynamo_round_trips = guard.round_trips(),
+            dynamo_round_trips = claims.round_trips(),
             "responded"
         );
         reply.into_response(replayed)
@@ -104,7 +104,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
     async fn webhook(
         &self,
         request: &Request,
-        guard: &Metered<'_, G>,
+        claims: &Metered<'_, C>,
     ) -> Result<(Reply, bool), Failure> {
         accept_post_json(request, MAX_WEBHOOK_BODY_BYTES)?;
         let secret = self
@@ -164,7 +164,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
                 stripe_generation: 0,
             }),
         };
-        let claim = match proceed_or_answer(admit(guard, claim, self.settings).await?) {
+        let claim = match proceed_or_answer(admit(claims, claim, self.settings).await?) {
             Ok(claim) => claim,
             Err(answer) => return Ok(answer),
         };
@@ -173,7 +173,7 @@ impl<S: StripeGateway, G: GuardStore, I: InventoryStore> App<S, G, I> {
             Err(failure) => self.refuse(&failure),
         };
         // Settling only reads Stripe: nothing of its can still land later.
-        finish(guard, &claim, &reply, LeaseEnd::Release, None).await;
+        finish(claims, &claim, &reply, LeaseEnd::Release, None).await;
         Ok((reply, false))
     }
 

@@ -69,7 +69,7 @@ async fn a_repeated_key_replays_the_stored_response_without_touching_stripe() {
     );
     assert_eq!(app.stripe.updates.lock().unwrap().len(), 1);
     assert!(
-        app.guard.lease_holder("lease#cs_test_abc").is_none(),
+        app.claims.lease_holder("lease#cs_test_abc").is_none(),
         "lease released"
     );
 }
@@ -100,7 +100,7 @@ async fn a_bad_idempotency_key_is_a_400() {
 #[tokio::test]
 async fn a_session_held_by_another_request_is_409_busy_with_retry_after() {
     let app = app(FakeStripe::with(open_session()));
-    app.guard.hold_lease("lease#cs_test_abc", now_ms() + 4_500);
+    app.claims.hold_lease("lease#cs_test_abc", now_ms() + 4_500);
     let response = app.handle(post(YEARLY), change_interval).await;
     assert_eq!(response.status(), 409);
     assert_eq!(
@@ -125,7 +125,7 @@ async fn a_5xx_forgets_the_key_so_the_retry_runs_and_succeeds() {
     let (status, _) = call(&app, post_with_key(YEARLY, "k-9")).await;
     assert_eq!(status, 502);
     assert!(app
-        .guard
+        .claims
         .record("idem#change-interval#cs_test_abc#k-9")
         .is_none());
     let (status, body) = call(&app, post_with_key(YEARLY, "k-9")).await;

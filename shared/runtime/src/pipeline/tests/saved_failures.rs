@@ -4,7 +4,7 @@
 //! same: these tests fail when a retry reuses a key Stripe saved a failure under.
 
 use super::*;
-use crate::guard::RecordStatus;
+use crate::claims::RecordStatus;
 
 fn post_quantity_with_key(body: &str, key: &str) -> Request {
     let mut request = post_with_key(body, key);
@@ -55,7 +55,7 @@ async fn after_saved_500s_the_clients_retry_with_the_same_key_moves_on_and_succe
     let (status, body) = quantity_with_key(&app, &set_tee(4), "click-2").await;
     assert_eq!(status, 502, "{body}");
     let record = app
-        .guard
+        .claims
         .record("idem#change-interval#cs_test_abc#click-2")
         .expect("the failed attempt is remembered");
     assert_eq!(record.status, RecordStatus::Failed);

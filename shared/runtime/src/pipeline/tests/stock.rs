@@ -178,7 +178,7 @@ async fn on_four_shards_a_cart_outgrowing_its_shard_moves_there_and_sells_from_t
     let inventory = MemoryInventory::with_shards(shard_counts(&config.catalog));
     let app = App::new(
         FakeStripe::with(tee_session()),
-        MemoryGuardStore::default(),
+        MemoryClaimStore::default(),
         inventory,
         &config,
         "update-quantity",

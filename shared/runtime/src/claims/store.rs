@@ -1,5 +1,5 @@
-//! The guard's storage side: the records and leases as stored, what one claim asks for and how it
-//! ends, the [`GuardStore`] trait both stores implement, and [`Metered`], which counts a request's
+//! The claims' storage side: the records and leases as stored, what one claim asks for and how it
+//! ends, the [`ClaimStore`] trait both stores implement, and [`Metered`], which counts a request's
 //! round trips to it.
 
 use std::future::Future;
@@ -91,8 +91,9 @@ pub enum ClaimOutcome {
 #[error("coordination store: {0}")]
 pub struct StoreError(pub String);
 
-/// The storage side of the guard (DynamoDB in production, memory in tests).
-pub trait GuardStore: Send + Sync {
+/// Where idempotency records and session leases are kept (DynamoDB in production, memory in
+/// tests).
+pub trait ClaimStore: Send + Sync {
     /// Writes the record (INPROGRESS) and the lease together, each only if absent or expired.
     fn try_claim(
         &self,
@@ -153,7 +154,7 @@ impl<'a, S> Metered<'a, S> {
     }
 }
 
-impl<S: GuardStore> GuardStore for Metered<'_, S> {
+impl<S: ClaimStore> ClaimStore for Metered<'_, S> {
     async fn try_claim(&self, claim: &Claim, now_ms: u64) -> Result<ClaimOutcome, StoreError> {
         self.meter(self.inner.try_claim(claim, now_ms)).await
     }

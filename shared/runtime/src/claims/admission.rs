@@ -2,7 +2,7 @@
 //! record and the lease, waiting (bounded) for a busy session or a running twin.
 
 use super::store::{
-    Claim, ClaimOutcome, GuardStore, RecordClaim, RecordStatus, StoreError, StoredResponse,
+    Claim, ClaimOutcome, ClaimStore, RecordClaim, RecordStatus, StoreError, StoredResponse,
 };
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -33,7 +33,7 @@ impl IdempotencyKey {
 /// How long to wait for a busy session or an in-progress twin before answering 409, and how long
 /// a session stays busy after its request could no longer wait for Stripe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GuardSettings {
+pub struct ClaimSettings {
     pub record_ttl: Duration,
     pub lease_wait: Duration,
     pub in_progress_wait: Duration,
@@ -43,7 +43,7 @@ pub struct GuardSettings {
     pub late_write: Duration,
 }
 
-impl Default for GuardSettings {
+impl Default for ClaimSettings {
     fn default() -> Self {
         Self {
             record_ttl: Duration::from_secs(24 * 3600),
@@ -110,10 +110,10 @@ pub fn body_hash(body: &serde_json::Value) -> String {
 
 /// Claims the record and the lease, waiting (bounded, jittered) for a busy session or for an
 /// in-progress twin to finish.
-pub async fn admit<S: GuardStore>(
+pub async fn admit<S: ClaimStore>(
     store: &S,
     mut claim: Claim,
-    settings: GuardSettings,
+    settings: ClaimSettings,
 ) -> Result<Admission, StoreError> {
     let started = now_ms();
     let lease_deadline = started + duration_ms(settings.lease_wait);
@@ -163,7 +163,7 @@ pub async fn admit<S: GuardStore>(
 /// `Some(outcome)` when the twin completed (replay), the wait ran out, or the key now binds
 /// another body (the twin failed and a different request claimed the key); `None` when the twin
 /// failed and the key is free, so the caller should try to claim again.
-async fn wait_for_twin<S: GuardStore>(
+async fn wait_for_twin<S: ClaimStore>(
     store: &S,
     wanted: &RecordClaim,
     deadline_ms: u64,

@@ -1,10 +1,10 @@
-//! [`GuardStore`] on one DynamoDB table (partition key `pk`, TTL attribute `expiration`) holding
+//! [`ClaimStore`] on one DynamoDB table (partition key `pk`, TTL attribute `expiration`) holding
 //! both kinds of item: `idem#<function>#<session>#<key>` records and `lease#<session>` leases.
 //! Claims are one TransactWriteItems (or one PutItem without a client key) whose condition
 //! failures return the existing item, so a conflict costs no second read.
 
 use super::store::{
-    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
+    Claim, ClaimOutcome, ClaimStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
     StoredResponse,
 };
 use crate::telemetry::error_chain as chain;
@@ -26,12 +26,12 @@ const FAILED: &str = "FAILED";
 const LEASE_TIDY_SECONDS: u64 = 3600;
 
 #[derive(Debug, Clone)]
-pub struct DynamoGuardStore {
+pub struct DynamoClaimStore {
     client: Client,
     table: String,
 }
 
-impl DynamoGuardStore {
+impl DynamoClaimStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -171,7 +171,7 @@ impl DynamoGuardStore {
     }
 }
 
-impl GuardStore for DynamoGuardStore {
+impl ClaimStore for DynamoClaimStore {
     async fn try_claim(&self, claim: &Claim, now_ms: u64) -> Result<ClaimOutcome, StoreError> {
         let lease = self.lease_put(claim, now_ms)?;
         let Some(record) = self.record_put(claim, now_ms)? else {
@@ -295,7 +295,7 @@ enum Finish {
     Failed(String),
 }
 
-impl DynamoGuardStore {
+impl DynamoClaimStore {
     async fn write(&self, items: Vec<TransactWriteItem>) -> Result<(), Finish> {
         match self
             .client

@@ -1,4 +1,4 @@
-use super::memory::MemoryGuardStore;
+use super::memory::MemoryClaimStore;
 use super::*;
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ fn claim(key: Option<&str>, hash: &str) -> Claim {
     }
 }
 
-fn quick() -> GuardSettings {
-    GuardSettings {
+fn quick() -> ClaimSettings {
+    ClaimSettings {
         record_ttl: Duration::from_secs(60),
         lease_wait: Duration::from_millis(60),
         in_progress_wait: Duration::from_millis(60),
@@ -36,7 +36,7 @@ fn done(body: &str) -> StoredResponse {
 
 #[tokio::test]
 async fn a_completed_key_is_replayed_and_takes_no_lease() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     let first = claim(Some("k1"), "h");
     assert!(matches!(
         admit(&store, first.clone(), quick()).await.unwrap(),
@@ -69,7 +69,7 @@ async fn a_completed_key_is_replayed_and_takes_no_lease() {
 
 #[tokio::test]
 async fn the_same_key_with_another_body_is_refused() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     let first = claim(Some("k1"), "h1");
     admit(&store, first.clone(), quick()).await.unwrap();
     store
@@ -86,7 +86,7 @@ async fn the_same_key_with_another_body_is_refused() {
 
 #[tokio::test]
 async fn a_twin_still_in_progress_is_awaited_then_reported() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     admit(&store, claim(Some("k1"), "h"), quick())
         .await
         .unwrap();
@@ -101,7 +101,7 @@ async fn a_twin_still_in_progress_is_awaited_then_reported() {
 
 #[tokio::test]
 async fn a_twin_that_completes_during_the_wait_is_replayed() {
-    let store = std::sync::Arc::new(MemoryGuardStore::default());
+    let store = std::sync::Arc::new(MemoryClaimStore::default());
     let first = claim(Some("k1"), "h");
     admit(&*store, first.clone(), quick()).await.unwrap();
     let finisher = {
@@ -118,7 +118,7 @@ async fn a_twin_that_completes_during_the_wait_is_replayed() {
                 .unwrap();
         })
     };
-    let settings = GuardSettings {
+    let settings = ClaimSettings {
         in_progress_wait: Duration::from_millis(2_000),
         ..quick()
     };
@@ -131,7 +131,7 @@ async fn a_twin_that_completes_during_the_wait_is_replayed() {
 
 #[tokio::test]
 async fn a_failed_first_attempt_leaves_the_key_free_for_a_retry() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     let first = claim(Some("k1"), "h");
     admit(&store, first.clone(), quick()).await.unwrap();
     store
@@ -149,7 +149,7 @@ async fn a_failed_first_attempt_leaves_the_key_free_for_a_retry() {
 
 #[tokio::test]
 async fn expired_records_count_as_absent_even_before_ttl_deletes_them() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     let now = now_ms();
     store.put_record(
         "idem#f#cs_test_1#k1",
@@ -169,7 +169,7 @@ async fn expired_records_count_as_absent_even_before_ttl_deletes_them() {
         Admission::Proceed(_)
     ));
     // And an in-progress record whose owner ran out of time.
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     store.put_record(
         "idem#f#cs_test_1#k1",
         Record {
@@ -191,7 +191,7 @@ async fn expired_records_count_as_absent_even_before_ttl_deletes_them() {
 
 #[tokio::test]
 async fn a_busy_session_is_awaited_then_reported_and_an_expired_lease_is_taken() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     let until_ms = now_ms() + 60_000;
     store.hold_lease("lease#cs_test_1", until_ms);
     assert_eq!(
@@ -227,7 +227,7 @@ fn body_hash_ignores_key_order_and_whitespace_only() {
 
 #[tokio::test]
 async fn a_lease_kept_at_finish_stays_busy_until_its_new_end_while_the_key_is_free() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     let first = claim(Some("k1"), "h");
     admit(&store, first.clone(), quick()).await.unwrap();
     let until_ms = now_ms() + 150;
@@ -258,7 +258,7 @@ async fn a_lease_kept_at_finish_stays_busy_until_its_new_end_while_the_key_is_fr
 
 #[tokio::test]
 async fn a_waiting_twin_never_gets_the_answer_of_another_body_that_took_the_key_meanwhile() {
-    let store = std::sync::Arc::new(MemoryGuardStore::default());
+    let store = std::sync::Arc::new(MemoryClaimStore::default());
     let first = claim(Some("k1"), "h");
     admit(&*store, first.clone(), quick()).await.unwrap();
     let takeover = {
@@ -282,7 +282,7 @@ async fn a_waiting_twin_never_gets_the_answer_of_another_body_that_took_the_key_
                 .unwrap();
         })
     };
-    let settings = GuardSettings {
+    let settings = ClaimSettings {
         in_progress_wait: Duration::from_millis(2_000),
         ..quick()
     };
@@ -297,7 +297,7 @@ async fn a_waiting_twin_never_gets_the_answer_of_another_body_that_took_the_key_
 
 #[tokio::test]
 async fn a_failed_record_hands_its_stripe_key_generation_to_the_retry_and_binds_its_body() {
-    let store = MemoryGuardStore::default();
+    let store = MemoryClaimStore::default();
     let first = claim(Some("k1"), "h");
     admit(&store, first.clone(), quick()).await.unwrap();
     store

@@ -1,6 +1,8 @@
-//! Idempotency (modelled on Powertools for AWS Lambda's: INPROGRESS record, payload hash, expiry;
-//! records live 24 h, Stripe's key window, where Powertools defaults to 1 h) and the per-session
-//! lease, claimed together before anything else happens.
+//! The claims a request takes before anything else happens, together in one round trip: on its
+//! `Idempotency-Key`, an idempotency record (modelled on Powertools for AWS Lambda's: INPROGRESS
+//! record, payload hash, expiry; records live 24 h, Stripe's key window, where Powertools
+//! defaults to 1 h), and on its session, a lease. This module holds both: the idempotency records
+//! and the session leases.
 //!
 //! - An optional client `Idempotency-Key` makes a request replayable: the first request writes an
 //!   INPROGRESS record (with the hash of its body and an in-progress expiry at the Lambda deadline),
@@ -24,10 +26,10 @@ pub(crate) mod memory;
 mod store;
 
 pub(crate) use admission::duration_ms;
-pub use admission::{admit, body_hash, now_ms, Admission, GuardSettings, IdempotencyKey};
-pub use dynamo::DynamoGuardStore;
+pub use admission::{admit, body_hash, now_ms, Admission, ClaimSettings, IdempotencyKey};
+pub use dynamo::DynamoClaimStore;
 pub use store::{
-    Claim, ClaimOutcome, GuardStore, LeaseEnd, Metered, Record, RecordClaim, RecordEnd,
+    Claim, ClaimOutcome, ClaimStore, LeaseEnd, Metered, Record, RecordClaim, RecordEnd,
     RecordStatus, StoreError, StoredResponse,
 };
 

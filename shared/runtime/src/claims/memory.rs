@@ -1,14 +1,14 @@
-//! An in-memory [`GuardStore`] with the same conditional semantics as the DynamoDB one, for
+//! An in-memory [`ClaimStore`] with the same conditional semantics as the DynamoDB one, for
 //! in-process tests.
 
 use super::store::{
-    Claim, ClaimOutcome, GuardStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
+    Claim, ClaimOutcome, ClaimStore, LeaseEnd, Record, RecordEnd, RecordStatus, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 #[derive(Debug, Default)]
-pub(crate) struct MemoryGuardStore {
+pub(crate) struct MemoryClaimStore {
     state: Mutex<State>,
 }
 
@@ -18,7 +18,7 @@ struct State {
     leases: HashMap<String, (String, u64)>,
 }
 
-impl MemoryGuardStore {
+impl MemoryClaimStore {
     pub(crate) fn record(&self, pk: &str) -> Option<Record> {
         self.lock().records.get(pk).map(|(r, _)| r.clone())
     }
@@ -47,7 +47,7 @@ impl MemoryGuardStore {
     }
 }
 
-impl GuardStore for MemoryGuardStore {
+impl ClaimStore for MemoryClaimStore {
     async fn try_claim(&self, claim: &Claim, now_ms: u64) -> Result<ClaimOutcome, StoreError> {
         let mut state = self.lock();
         if let Some(wanted) = &claim.record {
