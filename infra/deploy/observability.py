@@ -12,10 +12,11 @@ import checks
 
 # The metrics the functions write (Embedded Metric Format, shared/runtime/src/telemetry*): every
 # custom metric an alarm or the dashboard names must be one of these string literals.
+# Where the functions name the metrics they write: the telemetry module and the Lambda glue.
 TELEMETRY_SOURCES = [
     checks.ROOT / "shared/runtime/src/telemetry.rs",
-    checks.ROOT / "shared/runtime/src/telemetry/metrics.rs",
-    checks.ROOT / "shared/runtime/src/lib.rs",
+    *sorted((checks.ROOT / "shared/runtime/src/telemetry").glob("*.rs")),
+    checks.ROOT / "shared/runtime/src/lambda.rs",
 ]
 
 # Lambda's JSON log filtering treats a line without a level (an EMF document) as INFO: a higher
