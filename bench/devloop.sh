@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The developer loop, timed: an incremental rebuild of one function after a one-line change in
-# the validation crate (debug), and with --clean a clean debug build of every binary in a
+# the domain crate (debug), and with --clean a clean debug build of every binary in a
 # throw-away target directory (the dependencies included; needs the crates already fetched).
 #
 #   bench/devloop.sh [--clean]
@@ -15,14 +15,14 @@ timed() { # prints wall seconds with millisecond precision
     python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$start" "$end"
 }
 
-file=shared/validation/src/lib.rs
+file=shared/domain/src/lib.rs
 cargo build -q --locked -p change-interval
 cp "$file" "$file.devloop"
 trap 'mv "$file.devloop" "$file"' EXIT
 printf '\n// devloop %s\n' "$(date +%s%N)" >> "$file"
 echo "| step | seconds |"
 echo "|---|---|"
-echo "| rebuild change-interval after a one-line change in cart-validation (debug) | $(timed cargo build -q --locked -p change-interval) |"
+echo "| rebuild change-interval after a one-line change in cart-domain (debug) | $(timed cargo build -q --locked -p change-interval) |"
 printf '\n// devloop %s\n' "$(date +%s%N)" >> "$file"
 echo "| rebuild every binary after that change (debug) | $(timed cargo build -q --locked --workspace --bins) |"
 mv "$file.devloop" "$file"

@@ -40,7 +40,7 @@ log "binary sizes"
 bench/sizes.sh
 
 log "planner and request parsing (divan)"
-cargo bench --locked -q -p cart-validation --bench planner
+cargo bench --locked -q -p cart-domain --bench planner
 
 log "one request's logs and metrics: the former fmt JSON subscriber beside cart_runtime::telemetry (divan)"
 cargo bench --locked -q -p cart-runtime --bench telemetry

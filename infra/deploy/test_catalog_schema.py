@@ -1,7 +1,7 @@
-"""The catalog's JSON Schema (shared/validation/catalog.schema.json), which operators and editors
+"""The catalog's JSON Schema (shared/domain/catalog.schema.json), which operators and editors
 check their catalog file against, is itself valid and accepts the shipped examples. That it
 documents exactly the fields the loader accepts is checked on the Rust side
-(`cart_validation::catalog` tests), where the loader's field lists are."""
+(`cart_domain::catalog` tests), where the loader's field lists are."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 import checks
 
-SCHEMA = json.loads((checks.ROOT / "shared/validation/catalog.schema.json").read_text())
+SCHEMA = json.loads((checks.ROOT / "shared/domain/catalog.schema.json").read_text())
 EXAMPLES = ["infra/local/catalog.example.json", "infra/local/catalog.full.example.json"]
 
 

@@ -43,7 +43,7 @@ def main() -> int:
                                               "unit_amount": amount, "lookup_key": key}).id
 
     catalog = {
-        "$schema": "../shared/validation/catalog.schema.json",
+        "$schema": "../shared/domain/catalog.schema.json",
         "plans": [{"id": "pro", "monthly": monthly.id, "yearly": yearly.id}],
         "products": [
             {"price": one_time["sticker_pack"]},

@@ -2,8 +2,8 @@
 //! `[package.metadata.api]` (read through `cargo metadata`, the same table template.yaml and
 //! openapi.yaml are checked against), so a route changed there changes it here.
 
+use cart_domain::request::MAX_BODY_BYTES;
 use cart_runtime::http::MAX_WEBHOOK_BODY_BYTES;
-use cart_validation::request::MAX_BODY_BYTES;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

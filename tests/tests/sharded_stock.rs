@@ -4,11 +4,11 @@
 //! before the SKU was sharded is found on shard 0; and the DynamoDB store itself (receive,
 //! fallback, whole-hold moves, settlement, rebalance) does the same against moto.
 
+use cart_domain::{Sku, StockChange};
 use cart_runtime::inventory::{
     move_holds_reconciled, primary_shard, DynamoInventory, Held, InventoryError, InventoryStore,
     Reconcile, Settlement, StockAdmin,
 };
-use cart_validation::{Sku, StockChange};
 use e2e_tests::{in_parallel, line_item_ids, now_s, Dynamo, Job, Reply, Result, Rng, Stack, Stock};
 use e2e_tests::{GA_VERSION, TEE_SKU};
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     cart_runtime::serve("add-cross-sell", |body| {
-        cart_validation::request::add_cross_sell(body).map(cart_runtime::Operation::Change)
+        cart_domain::request::add_cross_sell(body).map(cart_runtime::Operation::Change)
     })
     .await
 }

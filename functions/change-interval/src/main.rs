@@ -5,7 +5,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     cart_runtime::serve("change-interval", |body| {
-        cart_validation::request::change_interval(body).map(cart_runtime::Operation::Change)
+        cart_domain::request::change_interval(body).map(cart_runtime::Operation::Change)
     })
     .await
 }

@@ -6,7 +6,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     cart_runtime::serve("create-session", |body| {
-        cart_validation::request::create_session(body).map(cart_runtime::Operation::Create)
+        cart_domain::request::create_session(body).map(cart_runtime::Operation::Create)
     })
     .await
 }

@@ -6,7 +6,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     cart_runtime::serve("update-quantity", |body| {
-        cart_validation::request::update_quantity(body).map(cart_runtime::Operation::Change)
+        cart_domain::request::update_quantity(body).map(cart_runtime::Operation::Change)
     })
     .await
 }

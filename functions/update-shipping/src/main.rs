@@ -6,7 +6,7 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     cart_runtime::serve("update-shipping", |body| {
-        cart_validation::request::update_shipping(body).map(cart_runtime::Operation::Change)
+        cart_domain::request::update_shipping(body).map(cart_runtime::Operation::Change)
     })
     .await
 }

@@ -4,7 +4,7 @@
 use crate::claims::ClaimSettings;
 use crate::stripe::ApiVersion;
 use crate::stripe::{SetupError, StripeConfig};
-use cart_validation::{Catalog, CatalogError};
+use cart_domain::{Catalog, CatalogError};
 use std::time::Duration;
 
 /// Stripe's public API; overridden by `STRIPE_API_BASE` for the local emulator.

@@ -39,7 +39,7 @@ pub fn is_json_content_type(value: &str) -> bool {
     })
 }
 
-use cart_validation::SessionSummary;
+use cart_domain::SessionSummary;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 

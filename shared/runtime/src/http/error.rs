@@ -1,7 +1,7 @@
 //! The error taxonomy: every way a request can fail, each with one HTTP status, one `code` and one
 //! message that is safe to show an end user. This is the only place those three are decided.
 
-use cart_validation::Rejection;
+use cart_domain::Rejection;
 use serde::Serialize;
 
 /// The seed's safe message for failures the shopper can do nothing about but retry.
@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn every_rejection_is_a_4xx_with_its_own_code() {
-        use cart_validation::NotUpdatableReason;
+        use cart_domain::NotUpdatableReason;
         // Exhaustive: a new rejection does not compile until it is listed here.
         let all = |r: &Rejection| match r {
             Rejection::InvalidJson { .. }

@@ -5,7 +5,7 @@ use super::shards::{check_rebalance, move_on_shards, spread, ShardMove, ShardedS
 use super::store::{
     Held, HoldRecord, InventoryError, InventoryStore, Settlement, StockAdmin, StockLevel,
 };
-use cart_validation::{Sku, StockChange};
+use cart_domain::{Sku, StockChange};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;

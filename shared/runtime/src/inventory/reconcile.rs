@@ -1,7 +1,7 @@
 //! Moves of holds that converge on what is really held, and their undoing.
 
 use super::store::{InventoryError, InventoryStore};
-use cart_validation::{Sku, StockChange};
+use cart_domain::{Sku, StockChange};
 use std::collections::BTreeMap;
 
 /// Which way [`move_holds_reconciled`] may move a hold it found elsewhere than expected.

@@ -3,7 +3,7 @@
 //! share.
 
 use super::store::InventoryError;
-use cart_validation::{Catalog, Sku, StockChange};
+use cart_domain::{Catalog, Sku, StockChange};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::future::Future;

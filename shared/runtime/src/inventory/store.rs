@@ -1,7 +1,7 @@
 //! What the stores keep and the traits they implement: stock levels, holds, how a hold ends,
 //! [`InventoryStore`] (the holds) and [`StockAdmin`] (the stock).
 
-use cart_validation::{Sku, StockChange};
+use cart_domain::{Sku, StockChange};
 use std::collections::BTreeMap;
 use std::future::Future;
 

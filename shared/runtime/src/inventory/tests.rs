@@ -1,7 +1,7 @@
 use super::memory::MemoryInventory;
 use super::shards::Contention;
 use super::*;
-use cart_validation::{Sku, StockChange};
+use cart_domain::{Sku, StockChange};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

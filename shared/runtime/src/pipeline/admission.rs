@@ -11,7 +11,7 @@ use crate::http::Reply;
 use crate::http::{ApiError, ErrorCode};
 use crate::inventory::InventoryStore;
 use crate::stripe::StripeGateway;
-use cart_validation::request::MAX_BODY_BYTES;
+use cart_domain::request::MAX_BODY_BYTES;
 use lambda_http::{Request, RequestExt};
 use sha2::{Digest, Sha256};
 
@@ -93,7 +93,7 @@ pub(super) fn accept_post_json(request: &Request, max_body_bytes: usize) -> Resu
             return Err(Failure::MediaType(sent));
         }
     }
-    cart_validation::request::check_size(request.body().as_ref(), max_body_bytes)?;
+    cart_domain::request::check_size(request.body().as_ref(), max_body_bytes)?;
     Ok(())
 }
 

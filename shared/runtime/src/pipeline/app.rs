@@ -6,7 +6,7 @@ use crate::claims::{ClaimSettings, ClaimStore, DynamoClaimStore};
 use crate::config::{Config, ConfigError};
 use crate::inventory::{shard_counts, DynamoInventory, InventoryStore};
 use crate::stripe::{HttpStripe, StripeGateway};
-use cart_validation::{Catalog, Command, NewCartRequest, Rejection, UpdatePolicy};
+use cart_domain::{Catalog, Command, NewCartRequest, Rejection, UpdatePolicy};
 
 /// What a request asks for, once parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Operation {
 }
 
 /// Turns a request body into a validated operation; one per endpoint, built on
-/// `cart_validation::request`.
+/// `cart_domain::request`.
 pub type Parser = fn(&[u8]) -> Result<Operation, Rejection>;
 
 /// Without a Lambda context (in-process tests) a request gets this long.

@@ -8,7 +8,7 @@ use super::stripe_keys::StripeKeys;
 use crate::claims::ClaimStore;
 use crate::inventory::{move_holds_reconciled, InventoryStore, Reconcile};
 use crate::stripe::{StripeError, StripeGateway};
-use cart_validation::{
+use cart_domain::{
     plan, CartPlan, Command, Rejection, SessionSnapshot, SessionSummary, Sku, StockChange,
 };
 
@@ -141,7 +141,7 @@ impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
             return Ok(None);
         }
         let reservation = session.reservation().ok_or(Rejection::NotUpdatable(
-            cart_validation::NotUpdatableReason::NotCreatedHere,
+            cart_domain::NotUpdatableReason::NotCreatedHere,
         ))?;
         Ok(Some((reservation, hold_expiry(session))))
     }

@@ -8,7 +8,7 @@ use crate::claims::{now_ms, ClaimStore};
 use crate::http::Reply;
 use crate::inventory::{move_holds_reconciled, reversed, InventoryStore, Reconcile};
 use crate::stripe::{NewSession, StripeError, StripeGateway};
-use cart_validation::{plan_new_cart, NewCartRequest, SessionSummary};
+use cart_domain::{plan_new_cart, NewCartRequest, SessionSummary};
 
 impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
     /// Plan → hold stock → create the Stripe session, releasing the stock if Stripe fails.

@@ -3,7 +3,7 @@
 use crate::http::{ApiError, ErrorCode};
 use crate::inventory::InventoryError;
 use crate::stripe::StripeError;
-use cart_validation::Rejection;
+use cart_domain::Rejection;
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Failure {

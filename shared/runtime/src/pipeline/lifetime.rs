@@ -1,7 +1,7 @@
 //! How long sessions and their holds live.
 
 use crate::claims::now_ms;
-use cart_validation::SessionSnapshot;
+use cart_domain::SessionSnapshot;
 
 /// Holds outlive their session by this much, so the sweeper never races Stripe's own expiry
 /// (and the event it records).

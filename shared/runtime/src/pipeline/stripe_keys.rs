@@ -4,7 +4,7 @@ use super::app::App;
 use crate::claims::{ClaimStore, IdempotencyKey};
 use crate::inventory::InventoryStore;
 use crate::stripe::StripeGateway;
-use cart_validation::{CartPlan, PlannedLineItem, SessionSnapshot};
+use cart_domain::{CartPlan, PlannedLineItem, SessionSnapshot};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 

@@ -14,7 +14,7 @@ use super::webhook::Verdict;
 use crate::claims::{now_ms, ClaimStore};
 use crate::inventory::{Held, HoldRecord, InventoryError, InventoryStore};
 use crate::stripe::{CheckoutEvent, StripeError, StripeGateway};
-use cart_validation::{CheckoutSessionId, SessionStatus};
+use cart_domain::{CheckoutSessionId, SessionStatus};
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -10,21 +10,21 @@ use crate::inventory::{move_holds_reconciled, Reconcile};
 use crate::inventory::{shard_counts, InventoryStore, StockAdmin};
 use crate::stripe::StripeGateway;
 use crate::stripe::{NewSession, StripeError};
-use cart_validation::{plan, PlannedLineItem, SessionSnapshot, StockChange};
-use cart_validation::{Catalog, Rejection};
+use cart_domain::{plan, PlannedLineItem, SessionSnapshot, StockChange};
+use cart_domain::{Catalog, Rejection};
 use lambda_http::{Body, Request, RequestExt, Response};
 
 fn change_interval(body: &[u8]) -> Result<Operation, Rejection> {
-    cart_validation::request::change_interval(body).map(Operation::Change)
+    cart_domain::request::change_interval(body).map(Operation::Change)
 }
 
 fn update_quantity(body: &[u8]) -> Result<Operation, Rejection> {
-    cart_validation::request::update_quantity(body).map(Operation::Change)
+    cart_domain::request::update_quantity(body).map(Operation::Change)
 }
 use crate::claims::memory::MemoryClaimStore;
 use crate::inventory::memory::MemoryInventory;
-use cart_validation::{CartPlan, Sku, RESERVATION_METADATA_KEY};
-use cart_validation::{
+use cart_domain::{CartPlan, Sku, RESERVATION_METADATA_KEY};
+use cart_domain::{
     CheckoutSessionId, LineItemId, LineItemSnapshot, PaymentStatus, PriceId, PriceSnapshot,
     Recurring, RecurringInterval, SessionMode, SessionStatus, UiMode, UpdateLineItemsPermission,
 };
@@ -153,7 +153,7 @@ impl FakeStripe {
             if let Some(options) = &plan.shipping_options {
                 session.shipping_options = options
                     .iter()
-                    .map(|o| cart_validation::ShippingOptionSnapshot {
+                    .map(|o| cart_domain::ShippingOptionSnapshot {
                         display_name: Some(o.display_name.clone()),
                         amount: o.amount,
                     })
@@ -449,7 +449,7 @@ async fn tees_held_and_in_cart(app: &TestApp, tee: &Sku) -> (u64, u64) {
 }
 
 fn create(body: &[u8]) -> Result<Operation, Rejection> {
-    cart_validation::request::create_session(body).map(Operation::Create)
+    cart_domain::request::create_session(body).map(Operation::Create)
 }
 
 fn app_with_return_url(stripe: FakeStripe) -> TestApp {

@@ -15,7 +15,7 @@ use crate::http::Reply;
 use crate::http::MAX_WEBHOOK_BODY_BYTES;
 use crate::inventory::{Held, InventoryStore, Settlement};
 use crate::stripe::{CheckoutEvent, StripeGateway};
-use cart_validation::CheckoutSessionId;
+use cart_domain::CheckoutSessionId;
 use lambda_http::{Body, Request, Response};
 use std::collections::BTreeMap;
 
@@ -50,7 +50,7 @@ impl Ending {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Paid: these units of each SKU are sold, the rest released.
-    Sold(BTreeMap<cart_validation::Sku, u64>),
+    Sold(BTreeMap<cart_domain::Sku, u64>),
     /// Completed, the money not in yet: kept out of stock until the payment succeeds or fails.
     AwaitingPayment,
     Released,
@@ -120,7 +120,7 @@ impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
             .ok_or(Failure::Signature(SignatureError::Missing))?;
         let now_s = i64::try_from(now_ms() / 1000).unwrap_or_default();
         verify_signature(payload, header, secret, now_s).map_err(Failure::Signature)?;
-        let not_an_event = |detail: &str| cart_validation::Rejection::InvalidJson {
+        let not_an_event = |detail: &str| cart_domain::Rejection::InvalidJson {
             detail: format!("signed payload is not an event: {detail}"),
         };
         // The error's kind and place only: its text can quote the payload.
@@ -216,7 +216,7 @@ impl<S: StripeGateway, C: ClaimStore, I: InventoryStore> App<S, C, I> {
         &self,
         reservation: &str,
         session: &str,
-        held: BTreeMap<cart_validation::Sku, Held>,
+        held: BTreeMap<cart_domain::Sku, Held>,
         verdict: &Verdict,
     ) -> Result<(), crate::inventory::InventoryError> {
         let (ours, theirs): (Vec<_>, Vec<_>) = held

@@ -14,7 +14,7 @@ use super::version::ApiVersion;
 use super::wire::{self, ErrorEnvelope};
 use crate::telemetry::error_chain;
 use bytes::Bytes;
-use cart_validation::{CartPlan, CheckoutSessionId, PlannedLineItem, SessionSnapshot};
+use cart_domain::{CartPlan, CheckoutSessionId, PlannedLineItem, SessionSnapshot};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -458,7 +458,7 @@ impl StripeGateway for HttpStripe {
     ) -> Result<CreatedSession, StripeError> {
         let form = CreateForm {
             mode: match new.mode {
-                cart_validation::SessionMode::Subscription => "subscription",
+                cart_domain::SessionMode::Subscription => "subscription",
                 _ => "payment",
             },
             ui_mode: self.api_version.elements_ui_mode(),
@@ -471,7 +471,7 @@ impl StripeGateway for HttpStripe {
                     quantity: *quantity,
                 })
                 .collect(),
-            metadata: [(cart_validation::RESERVATION_METADATA_KEY, new.reservation)]
+            metadata: [(cart_domain::RESERVATION_METADATA_KEY, new.reservation)]
                 .into_iter()
                 .collect(),
             permissions: self.api_version.is_preview().then_some(CreatePermissions {
@@ -523,7 +523,7 @@ impl StripeGateway for HttpStripe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cart_validation::{LineItemId, PriceId};
+    use cart_domain::{LineItemId, PriceId};
 
     #[test]
     fn the_whole_array_is_encoded_in_order_with_stripe_bracket_names() {
@@ -554,7 +554,7 @@ mod tests {
 
     #[test]
     fn shipping_details_options_and_taxes_are_encoded_with_stripe_bracket_names() {
-        use cart_validation::{Address, ShippingDetails, ShippingOptionPlan};
+        use cart_domain::{Address, ShippingDetails, ShippingOptionPlan};
         let option = |name: &str, amount, days: Option<(u32, u32)>| ShippingOptionPlan {
             display_name: name.into(),
             amount,

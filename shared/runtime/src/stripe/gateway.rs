@@ -1,7 +1,7 @@
 //! What the pipeline asks of Stripe, [`StripeGateway`], and the types it speaks: the errors (with
 //! where a failed write stands), a session to create, a created session, a checkout event.
 
-use cart_validation::{CartPlan, CheckoutSessionId, SessionSnapshot};
+use cart_domain::{CartPlan, CheckoutSessionId, SessionSnapshot};
 use std::future::Future;
 
 /// What can go wrong talking to Stripe.
@@ -77,8 +77,8 @@ impl StripeError {
 /// A Checkout Session to create, in the configured API dialect.
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
-    pub mode: cart_validation::SessionMode,
-    pub line_items: &'a [(cart_validation::PriceId, u64)],
+    pub mode: cart_domain::SessionMode,
+    pub line_items: &'a [(cart_domain::PriceId, u64)],
     pub reservation: &'a str,
     pub return_url: &'a str,
     /// Unix seconds; `None` keeps Stripe's default (24 h after creation).

@@ -4,7 +4,7 @@
 //! (sent as `2025-03-31.basil; checkout_server_update_beta=v1;`) and is generally available from
 //! `2025-12-15.clover`. `2026-03-25.dahlia` renamed `ui_mode=custom` to `elements`.
 
-use cart_validation::UpdatePolicy;
+use cart_domain::UpdatePolicy;
 
 /// The version async-stripe 1.0.0-rc.10's generated types follow; a GA version.
 pub const DEFAULT_API_VERSION: &str = "2026-09-30.endive";

@@ -2,7 +2,7 @@
 //! so the same types read the preview (basil), GA (clover) and renamed (dahlia and later) dialects.
 
 use super::gateway::CheckoutEvent;
-use cart_validation::{
+use cart_domain::{
     Address, CheckoutSessionId, LineItemId, LineItemSnapshot, PaymentStatus, PriceId,
     PriceSnapshot, Recurring, RecurringInterval, SessionMode, SessionSnapshot, SessionStatus,
     ShippingDetails, ShippingOptionSnapshot, UiMode, UpdateLineItemsPermission,
@@ -152,7 +152,7 @@ impl Event {
             .data
             .object
             .metadata
-            .and_then(|mut m| m.remove(cart_validation::RESERVATION_METADATA_KEY))
+            .and_then(|mut m| m.remove(cart_domain::RESERVATION_METADATA_KEY))
             .filter(|r| !r.is_empty());
         CheckoutEvent {
             id: self.id,

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, KeysAndAttributes, TransactWriteItem,
 };
-use cart_validation::Sku;
+use cart_domain::Sku;
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ use super::table::{hold_key, n, on_shard, s, sku_key, DynamoInventory, AWAITING,
 use crate::inventory::store::{Held, InventoryError, Settlement};
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-use cart_validation::Sku;
+use cart_domain::Sku;
 
 /// Settlements per transaction: each is two actions (stock and hold) and DynamoDB allows 100.
 pub(super) const SETTLEMENTS_PER_TRANSACTION: usize = 50;

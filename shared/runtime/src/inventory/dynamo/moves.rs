@@ -5,7 +5,7 @@ use super::table::{hold_key, n, number, on_shard, s, sku_key, DynamoInventory, H
 use crate::inventory::shards::{ShardMove, ShardedStore};
 use crate::inventory::store::InventoryError;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use cart_validation::{Sku, StockChange};
+use cart_domain::{Sku, StockChange};
 
 /// What an item of a move's transaction checks, to tell from the cancellation reasons which
 /// condition failed.

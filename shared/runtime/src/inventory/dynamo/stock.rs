@@ -6,7 +6,7 @@ use crate::inventory::shards::{check_rebalance, spread, ShardedStore};
 use crate::inventory::store::{InventoryError, StockAdmin, StockLevel};
 use crate::telemetry::error_chain;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use cart_validation::Sku;
+use cart_domain::Sku;
 
 impl StockAdmin for DynamoInventory {
     async fn receive(&self, sku: &Sku, quantity: u64) -> Result<(), InventoryError> {

@@ -8,7 +8,7 @@ use super::table::{
 use crate::inventory::shards::move_on_shards;
 use crate::inventory::store::{Held, HoldRecord, InventoryError, InventoryStore, Settlement};
 use crate::telemetry::error_chain;
-use cart_validation::{Sku, StockChange};
+use cart_domain::{Sku, StockChange};
 use std::collections::BTreeMap;
 
 impl InventoryStore for DynamoInventory {

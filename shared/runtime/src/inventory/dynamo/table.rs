@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use cart_validation::Sku;
+use cart_domain::Sku;
 use std::collections::{BTreeMap, HashMap};
 
 pub(super) const HELD: &str = "HELD";

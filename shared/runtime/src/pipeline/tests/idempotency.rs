@@ -7,7 +7,7 @@ fn idempotency_keys_follow_the_cart_and_the_plan() {
     let app = app(FakeStripe::default());
     let session = open_session();
     let catalog = app.catalog.clone();
-    let action = cart_validation::CartAction::ChangeInterval(cart_validation::Interval::Yearly);
+    let action = cart_domain::CartAction::ChangeInterval(cart_domain::Interval::Yearly);
     let plan = plan(&session, &action, &catalog, app.policy).unwrap();
     let client = IdempotencyKey::parse(b"client-1").unwrap();
     let keyed = StripeKeys {

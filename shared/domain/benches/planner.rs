@@ -2,9 +2,9 @@
 //! planner.
 //!
 //! ```sh
-//! cargo bench -p cart-validation --bench planner            # divan's table
-//! cargo bench -p cart-validation --bench planner -- plan    # only benchmarks whose path matches
-//! cargo test -p cart-validation --benches                   # each benchmark once, as a smoke test
+//! cargo bench -p cart-domain --bench planner            # divan's table
+//! cargo bench -p cart-domain --bench planner -- plan    # only benchmarks whose path matches
+//! cargo test -p cart-domain --benches                   # each benchmark once, as a smoke test
 //! ```
 //!
 //! Everything is built through the crate's public API: the same JSON bodies the handlers receive,
@@ -12,8 +12,8 @@
 //! runtime maps from Stripe. Two carts per action: a typical one (a plan and three one-time
 //! items) and a large one (a plan and nineteen items, the most a new cart may hold).
 
-use cart_validation::request::{self, MAX_CART_ITEMS};
-use cart_validation::{
+use cart_domain::request::{self, MAX_CART_ITEMS};
+use cart_domain::{
     plan, Address, CartAction, CartPlan, Catalog, CheckoutSessionId, Interval, LineItemId,
     LineItemSnapshot, PaymentStatus, PriceId, PriceSnapshot, Recurring, RecurringInterval,
     Rejection, SessionMode, SessionSnapshot, SessionStatus, ShippingDetails, UiMode, UpdatePolicy,

@@ -1,5 +1,5 @@
 //! The catalog: what this store sells and which changes it allows. Loaded once at cold start from a
-//! documented JSON file (format: `shared/validation/catalog.schema.json`) and validated as a whole, so
+//! documented JSON file (format: `shared/domain/catalog.schema.json`) and validated as a whole, so
 //! a bad file stops the function at start-up instead of failing a shopper's request.
 //!
 //! Plans, products, offers, the gift and stock shards live here; where the store ships and the tax
