@@ -22,17 +22,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 mod report;
-pub use report::FaultReport;
-
-/// How much to run.
-#[derive(Debug, Clone, Copy)]
-pub struct FaultPlan {
-    /// Client operations (each with its own key), creates included.
-    pub operations: usize,
-    /// Clients sending at once.
-    pub threads: usize,
-    pub seed: u64,
-}
+pub use report::{FaultPlan, FaultReport};
 
 /// The function's Stripe timeout during the run; the slow fault answers after it.
 const STRIPE_TIMEOUT_MS: u64 = 500;

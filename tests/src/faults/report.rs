@@ -1,9 +1,18 @@
-//! What a fault run saw, and the table it prints.
+//! What a fault run was asked to do and what it saw, and the table it prints.
 
-use super::FaultPlan;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
+
+/// How much to run.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultPlan {
+    /// Client operations (each with its own key), creates included.
+    pub operations: usize,
+    /// Clients sending at once.
+    pub threads: usize,
+    pub seed: u64,
+}
 
 /// What happened, and every broken promise in `violations`.
 #[derive(Debug, Default)]

@@ -1,9 +1,9 @@
 //! The fields of each endpoint's body, the valid body a case starts from, and which values the
 //! parser might accept: those are only ever sent aimed at nothing real.
 
+use super::case::{Case, Expect};
 use super::fixtures::{Fixtures, Target, FOREIGN_PRICES, MISSING_SESSION};
 use super::text::{shorten, splice};
-use super::{Case, Expect};
 use crate::Endpoint;
 use serde_json::{json, Value};
 

@@ -2,10 +2,10 @@
 //! fields, cut bodies, any JSON, random bytes; for the webhook, payloads under a signature that is
 //! never theirs). The same seed gives the same cases.
 
+use super::case::Case;
 use super::fields::{fields, maybe_valid, valid_body};
 use super::fixtures::Fixtures;
 use super::text::{base64, quoted, shorten, splice, without};
-use super::Case;
 use crate::{Endpoint, Rng};
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
 //! The request around the body: the Idempotency-Key, the method, the Content-Type, and base64
 //! bodies as only API Gateway sends them.
 
+use super::case::{Case, Expect};
 use super::fields::{harmless_answer, valid_body};
 use super::fixtures::Fixtures;
 use super::text::base64;
-use super::{Case, Expect};
 use crate::Endpoint;
 use serde_json::Value;
 

@@ -1,9 +1,9 @@
 //! Well-formed requests the cart refuses: its business rules, sessions Stripe does not know,
 //! expired or completed sessions, and other integrations' sessions.
 
+use super::case::Case;
 use super::fields::valid_body;
 use super::fixtures::{Fixtures, Target, FOREIGN_PRICES, MISSING_ITEM};
-use super::Case;
 use crate::Endpoint;
 use serde_json::json;
 

@@ -1,9 +1,9 @@
 //! Bodies that are not a JSON object of a size the functions read: broken JSON, other JSON
 //! values, empty bodies, bodies over the limit and deep nesting.
 
+use super::case::Case;
 use super::fields::fields;
 use super::text::{quoted, splice};
-use super::Case;
 use crate::Endpoint;
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
 //! Field by field: values of the wrong type, missing or renamed fields, injections, malformed ids
 //! and quantities; and keys that mean something to other stacks.
 
+use super::case::{Case, Expect};
 use super::fields::{field_case, fields, harmless_answer, valid_body, Field, Kind};
 use super::fixtures::Fixtures;
 use super::text::{quoted, splice, without};
-use super::{Case, Expect};
 use crate::Endpoint;
 use serde_json::{json, Value};
 

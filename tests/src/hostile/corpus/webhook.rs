@@ -1,8 +1,8 @@
 //! The webhook's own cases: missing, malformed, stale or foreign signatures on the real event, and
 //! signed bodies that are not events.
 
+use super::case::Case;
 use super::fixtures::Fixtures;
-use super::Case;
 use crate::{Endpoint, Result, WEBHOOK_SECRET};
 use serde_json::{json, Value};
 
