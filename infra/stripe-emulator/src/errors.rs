@@ -125,7 +125,7 @@ impl ApiError {
             "request_log_url".into(),
             json!(format!(
                 "https://dashboard.stripe.com/test/logs/{request_id}?t={}",
-                crate::store::now()
+                crate::clock::now()
             )),
         );
         json!({ "error": Value::Object(error) })

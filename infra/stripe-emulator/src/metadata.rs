@@ -4,7 +4,7 @@
 //! products, prices, shipping and tax rates.
 
 use crate::errors::ApiError;
-use crate::form::Node;
+use crate::form::tree::Node;
 use std::collections::BTreeMap;
 
 pub const MAX_KEYS: usize = 50;

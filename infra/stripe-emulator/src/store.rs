@@ -8,7 +8,9 @@ use crate::sessions::Session;
 use crate::tax_rates::TaxRate;
 use crate::webhooks::{DeliveryAttempt, WebhookEndpoint};
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Handlers and tests read the time from here, beside the objects it stamps.
+pub use crate::clock::now;
 
 /// The delivery log keeps this many attempts (oldest dropped first), bounding a long dev run.
 const MAX_DELIVERY_LOG: usize = 10_000;
@@ -104,12 +106,4 @@ impl Store {
         }
         self.deliveries.push(attempt);
     }
-}
-
-/// Unix seconds.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

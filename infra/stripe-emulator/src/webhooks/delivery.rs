@@ -5,7 +5,7 @@
 //! Workers hold only a `Weak` reference to the state and never hold a lock across an await.
 
 use super::{signature_header, DeliveryAttempt};
-use crate::store::now;
+use crate::clock::now;
 use crate::{lock, AppState};
 use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HOST, USER_AGENT};
 use axum::http::Uri;
