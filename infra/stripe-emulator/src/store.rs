@@ -2,11 +2,11 @@
 //! validate fully against it and only then mutate, so a rejected request changes nothing.
 
 use crate::dialect::ApiVersion;
-use crate::events::{Event, EventType, RequestRef};
-use crate::objects::{new_id, Price, Product, ShippingRate, ID_LEN};
-use crate::sessions::Session;
-use crate::tax_rates::TaxRate;
-use crate::webhooks::{DeliveryAttempt, WebhookEndpoint};
+use crate::ids::{new_id, ID_LEN};
+use crate::model::{
+    DeliveryAttempt, Event, EventType, Price, Product, RequestRef, Session, ShippingRate, TaxRate,
+    WebhookEndpoint,
+};
 use std::collections::HashMap;
 
 /// Handlers and tests read the time from here, beside the objects it stamps.

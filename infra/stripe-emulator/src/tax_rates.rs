@@ -5,6 +5,7 @@
 
 use crate::errors::ApiError;
 use crate::form::{Emptyable, Params};
+pub use crate::model::TaxRate;
 use crate::objects::{new_id, render_list, Page, ID_LEN};
 use crate::store::Store;
 use serde_json::{json, Value};
@@ -34,25 +35,6 @@ const TAX_TYPES: [&str; 14] = [
     "service_tax",
     "vat",
 ];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaxRate {
-    pub id: String,
-    /// Creation order, for newest-first lists.
-    pub seq: u64,
-    pub active: bool,
-    pub created: i64,
-    pub display_name: String,
-    pub description: Option<String>,
-    pub inclusive: bool,
-    /// Ten-thousandths of a percent.
-    pub percentage: i64,
-    pub country: Option<String>,
-    pub state: Option<String>,
-    pub jurisdiction: Option<String>,
-    pub tax_type: Option<String>,
-    pub metadata: BTreeMap<String, String>,
-}
 
 /// A percentage as JSON: whole numbers as integers (`19`), others as decimals (`8.25`).
 fn percentage_json(value: i64) -> Value {

@@ -1,17 +1,10 @@
-//! What every object shares: Stripe-shaped ids, the amount ceiling, and the checks of currency and
-//! numeric parameters.
+//! What every object shares: Stripe-shaped ids (made in [`crate::ids`]), the amount ceiling, and
+//! the checks of currency and numeric parameters.
 
 use crate::errors::ApiError;
 
-/// `prefix` + `len` random alphanumerics, like Stripe's ids.
-pub fn new_id(prefix: &str, len: usize) -> String {
-    let mut id = String::with_capacity(prefix.len() + len);
-    id.push_str(prefix);
-    id.extend(std::iter::repeat_with(fastrand::alphanumeric).take(len));
-    id
-}
-
-pub const ID_LEN: usize = 24;
+/// Ids are made below the objects (the store makes event ids); every object file finds them here.
+pub use crate::ids::{new_id, ID_LEN};
 
 /// Stripe's ceiling for one `unit_amount` (eight digits of minor units); also keeps every total
 /// far from overflowing.
@@ -40,18 +33,5 @@ pub fn check_range(value: i64, min: i64, max: i64, param: &str) -> Result<i64, A
         )
     } else {
         Ok(value)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_have_prefix_and_length() {
-        let id = new_id("li_", ID_LEN);
-        assert!(id.starts_with("li_"));
-        assert_eq!(id.len(), 3 + ID_LEN);
-        assert!(id[3..].bytes().all(|b| b.is_ascii_alphanumeric()));
     }
 }

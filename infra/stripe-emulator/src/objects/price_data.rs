@@ -2,10 +2,9 @@
 //! the price (and inline product) they build.
 
 use super::fields::{check_range, new_id, parse_currency, ID_LEN, MAX_UNIT_AMOUNT};
-use super::price::{Interval, Price, Recurring};
-use super::product::Product;
 use crate::errors::ApiError;
 use crate::form::{invalid_choice, MetadataUpdate, Params};
+use crate::model::{Interval, Price, Product, Recurring};
 use crate::store::Store;
 use std::collections::BTreeMap;
 

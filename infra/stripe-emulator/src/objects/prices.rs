@@ -1,11 +1,12 @@
 //! `/v1/prices`: create, update (the mutable fields) and list.
 
 use super::list::{render_list, Page};
-use super::price::{render_price, Price};
+use super::price::render_price;
 use super::price_data::PriceData;
 use crate::errors::ApiError;
 use crate::expand::Expand;
 use crate::form::{Emptyable, Params};
+use crate::model::Price;
 use crate::store::Store;
 use serde_json::Value;
 

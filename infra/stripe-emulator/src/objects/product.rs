@@ -3,20 +3,10 @@
 use super::fields::{new_id, ID_LEN};
 use crate::errors::ApiError;
 use crate::form::{Emptyable, Params};
+use crate::model::Product;
 use crate::store::Store;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Product {
-    pub id: String,
-    pub name: String,
-    pub active: bool,
-    pub description: Option<String>,
-    pub metadata: BTreeMap<String, String>,
-    pub created: i64,
-    pub updated: i64,
-}
 
 pub fn render_product(product: &Product) -> Value {
     json!({

@@ -1,21 +1,8 @@
 //! Shipping rates: their stored form and their JSON (sessions create them from
 //! `shipping_options[N][shipping_rate_data]`).
 
+use crate::model::ShippingRate;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShippingRate {
-    pub id: String,
-    pub active: bool,
-    pub created: i64,
-    pub display_name: String,
-    pub amount: i64,
-    pub currency: String,
-    pub delivery_estimate: Value,
-    pub metadata: BTreeMap<String, String>,
-    pub tax_behavior: String,
-}
 
 pub fn render_shipping_rate(rate: &ShippingRate) -> Value {
     json!({

@@ -5,6 +5,7 @@ use super::Mode;
 use crate::errors::ApiError;
 use crate::expand::Expand;
 use crate::form::{MetadataUpdate, Params};
+use crate::model::{AdjustableQuantity, LineItem};
 use crate::objects::{check_range, new_id, render_price, Price, PriceData, Product, ID_LEN};
 use crate::store::Store;
 use crate::tax_rates::{self, ItemTax};
@@ -18,24 +19,6 @@ use std::collections::{BTreeMap, HashSet};
 pub const MAX_PAYMENT_LINE_ITEMS: usize = 100;
 pub const MAX_SUBSCRIPTION_LINE_ITEMS_PER_KIND: usize = 20;
 pub const MAX_QUANTITY: i64 = 999_999;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdjustableQuantity {
-    pub enabled: bool,
-    pub maximum: Option<i64>,
-    pub minimum: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineItem {
-    pub id: String,
-    pub price: String,
-    pub quantity: i64,
-    pub metadata: BTreeMap<String, String>,
-    pub adjustable_quantity: Option<AdjustableQuantity>,
-    /// `txr_` ids, in the order given.
-    pub tax_rates: Vec<String>,
-}
 
 impl LineItem {
     pub fn amount(&self, store: &Store) -> i64 {

@@ -10,21 +10,23 @@ mod shipping;
 mod tests;
 mod update;
 
+pub use crate::model::{
+    Address, AdjustableQuantity, AsyncPayment, LineItem, Mode, Permission, Permissions, Session,
+    ShippingDetails, Status,
+};
 pub use create::create;
-pub use line_items::{AdjustableQuantity, LineItem};
-pub use payment::{async_payment, complete, AsyncOutcome, AsyncPayment, PaymentStatus};
+pub use payment::{async_payment, complete, AsyncOutcome, PaymentStatus};
 pub use update::update;
 
 use crate::dialect::{Dialect, UiMode};
 use crate::errors::ApiError;
-use crate::events::EventType;
 use crate::expand::Expand;
 use crate::form::Params;
+use crate::model::EventType;
 use crate::objects::{render_list, render_shipping_rate, Page};
 use crate::store::Store;
 use crate::tax_rates::{render_tax_lines, TaxLine};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 /// How many line items an expanded session shows, as Stripe's default page.
 const EXPANDED_LINE_ITEMS: usize = 10;
@@ -54,121 +56,6 @@ const LINE_ITEM_EXPANSIONS: &[&str] = &[
     "data.taxes",
     "data.discounts",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Payment,
-    Subscription,
-    Setup,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Payment => "payment",
-            Self::Subscription => "subscription",
-            Self::Setup => "setup",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Complete,
-    Expired,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Complete => "complete",
-            Self::Expired => "expired",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    ClientOnly,
-    ServerOnly,
-}
-
-impl Permission {
-    pub const NAMES: [&'static str; 2] = ["client_only", "server_only"];
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "client_only" => Some(Self::ClientOnly),
-            "server_only" => Some(Self::ServerOnly),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ClientOnly => "client_only",
-            Self::ServerOnly => "server_only",
-        }
-    }
-}
-
-/// `None` fields were not sent; they render as Stripe's default `client_only`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Permissions {
-    pub update_line_items: Option<Permission>,
-    pub update_shipping_details: Option<Permission>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Address {
-    pub city: Option<String>,
-    pub country: Option<String>,
-    pub line1: Option<String>,
-    pub line2: Option<String>,
-    pub postal_code: Option<String>,
-    pub state: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShippingDetails {
-    pub name: String,
-    pub address: Address,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id: String,
-    pub created: i64,
-    pub expires_at: i64,
-    pub mode: Mode,
-    pub ui_mode: UiMode,
-    /// `None` when created without any `permissions` parameter (renders as `null`).
-    pub permissions: Option<Permissions>,
-    pub status: Status,
-    pub paid: bool,
-    /// Set when the session completed with a delayed payment method (`payment_status: unpaid`).
-    pub async_payment: Option<AsyncPayment>,
-    pub currency: Option<String>,
-    pub line_items: Vec<LineItem>,
-    pub metadata: BTreeMap<String, String>,
-    pub return_url: Option<String>,
-    pub success_url: Option<String>,
-    pub cancel_url: Option<String>,
-    pub customer_email: Option<String>,
-    pub client_reference_id: Option<String>,
-    pub client_secret: Option<String>,
-    /// Shipping rate ids, in order; the first is the selected one.
-    pub shipping_options: Vec<String>,
-    pub allowed_countries: Option<Vec<String>>,
-    pub shipping_details: Option<ShippingDetails>,
-    pub customer: Option<String>,
-    pub payment_intent: Option<String>,
-    pub setup_intent: Option<String>,
-    pub subscription: Option<String>,
-    pub invoice: Option<String>,
-}
 
 impl Session {
     /// Sum of line item amounts. Inputs are bounded at validation time, so saturation never

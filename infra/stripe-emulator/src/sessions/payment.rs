@@ -9,8 +9,8 @@
 use super::{get_mut, render_by_id, Mode, Status};
 use crate::dialect::Dialect;
 use crate::errors::ApiError;
-use crate::events::EventType;
 use crate::expand::Expand;
+use crate::model::{AsyncPayment, EventType};
 use crate::objects::{new_id, ID_LEN};
 use crate::store::Store;
 use serde::Deserialize;
@@ -31,14 +31,6 @@ pub enum PaymentStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AsyncOutcome {
-    Succeeded,
-    Failed,
-}
-
-/// Where a delayed payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsyncPayment {
-    Pending,
     Succeeded,
     Failed,
 }

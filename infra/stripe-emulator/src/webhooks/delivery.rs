@@ -4,8 +4,9 @@
 //!
 //! Workers hold only a `Weak` reference to the state and never hold a lock across an await.
 
-use super::{signature_header, DeliveryAttempt};
+use super::signature::signature_header;
 use crate::clock::now;
+use crate::model::DeliveryAttempt;
 use crate::{lock, AppState};
 use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HOST, USER_AGENT};
 use axum::http::Uri;
