@@ -1,12 +1,13 @@
 //! `POST /v1/checkout/sessions`.
 
 use super::line_items::{plan, LineItemSpec};
+use super::render::{render, SESSION_EXPANSIONS};
 use super::shipping::{plan_options, take_options};
-use super::{render, Mode, Permission, Permissions, Session, Status, SESSION_EXPANSIONS};
 use crate::dialect::{Dialect, UiMode};
 use crate::errors::ApiError;
 use crate::expand::Expand;
 use crate::form::{invalid_choice, Params};
+use crate::model::{Mode, Permission, Permissions, Session, Status};
 use crate::objects::{new_id, parse_currency, ID_LEN};
 use crate::store::Store;
 use serde_json::Value;

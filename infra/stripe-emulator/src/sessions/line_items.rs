@@ -1,11 +1,10 @@
 //! Line items: their stored form, their parameters, and the rules a whole line-item array must
 //! satisfy (shared by session create and update).
 
-use super::Mode;
 use crate::errors::ApiError;
 use crate::expand::Expand;
 use crate::form::{MetadataUpdate, Params};
-use crate::model::{AdjustableQuantity, LineItem};
+use crate::model::{AdjustableQuantity, LineItem, Mode};
 use crate::objects::{check_range, new_id, render_price, Price, PriceData, Product, ID_LEN};
 use crate::store::Store;
 use crate::tax_rates::{self, ItemTax};

@@ -6,11 +6,12 @@
 //! unpaid`, then `checkout.session.async_payment_succeeded` (now `paid`) or
 //! `checkout.session.async_payment_failed` (still `unpaid`).
 
-use super::{get_mut, render_by_id, Mode, Status};
+use super::expiry::get_mut;
+use super::render::render_by_id;
 use crate::dialect::Dialect;
 use crate::errors::ApiError;
 use crate::expand::Expand;
-use crate::model::{AsyncPayment, EventType};
+use crate::model::{AsyncPayment, EventType, Mode, Status};
 use crate::objects::{new_id, ID_LEN};
 use crate::store::Store;
 use serde::Deserialize;

@@ -1,8 +1,8 @@
 //! `shipping_options` and `collected_information[shipping_details]` parameters.
 
-use super::{Address, Mode, ShippingDetails};
 use crate::errors::ApiError;
 use crate::form::{invalid_choice, MetadataUpdate, Params};
+use crate::model::{Address, Mode, ShippingDetails};
 use crate::objects::{check_range, new_id, parse_currency, ShippingRate, ID_LEN, MAX_UNIT_AMOUNT};
 use crate::store::Store;
 use serde_json::{json, Map, Value};

@@ -1,13 +1,15 @@
 //! `POST /v1/checkout/sessions/:id`: validate everything against a snapshot, then apply at once,
 //! so a rejected update leaves the session exactly as it was.
 
+use super::expiry::get_mut;
 use super::line_items::{plan, LineItemSpec};
+use super::render::{render_by_id, SESSION_EXPANSIONS};
 use super::shipping::{plan_options, take_collected, take_options};
-use super::{get_mut, render_by_id, Mode, Permission, Status, SESSION_EXPANSIONS};
 use crate::dialect::{Dialect, UiMode};
 use crate::errors::ApiError;
 use crate::expand::Expand;
 use crate::form::Params;
+use crate::model::{Mode, Permission, Session, Status};
 use crate::store::Store;
 use serde_json::Value;
 
@@ -117,7 +119,7 @@ pub fn update(
 }
 
 /// Which sessions accept `line_items` depends on the dialect of the request.
-fn check_line_items_updatable(session: &super::Session, dialect: Dialect) -> Result<(), ApiError> {
+fn check_line_items_updatable(session: &Session, dialect: Dialect) -> Result<(), ApiError> {
     let elements = session.ui_mode == UiMode::Elements;
     let ui_name = dialect.ui_mode_name(UiMode::Elements);
     if dialect.has_update_line_items_permission() {
