@@ -1,6 +1,6 @@
-//! Products, prices and shipping rates: their stored form, their parameters and their JSON, one
-//! file an object; `fields` (ids, amounts, currencies) and `list` (pagination) are shared below
-//! them all.
+//! Products, prices and shipping rates: their parameters and their JSON, one file an object (their
+//! stored form is in [`crate::model`]); `fields` (ids, amounts, currencies) and `list`
+//! (pagination) are shared below them all.
 
 mod fields;
 mod list;

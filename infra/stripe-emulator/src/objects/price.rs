@@ -1,4 +1,4 @@
-//! Prices: their stored form, their billing interval and their JSON.
+//! Prices: their JSON (the stored form is [`crate::model::Price`]).
 
 use super::product::render_product;
 use crate::model::Price;

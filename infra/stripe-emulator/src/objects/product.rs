@@ -1,4 +1,5 @@
-//! Products: their stored form, their JSON, and `POST /v1/products[/:id]`.
+//! Products: their JSON and `POST /v1/products[/:id]` (the stored form is
+//! [`crate::model::Product`]).
 
 use super::fields::{new_id, ID_LEN};
 use crate::errors::ApiError;

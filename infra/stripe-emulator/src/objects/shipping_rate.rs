@@ -1,5 +1,5 @@
-//! Shipping rates: their stored form and their JSON (sessions create them from
-//! `shipping_options[N][shipping_rate_data]`).
+//! Shipping rates: their JSON (the stored form is [`crate::model::ShippingRate`]; sessions create
+//! them from `shipping_options[N][shipping_rate_data]`).
 
 use crate::model::ShippingRate;
 use serde_json::{json, Value};

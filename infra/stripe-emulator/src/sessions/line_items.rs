@@ -1,5 +1,6 @@
-//! Line items: their stored form, their parameters, and the rules a whole line-item array must
-//! satisfy (shared by session create and update).
+//! Line items: their amounts, tax and JSON (the stored form is [`crate::model::LineItem`]), their
+//! parameters, and the rules a whole line-item array must satisfy (shared by session create and
+//! update).
 
 use crate::errors::ApiError;
 use crate::expand::Expand;
