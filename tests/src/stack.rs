@@ -112,6 +112,19 @@ impl Stack {
             .call(Endpoint::CreateSession, &body, &headers)
     }
 
+    /// A cart made through create-session (failing the test on any answer but 200): the
+    /// session's id.
+    pub fn new_cart(&self, items: &[(&str, i64)]) -> Result<String> {
+        let reply = self.create_cart(items, None)?;
+        if reply.status != 200 {
+            return Err(format!("creating a cart: {} {}", reply.status, reply.body).into());
+        }
+        Ok(reply.body["session"]["id"]
+            .as_str()
+            .ok_or("no session id")?
+            .to_owned())
+    }
+
     pub fn add_cross_sell(&self, session: &str, price: &str) -> Result<Reply> {
         let body = serde_json::json!({ "checkout_session_id": session, "price_id": price });
         self.functions

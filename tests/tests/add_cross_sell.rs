@@ -13,19 +13,13 @@ fn prices(session: &Value) -> Vec<String> {
         .collect()
 }
 
-fn created(stack: &Stack, items: &[(&str, i64)]) -> Result<String> {
-    let reply = stack.create_cart(items, None)?;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    Ok(reply.body["session"]["id"].as_str().ok_or("id")?.to_owned())
-}
-
 #[test]
 fn an_offer_is_added_once_with_its_stock_held() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
     stack.dynamo.receive(TEE_SKU, 5)?;
     stack.dynamo.receive(MUG_SKU, 1)?;
     let c = &stack.catalog;
-    let id = created(&stack, &[(&c.monthly, 1), (&c.tee, 1)])?;
+    let id = stack.new_cart(&[(&c.monthly, 1), (&c.tee, 1)])?;
 
     let added = stack.add_cross_sell(&id, &c.mug)?;
     assert_eq!(added.status, 200, "{}", added.body);
@@ -49,7 +43,7 @@ fn an_offer_is_added_once_with_its_stock_held() -> Result {
     assert_eq!(stack.stripe.session_updates(&id)?.len(), 1);
 
     // Another cart wants the last mug: out of stock, nothing changes there.
-    let other = created(&stack, &[(&c.monthly, 1)])?;
+    let other = stack.new_cart(&[(&c.monthly, 1)])?;
     let refused = stack.add_cross_sell(&other, &c.mug)?;
     refused.assert_error(409, "out_of_stock");
     assert_eq!(refused.body["available"], 0);
@@ -61,8 +55,8 @@ fn offers_that_do_not_fit_the_cart_are_422_and_bad_input_400() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
     stack.dynamo.receive(TEE_SKU, 5)?;
     let c = &stack.catalog;
-    let subscription = created(&stack, &[(&c.monthly, 1)])?;
-    let one_off = created(&stack, &[(&c.tee, 1)])?;
+    let subscription = stack.new_cart(&[(&c.monthly, 1)])?;
+    let one_off = stack.new_cart(&[(&c.tee, 1)])?;
     let cases = [
         (
             stack.add_cross_sell(&subscription, &c.sticker)?,
@@ -103,7 +97,7 @@ fn recurring_cross_sells_follow_the_interval_and_the_gift_follows_the_subtotal()
     let c = &stack.catalog;
 
     // change-interval swaps the support add-on along with the plan.
-    let id = created(&stack, &[(&c.monthly, 1)])?;
+    let id = stack.new_cart(&[(&c.monthly, 1)])?;
     assert_eq!(stack.add_cross_sell(&id, &c.support_monthly)?.status, 200);
     let body = json!({ "checkout_session_id": id, "interval": "yearly" }).to_string();
     assert_eq!(stack.change_interval(&body)?.0, 200);
@@ -113,7 +107,7 @@ fn recurring_cross_sells_follow_the_interval_and_the_gift_follows_the_subtotal()
     );
 
     // A one-off cart of one T-shirt ($25): no gift; two ($50): the gift; back to one: gone.
-    let one_off = created(&stack, &[(&c.tee, 1)])?;
+    let one_off = stack.new_cart(&[(&c.tee, 1)])?;
     let tee_line = stack.stripe.session(&one_off)?["line_items"]["data"][0]["id"]
         .as_str()
         .ok_or("li")?
@@ -146,7 +140,7 @@ fn concurrent_cross_sells_and_quantity_changes_never_lose_an_update() -> Result 
     let c = &stack.catalog;
     let mut sessions = Vec::new();
     for _ in 0..SESSIONS {
-        let id = created(&stack, &[(&c.monthly, 1), (&c.tee, 1)])?;
+        let id = stack.new_cart(&[(&c.monthly, 1), (&c.tee, 1)])?;
         let tee_line = stack.stripe.session(&id)?["line_items"]["data"][1]["id"]
             .as_str()
             .ok_or("li")?

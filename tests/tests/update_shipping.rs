@@ -5,12 +5,6 @@
 use e2e_tests::{Endpoint, Result, Stack, GA_VERSION, MUG_SKU, PREVIEW_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 
-fn created(stack: &Stack, items: &[(&str, i64)]) -> Result<String> {
-    let reply = stack.create_cart(items, None)?;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    Ok(reply.body["session"]["id"].as_str().ok_or("id")?.to_owned())
-}
-
 /// The session as Stripe (the emulator) holds it, with its shipping rates expanded.
 fn session(stack: &Stack, id: &str) -> Result<Value> {
     match stack.stripe.get(
@@ -69,7 +63,7 @@ fn a_destination_sets_the_options_for_the_subtotal_and_taxes_every_line() -> Res
     stack.dynamo.receive(TEE_SKU, 5)?;
     let c = &stack.catalog;
     // One T-shirt ($25) and a sticker pack ($5): $30 paid, below the free-shipping tier.
-    let id = created(&stack, &[(&c.tee, 1), (&c.sticker, 1)])?;
+    let id = stack.new_cart(&[(&c.tee, 1), (&c.sticker, 1)])?;
 
     let reply = stack.update_shipping(&id, "US", Some("CA"))?;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -131,7 +125,7 @@ fn the_options_follow_the_subtotal_and_added_items_carry_the_tax() -> Result {
     stack.dynamo.receive(TEE_SKU, 10)?;
     stack.dynamo.receive(MUG_SKU, 2)?;
     let c = &stack.catalog;
-    let id = created(&stack, &[(&c.tee, 1)])?;
+    let id = stack.new_cart(&[(&c.tee, 1)])?;
     let tee_line = e2e_tests::line_item_ids(&session(&stack, &id)?)
         .first()
         .cloned()
@@ -184,7 +178,7 @@ fn every_refusal_is_a_4xx_that_changes_nothing() -> Result {
     let stack = Stack::start(GA_VERSION, &[])?;
     stack.dynamo.receive(TEE_SKU, 5)?;
     let c = &stack.catalog;
-    let id = created(&stack, &[(&c.tee, 1)])?;
+    let id = stack.new_cart(&[(&c.tee, 1)])?;
     let send = |body: &Value| {
         stack
             .functions
@@ -266,7 +260,7 @@ fn every_refusal_is_a_4xx_that_changes_nothing() -> Result {
 fn a_subscription_gets_its_tax_but_no_shipping_options_in_the_preview_dialect_too() -> Result {
     let stack = Stack::start(PREVIEW_VERSION, &[])?;
     let c = &stack.catalog;
-    let id = created(&stack, &[(&c.monthly, 1)])?;
+    let id = stack.new_cart(&[(&c.monthly, 1)])?;
     let reply = stack.update_shipping(&id, "US", Some("CA"))?;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let s = session(&stack, &id)?;

@@ -2,7 +2,7 @@
 //! limit for cart_too_large.
 
 use super::seen::Seen;
-use super::{concurrent_stack, session_id, while_one_is_slow};
+use super::{concurrent_stack, while_one_is_slow};
 use e2e_tests::openapi::Spec;
 use e2e_tests::{Endpoint, Result, Stack, GA_VERSION, MUG_SKU};
 use serde_json::json;
@@ -14,11 +14,6 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
     stack.dynamo.receive(MUG_SKU, 1)?;
     let c = &stack.catalog;
     let mut seen = Seen::new(Endpoint::AddCrossSell);
-    let new_cart = |items: &[(&str, i64)]| -> Result<String> {
-        let created = stack.create_cart(items, None)?;
-        assert_eq!(created.status, 200, "{}", created.body);
-        session_id(&created.body["session"])
-    };
     let offer = |session: &str, price: &str| {
         json!({ "checkout_session_id": session, "price_id": price }).to_string()
     };
@@ -26,7 +21,7 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
         seen.post(&spec, &stack, what, input, headers)
     };
 
-    let id = new_cart(&[(&c.monthly, 1)])?;
+    let id = stack.new_cart(&[(&c.monthly, 1)])?;
     post("add the mug", &offer(&id, &c.mug), &[])?;
     post("add it again", &offer(&id, &c.mug), &[])?;
     post("not an offer", &offer(&id, &c.sticker), &[])?;
@@ -37,7 +32,7 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
         &offer("cs_test_doesNotExist0000", &c.mug),
         &[],
     )?;
-    let other = new_cart(&[(&c.monthly, 1)])?;
+    let other = stack.new_cart(&[(&c.monthly, 1)])?;
     post("no mug left", &offer(&other, &c.mug), &[])?;
 
     let key = [("Idempotency-Key", "offer-1")];
@@ -54,11 +49,11 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
         &key,
     )?;
 
-    let expired = new_cart(&[(&c.monthly, 1)])?;
+    let expired = stack.new_cart(&[(&c.monthly, 1)])?;
     stack.stripe.expire_session(&expired, GA_VERSION)?;
     post("expired session", &offer(&expired, &c.support_monthly), &[])?;
 
-    let refused = new_cart(&[(&c.monthly, 1)])?;
+    let refused = stack.new_cart(&[(&c.monthly, 1)])?;
     stack.stripe.inject_fault(&json!({
         "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{refused}"),
         "status": 400, "count": 1
@@ -68,7 +63,7 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
         &offer(&refused, &c.support_monthly),
         &[],
     )?;
-    let down = new_cart(&[(&c.monthly, 1)])?;
+    let down = stack.new_cart(&[(&c.monthly, 1)])?;
     stack.stripe.inject_fault(&json!({
         "path_prefix": format!("/v1/checkout/sessions/{down}"), "status": 500
     }))?;
@@ -80,7 +75,7 @@ fn openapi_every_add_cross_sell_answer_conforms() -> Result {
     at_limit.assert_error(422, "cart_too_large");
     assert_eq!(stack.dynamo.stock(MUG_SKU)?.held, mugs_held, "nothing held");
 
-    let slow = new_cart(&[(&c.monthly, 1)])?;
+    let slow = stack.new_cart(&[(&c.monthly, 1)])?;
     let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "offer-slow")];
     let add = offer(&slow, &c.support_monthly);
     let [first, twin, other_change] = while_one_is_slow(

@@ -1,7 +1,7 @@
 //! update-shipping's answers: every one the spec lists.
 
 use super::seen::Seen;
-use super::{concurrent_stack, session_id, while_one_is_slow};
+use super::{concurrent_stack, while_one_is_slow};
 use e2e_tests::openapi::Spec;
 use e2e_tests::{Endpoint, Result, GA_VERSION, TEE_SKU};
 use serde_json::json;
@@ -13,11 +13,6 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
     stack.dynamo.receive(TEE_SKU, 10)?;
     let c = &stack.catalog;
     let mut seen = Seen::new(Endpoint::UpdateShipping);
-    let new_cart = |items: &[(&str, i64)]| -> Result<String> {
-        let created = stack.create_cart(items, None)?;
-        assert_eq!(created.status, 200, "{}", created.body);
-        session_id(&created.body["session"])
-    };
     let ship = |session: &str, country: &str, name: &str| {
         json!({ "checkout_session_id": session, "shipping_details": { "name": name, "address": {
             "line1": "1 Main St", "city": "San Francisco", "state": "CA", "postal_code": "94105",
@@ -28,7 +23,7 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
         seen.post(&spec, &stack, what, input, headers)
     };
 
-    let id = new_cart(&[(&c.tee, 1)])?;
+    let id = stack.new_cart(&[(&c.tee, 1)])?;
     post("ship to California", &ship(&id, "US", "Ada"), &[])?;
     post("the same again", &ship(&id, "US", "Ada"), &[])?;
     post(
@@ -49,7 +44,7 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
         &[],
     )?;
 
-    let other = new_cart(&[(&c.tee, 1)])?;
+    let other = stack.new_cart(&[(&c.tee, 1)])?;
     let key = [("Idempotency-Key", "ship-1")];
     let first = post("keyed", &ship(&other, "US", "Ada"), &key)?;
     let replay = post("keyed replay", &ship(&other, "US", "Ada"), &key)?;
@@ -64,11 +59,11 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
         &key,
     )?;
 
-    let expired = new_cart(&[(&c.tee, 1)])?;
+    let expired = stack.new_cart(&[(&c.tee, 1)])?;
     stack.stripe.expire_session(&expired, GA_VERSION)?;
     post("expired session", &ship(&expired, "US", "Ada"), &[])?;
 
-    let refused = new_cart(&[(&c.tee, 1)])?;
+    let refused = stack.new_cart(&[(&c.tee, 1)])?;
     stack.stripe.inject_fault(&json!({
         "method": "POST", "path_prefix": format!("/v1/checkout/sessions/{refused}"),
         "status": 400, "count": 1
@@ -78,13 +73,13 @@ fn openapi_every_update_shipping_answer_conforms() -> Result {
         &ship(&refused, "US", "Ada"),
         &[],
     )?;
-    let down = new_cart(&[(&c.tee, 1)])?;
+    let down = stack.new_cart(&[(&c.tee, 1)])?;
     stack.stripe.inject_fault(&json!({
         "path_prefix": format!("/v1/checkout/sessions/{down}"), "status": 500
     }))?;
     post("Stripe unavailable", &ship(&down, "US", "Ada"), &[])?;
 
-    let slow = new_cart(&[(&c.tee, 1)])?;
+    let slow = stack.new_cart(&[(&c.tee, 1)])?;
     let slow_key: &[(&str, &str)] = &[("Idempotency-Key", "ship-slow")];
     let change = ship(&slow, "US", "Ada");
     let [first, twin, other_change] = while_one_is_slow(
