@@ -145,7 +145,7 @@ async fn expire_sessions(state: Arc<AppState>) {
     }
 }
 
-/// Serves until `shutdown` resolves, then gives in-flight requests [`SHUTDOWN_GRACE`] to finish.
+/// Serves until `shutdown` resolves, then gives in-flight requests `SHUTDOWN_GRACE` to finish.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,

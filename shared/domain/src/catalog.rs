@@ -219,7 +219,7 @@ impl Catalog {
             .with_inventory_shards(file.inventory_shards)
     }
 
-    /// Splits the stock of hot SKUs over several items (1 to [`MAX_INVENTORY_SHARDS`] each);
+    /// Splits the stock of hot SKUs over several items (1 to `MAX_INVENTORY_SHARDS` each);
     /// every SKU must be one a product draws on.
     pub fn with_inventory_shards(
         mut self,

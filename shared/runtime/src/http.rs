@@ -1,4 +1,4 @@
-//! JSON responses. The one place an [`ApiError`] becomes an HTTP response; [`error`] decides each
+//! JSON responses. The one place an [`ApiError`] becomes an HTTP response; `error` decides each
 //! failure's status, code and message.
 
 mod error;

@@ -1,7 +1,7 @@
 //! What a customer paying does to a session (test control): completion, paid at once or by a
 //! delayed payment method, and that delayed payment's later outcome.
 //!
-//! Stripe's fulfilment guide (https://docs.stripe.com/checkout/fulfillment): with delayed
+//! Stripe's fulfilment guide (<https://docs.stripe.com/checkout/fulfillment>): with delayed
 //! notification payment methods `checkout.session.completed` arrives with `payment_status:
 //! unpaid`, then `checkout.session.async_payment_succeeded` (now `paid`) or
 //! `checkout.session.async_payment_failed` (still `unpaid`).

@@ -23,7 +23,7 @@ impl InventoryStore for DynamoInventory {
         move_on_shards(self, reservation, changes, shards, expires_at_s, session).await
     }
 
-    /// In chunks of [`SETTLEMENTS_PER_TRANSACTION`]: each hold settles once on its own
+    /// In chunks of `SETTLEMENTS_PER_TRANSACTION`: each hold settles once on its own
     /// conditions, so a chunk that applied stays applied and the rest are found live again.
     async fn settle(
         &self,
