@@ -1,7 +1,7 @@
 //! `metadata` parameters and Stripe's documented limits on them
 //! (<https://docs.stripe.com/api/metadata>: "You can specify up to 50 keys, with key names up to
-//! 40 characters long and values up to 500 characters long"). The same rules hold wherever metadata is accepted: sessions, line items,
-//! products, prices, shipping and tax rates.
+//! 40 characters long and values up to 500 characters long"). The same rules hold wherever
+//! metadata is accepted: sessions, line items, products, prices, shipping and tax rates.
 
 use crate::errors::ApiError;
 use crate::form::tree::Node;
