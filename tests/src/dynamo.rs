@@ -18,6 +18,16 @@ pub struct Stock {
 }
 
 impl Stock {
+    /// The counters of a stock item (DynamoDB JSON); zeros for an absent item or attribute.
+    pub fn from_item(item: &Value) -> Self {
+        Self {
+            available: number(item, "available"),
+            held: number(item, "held"),
+            sold: number(item, "sold"),
+            received: number(item, "received"),
+        }
+    }
+
     /// Every unit received is available, held or sold: what every stock move keeps.
     pub fn is_balanced(&self) -> bool {
         self.available + self.held + self.sold == self.received
@@ -30,6 +40,19 @@ impl Stock {
             "{what}: available + held + sold != received in {self:?}"
         );
     }
+}
+
+/// A DynamoDB number attribute.
+pub fn n(value: u64) -> Value {
+    serde_json::json!({ "N": value.to_string() })
+}
+
+/// A number attribute of a DynamoDB JSON item (0 when absent).
+pub fn number(item: &Value, name: &str) -> u64 {
+    item[name]["N"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Local DynamoDB (moto) with the tables of template.yaml.
@@ -160,7 +183,6 @@ client.put_parameter(Name=sys.argv[2], Value=sys.argv[3],
 
     /// Puts `quantity` units of `sku` in stock (a fresh SKU item).
     pub fn receive(&self, sku: &str, quantity: u64) -> Result<()> {
-        let n = |v: u64| serde_json::json!({ "N": v.to_string() });
         self.put(
             "InventoryTable",
             &serde_json::json!({
@@ -183,19 +205,7 @@ client.put_parameter(Name=sys.argv[2], Value=sys.argv[3],
         } else {
             format!("sku#{sku}#{shard}")
         };
-        let item = self.get("InventoryTable", &pk)?;
-        let n = |name: &str| {
-            item[name]["N"]
-                .as_str()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(Stock {
-            available: n("available"),
-            held: n("held"),
-            sold: n("sold"),
-            received: n("received"),
-        })
+        Ok(Stock::from_item(&self.get("InventoryTable", &pk)?))
     }
 
     /// Receives `quantity` units of `sku` with infra/local/receive_stock.py, which spreads them

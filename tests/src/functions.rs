@@ -246,7 +246,7 @@ impl Functions {
     ) -> Result<Reply> {
         let mut request = self
             .agent
-            .post(format!("{}/{function}{path}", self.base))
+            .post(self.url(function, path))
             .header("Content-Type", "application/json");
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -281,16 +281,6 @@ impl Functions {
     /// POSTs a JSON body with extra headers to `endpoint` at its route.
     pub fn call(&self, endpoint: Endpoint, body: &str, headers: &[(&str, &str)]) -> Result<Reply> {
         self.send(endpoint.function(), endpoint.route(), body, headers)
-    }
-
-    /// POSTs a raw body to a function URL path.
-    pub fn post(&self, function: &str, path: &str, body: &str) -> Result<(u16, Value)> {
-        let response = self
-            .agent
-            .post(format!("{}/{function}{path}", self.base))
-            .header("Content-Type", "application/json")
-            .send(body)?;
-        read(response)
     }
 }
 

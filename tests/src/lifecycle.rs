@@ -2,6 +2,7 @@
 //! fault run): the emulator's delayed payments and lost events, hold items read and edited in bulk
 //! (infra/local/holds.py, one process for many items), and timed sweeper runs.
 
+pub use crate::dynamo::{n, number};
 use crate::{read, repo_root, Dynamo, Emulator, Result, Stack, Stock};
 use serde_json::{json, Value};
 use std::io::Write as _;
@@ -161,35 +162,13 @@ impl Dynamo {
     /// The stock of many unsharded SKUs, in one read.
     pub fn stocks(&self, skus: &[String]) -> Result<Vec<Stock>> {
         let pks: Vec<String> = skus.iter().map(|sku| format!("sku#{sku}")).collect();
-        Ok(self
-            .get_many(&pks)?
-            .iter()
-            .map(|item| Stock {
-                available: number(item, "available"),
-                held: number(item, "held"),
-                sold: number(item, "sold"),
-                received: number(item, "received"),
-            })
-            .collect())
+        Ok(self.get_many(&pks)?.iter().map(Stock::from_item).collect())
     }
 }
 
 /// The key of a reservation's hold of `sku`.
 pub fn hold_pk(reservation: &str, sku: &str) -> String {
     format!("hold#{reservation}#{sku}")
-}
-
-/// A DynamoDB number attribute.
-pub fn n(value: u64) -> Value {
-    json!({ "N": value.to_string() })
-}
-
-/// A number attribute of a DynamoDB JSON item (0 when absent).
-pub fn number(item: &Value, name: &str) -> u64 {
-    item[name]["N"]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// A string attribute of a DynamoDB JSON item.

@@ -35,7 +35,7 @@ impl Stack {
 
     /// A stack to configure: one instance of each function, secrets in the environment, a
     /// fresh emulator and DynamoDB, no sharded stock, until told otherwise.
-    pub fn builder(api_version: &'static str) -> StackBuilder<'static> {
+    pub fn builder(api_version: &'static str) -> StackBuilder {
         StackBuilder {
             api_version,
             env: Vec::new(),
@@ -167,33 +167,22 @@ impl Stack {
 /// How a [`Stack`] is started; see [`Stack::builder`].
 #[derive(Debug)]
 #[must_use = "a builder starts nothing until `start`"]
-pub struct StackBuilder<'a> {
+pub struct StackBuilder {
     api_version: &'static str,
-    env: Vec<(&'a str, &'a str)>,
+    env: Vec<(String, String)>,
     instances: usize,
     secrets: Secrets,
-    shards: Vec<(&'a str, u16)>,
+    shards: Vec<(String, u16)>,
     stripe: Option<Emulator>,
     dynamo: Option<Dynamo>,
 }
 
-impl<'a> StackBuilder<'a> {
+impl StackBuilder {
     /// Extra environment for every function, after (and over) the stack's own.
-    pub fn env<'b>(self, env: &[(&'b str, &'b str)]) -> StackBuilder<'b>
-    where
-        'a: 'b,
-    {
-        let mut all: Vec<(&'b str, &'b str)> = self.env;
-        all.extend_from_slice(env);
-        StackBuilder {
-            api_version: self.api_version,
-            env: all,
-            instances: self.instances,
-            secrets: self.secrets,
-            shards: self.shards,
-            stripe: self.stripe,
-            dynamo: self.dynamo,
-        }
+    pub fn env(mut self, env: &[(&str, &str)]) -> Self {
+        self.env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self
     }
 
     /// `instances` parallel processes of each function, like Lambda scaling out.
@@ -211,21 +200,10 @@ impl<'a> StackBuilder<'a> {
 
     /// The stock of each SKU of `shards` split over that many items (the catalog's
     /// `inventory_shards`).
-    pub fn sharded<'b>(self, shards: &[(&'b str, u16)]) -> StackBuilder<'b>
-    where
-        'a: 'b,
-    {
-        let mut all: Vec<(&'b str, u16)> = self.shards;
-        all.extend_from_slice(shards);
-        StackBuilder {
-            api_version: self.api_version,
-            env: self.env,
-            instances: self.instances,
-            secrets: self.secrets,
-            shards: all,
-            stripe: self.stripe,
-            dynamo: self.dynamo,
-        }
+    pub fn sharded(mut self, shards: &[(&str, u16)]) -> Self {
+        self.shards
+            .extend(shards.iter().map(|(sku, n)| ((*sku).to_owned(), *n)));
+        self
     }
 
     /// Runs on an emulator started by the caller.
@@ -251,7 +229,12 @@ impl<'a> StackBuilder<'a> {
         };
         let api_version = self.api_version;
         let catalog = Catalog::seed(&stripe)?;
-        let catalog_json = catalog.json_with_shards(&self.shards);
+        let shards: Vec<(&str, u16)> = self
+            .shards
+            .iter()
+            .map(|(sku, n)| (sku.as_str(), *n))
+            .collect();
+        let catalog_json = catalog.json_with_shards(&shards);
         let dynamo_env = dynamo.env();
         let mut env = vec![
             ("STRIPE_API_BASE", stripe.base.as_str()),
@@ -280,7 +263,7 @@ impl<'a> StackBuilder<'a> {
             }
         }
         env.extend(dynamo_env.iter().map(|(k, v)| (*k, v.as_str())));
-        env.extend_from_slice(&self.env);
+        env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let names: Vec<&str> = Endpoint::ALL
             .iter()
             .map(|endpoint| endpoint.function())

@@ -24,9 +24,7 @@ pub(super) fn send(stack: &Stack, agent: &ureq::Agent, case: &Case) -> Result<An
 }
 
 fn send_url(stack: &Stack, agent: &ureq::Agent, case: &Case) -> Result<Answer> {
-    let url = stack
-        .functions
-        .url(case.endpoint.function(), case.endpoint.route());
+    let url = stack.functions.endpoint_url(case.endpoint);
     let mut request = ureq::http::Request::builder().method(case.method).uri(url);
     for (name, value) in &case.headers {
         request = request.header(name.as_str(), ureq::http::HeaderValue::from_bytes(value)?);
