@@ -2,6 +2,7 @@
 //! infra/stripe-emulator/README.md): failures saved under an Idempotency-Key, and includable
 //! fields that are absent unless expanded.
 
+use e2e_tests::lifecycle::wait_until;
 use e2e_tests::{Endpoint, Reply, Result, Stack, Stock, GA_VERSION, TEE_SKU};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -174,7 +175,11 @@ fn after_an_applied_update_whose_answer_was_lost_the_retry_sends_nothing_and_giv
     }))?;
     let lost = set_quantity(&stack, &id, &line, 1, "fewer")?;
     assert_eq!(lost.status, 502, "{}", lost.body);
-    assert_eq!(tees_in_cart(&stack, &id)?, 1, "Stripe applied it");
+    // The function may give up (its retries refused while the first attempt still runs) a moment
+    // before Stripe finishes that attempt: Stripe applies it, only not yet.
+    wait_until(Duration::from_secs(5), "Stripe applied it", || {
+        Ok((tees_in_cart(&stack, &id)? == 1).then_some(()))
+    })?;
     let Stock {
         available: _,
         held,
